@@ -1,0 +1,311 @@
+//! The `payrecon` command line (SPEC §7).
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use payrecon::db::{ConnectOptions, Db, schema};
+use payrecon::payment::HandlerKind;
+use payrecon::simulate::{self, Faults, SimConfig};
+use payrecon::{demo, money};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "payrecon", version, about = "payrecon · 支付对账台 — payment idempotency and reconciliation console")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create and fill the demo database (SQLite in the data directory, or --db).
+    Demo {
+        /// Where: a SQLite file or an empty server database.
+        #[arg(long, env = "PAYRECON_DATABASE_URL")]
+        db: Option<String>,
+        /// Seed of the simulated days.
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
+    },
+    /// Create the contract tables (SPEC §3) that are missing; existing tables are kept.
+    Migrate {
+        /// Database URL.
+        #[arg(long, env = "PAYRECON_DATABASE_URL")]
+        db: String,
+    },
+    /// Show which contract tables and indexes a database has (read-only).
+    Schema {
+        /// Database URL.
+        #[arg(long, env = "PAYRECON_DATABASE_URL")]
+        db: String,
+    },
+    /// Simulate a business day of recharges with hfb's retrying gateway.
+    Simulate(Box<SimulateArgs>),
+}
+
+#[derive(clap::Args)]
+struct SimulateArgs {
+    /// Database URL (written to: users, orders, callbacks, flows).
+    #[arg(long, env = "PAYRECON_DATABASE_URL")]
+    db: String,
+    /// Notify handler srb runs.
+    #[arg(long, value_enum, default_value = "locked")]
+    handler: HandlerKind,
+    /// Users to create.
+    #[arg(long, default_value_t = 50)]
+    users: usize,
+    /// Recharges in the day.
+    #[arg(long, default_value_t = 200)]
+    recharges: usize,
+    /// Share of notifies delivered by several senders at once.
+    #[arg(long, default_value_t = 0.05)]
+    duplicate_rate: f64,
+    /// Share of attempts whose answer the gateway never receives.
+    #[arg(long, default_value_t = 0.05)]
+    lost_response_rate: f64,
+    /// Share of attempts the gateway stops waiting for (the handler keeps running).
+    #[arg(long, default_value_t = 0.02)]
+    timeout_rate: f64,
+    /// Share of attempts on which the handler fails.
+    #[arg(long, default_value_t = 0.0)]
+    error_rate: f64,
+    /// Share of attempts on which the worker dies after its first write.
+    #[arg(long, default_value_t = 0.0)]
+    crash_rate: f64,
+    /// Share of bills whose every attempt fails (the gateway gives up after 5).
+    #[arg(long, default_value_t = 0.0)]
+    exhaust_rate: f64,
+    /// Share of orders the user abandons (stay paying).
+    #[arg(long, default_value_t = 0.0)]
+    abandon_rate: f64,
+    /// Share of bills re-sent later with a different amount.
+    #[arg(long, default_value_t = 0.0)]
+    conflict_rate: f64,
+    /// Share of abandoned orders that a staging gateway notifies anyway.
+    #[arg(long, default_value_t = 0.0)]
+    stray_rate: f64,
+    /// Senders that deliver a duplicated notify at the same moment.
+    #[arg(long, default_value_t = 4)]
+    concurrency: usize,
+    /// Bills delivered in parallel.
+    #[arg(long, default_value_t = 16)]
+    workers: usize,
+    /// Random seed (same seed and day → same plan).
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Business day to simulate (default: yesterday).
+    #[arg(long)]
+    day: Option<chrono::NaiveDate>,
+    /// Skip investments, loans and withdrawals.
+    #[arg(long)]
+    recharges_only: bool,
+    /// Write the gateway's hfb statement for the day here.
+    #[arg(long)]
+    statement_out: Option<PathBuf>,
+    /// Write the anomalies the run produced (JSON) here.
+    #[arg(long)]
+    truth_out: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            // One clear sentence (with its causes), exit code 2 (SPEC §7).
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        None => first_run().await,
+        Some(Command::Demo { db, seed }) => cmd_demo(db, seed).await,
+        Some(Command::Migrate { db }) => {
+            let db = Db::connect(&db, &ConnectOptions::read_write()).await?;
+            let r = payrecon::db::migrate(&db).await?;
+            println!("migrated {}", db.redacted_url());
+            println!("  created: {}", list(&r.created));
+            println!("  kept as they were: {}", list(&r.kept));
+            print_schema(&db).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Schema { db }) => {
+            let db = Db::connect(&db, &ConnectOptions::read_only()).await?;
+            println!("{} ({}, read-only)", db.redacted_url(), db.backend().name());
+            print_schema(&db).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Simulate(a)) => cmd_simulate(*a).await,
+    }
+}
+
+fn list(v: &[&str]) -> String {
+    if v.is_empty() { "none".into() } else { v.join(", ") }
+}
+
+async fn print_schema(db: &Db) -> anyhow::Result<()> {
+    let s = schema::discover(db).await?;
+    for l in s.lines() {
+        println!("  {l}");
+    }
+    Ok(())
+}
+
+/// `payrecon` with no subcommand: until the console exists, create the demo
+/// database on first run and summarise it.
+async fn first_run() -> anyhow::Result<ExitCode> {
+    let path = demo::default_demo_path();
+    if !path.exists() {
+        println!("First run: building the demo database at {} …", path.display());
+        let r = demo::build_sqlite(&path, demo::business_today() - chrono::Duration::days(1), 2026).await?;
+        print_demo(&r);
+    }
+    let db = Db::connect(&format!("sqlite://{}", path.display()), &ConnectOptions::read_only()).await?;
+    summarise(&db).await?;
+    println!("\nThe desktop console is not built yet; this summary stands in for it.");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn cmd_demo(db: Option<String>, seed: u64) -> anyhow::Result<ExitCode> {
+    let last = demo::business_today() - chrono::Duration::days(1);
+    match db {
+        None => {
+            let path = demo::default_demo_path();
+            let r = demo::build_sqlite(&path, last, seed).await?;
+            print_demo(&r);
+        }
+        Some(url) => match payrecon::db::DbUrl::parse(&url)? {
+            payrecon::db::DbUrl::Sqlite(path) => {
+                if path.exists() {
+                    anyhow::bail!(
+                        "{} already exists; the demo only creates new files (remove it or choose another path)",
+                        path.display()
+                    );
+                }
+                let r = demo::build_sqlite(&path, last, seed).await?;
+                print_demo(&r);
+            }
+            _ => {
+                let db = Db::connect(&url, &ConnectOptions::read_write()).await?;
+                let dir = demo::data_dir();
+                std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+                let (files, truth) = demo::fill(&db, &dir, last, seed).await?;
+                println!("demo written to {}", db.redacted_url());
+                for f in files {
+                    println!("  statement: {}", f.display());
+                }
+                print_truth(&truth);
+            }
+        },
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_demo(r: &demo::DemoReport) {
+    println!("demo database: {}", r.db_path.display());
+    for f in &r.statements {
+        println!("  statement: {}", f.display());
+    }
+    println!("  truth: {}", r.truth_path.display());
+    print_truth(&r.truth);
+}
+
+fn print_truth(t: &simulate::Truth) {
+    println!("anomalies produced (finding kind: count):");
+    for (k, v) in &t.anomalies {
+        println!("  {k:<26} {}", v.len());
+    }
+}
+
+async fn summarise(db: &Db) -> anyhow::Result<()> {
+    println!("\n{} — {}", db.redacted_url(), db.backend().name());
+    for (label, sql) in [
+        ("users", "SELECT COUNT(*) FROM user_info"),
+        ("recharge orders", "SELECT COUNT(*) FROM recharge_order"),
+        ("callback attempts", "SELECT COUNT(*) FROM notify_log"),
+        ("idempotency records", "SELECT COUNT(*) FROM idempotency_record"),
+        ("trans flows", "SELECT COUNT(*) FROM trans_flow"),
+    ] {
+        let n = db.fetch_optional(sql, &[]).await?.map(|r| r.i64(0)).transpose()?.unwrap_or(0);
+        println!("  {label:<20} {n}");
+    }
+    let rows = db
+        .fetch_all("SELECT trans_type, trans_amount FROM trans_flow WHERE is_deleted = 0", &[])
+        .await?;
+    let mut recharged = rust_decimal::Decimal::ZERO;
+    for r in rows {
+        if r.i64(0)? == 1 {
+            recharged += r.money(1)?;
+        }
+    }
+    println!("  {:<20} {}", "recharged (flows)", money::format_amount(recharged));
+    Ok(())
+}
+
+async fn cmd_simulate(a: SimulateArgs) -> anyhow::Result<ExitCode> {
+    let day = a.day.unwrap_or_else(|| demo::business_today() - chrono::Duration::days(1));
+    let mut opts = ConnectOptions::read_write();
+    opts.max_connections = 16;
+    opts.connect_timeout = std::time::Duration::from_secs(60);
+    let db = Db::connect(&a.db, &opts).await?;
+    let cfg = SimConfig {
+        handler: a.handler,
+        users: a.users,
+        recharges: a.recharges,
+        concurrency: a.concurrency,
+        workers: a.workers,
+        day,
+        seed: a.seed,
+        other_flows: !a.recharges_only,
+        faults: Faults {
+            duplicate_rate: a.duplicate_rate,
+            lost_response_rate: a.lost_response_rate,
+            timeout_rate: a.timeout_rate,
+            error_rate: a.error_rate,
+            crash_rate: a.crash_rate,
+            exhaust_rate: a.exhaust_rate,
+            abandon_rate: a.abandon_rate,
+            conflict_rate: a.conflict_rate,
+            stray_rate: a.stray_rate,
+            ..Faults::default()
+        },
+    };
+    let started = std::time::Instant::now();
+    let r = simulate::run(&db, &cfg).await?;
+    if !r.truth.created_tables.is_empty() {
+        println!("created missing tables: {}", r.truth.created_tables.join(", "));
+    }
+    println!(
+        "simulated {day} on {} with the {} handler in {:.1?}",
+        db.redacted_url(),
+        a.handler.as_str(),
+        started.elapsed()
+    );
+    println!(
+        "  trans_flow.trans_no unique index: {}",
+        if r.truth.trans_no_unique { "yes" } else { "NO" }
+    );
+    for (k, v) in &r.truth.counts {
+        println!("  {k:<24} {v}");
+    }
+    print_truth(&r.truth);
+    if let Some(p) = &a.statement_out {
+        simulate::write_statement(p, &r.statement)?;
+        println!("statement ({} lines): {}", r.statement.len(), p.display());
+    }
+    if let Some(p) = &a.truth_out {
+        simulate::write_truth(p, &r.truth)?;
+        println!("truth: {}", p.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}

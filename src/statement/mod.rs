@@ -1,0 +1,3 @@
+//! Gateway statement files (对账单, SPEC §5).
+
+pub mod hfb;
