@@ -157,6 +157,23 @@ pub async fn fill(db: &Db, dir: &Path, last_day: NaiveDate, seed: u64) -> Result
         let file = dir.join(format!("hfb-{day}.csv"));
         simulate::write_statement(&file, &lines)?;
         files.push(file);
+        if k == 2 && lines.len() > 3 {
+            // The same day as a WeChat bill whose download was cut short: its
+            // footer still counts every payment, its rows do not.
+            let wx = dir.join(format!("wechat-{day}-truncated.csv"));
+            crate::statement::wechat::write_file(&wx, &lines, Some(lines.len() - 3)).map_err(|source| {
+                SimError::Io {
+                    path: wx.display().to_string(),
+                    source,
+                }
+            })?;
+            truth
+                .anomalies
+                .entry("statement_total_mismatch")
+                .or_default()
+                .insert(wx.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default());
+            files.push(wx);
+        }
         carry = report.next_day_statement;
         users = report.users;
         truth.merge(report.truth);

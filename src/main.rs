@@ -255,6 +255,8 @@ async fn summarise(db: &Db) -> anyhow::Result<()> {
 async fn cmd_simulate(a: SimulateArgs) -> anyhow::Result<ExitCode> {
     let day = a.day.unwrap_or_else(|| demo::business_today() - chrono::Duration::days(1));
     let mut opts = ConnectOptions::read_write();
+    // simulate writes into an existing payment database; it never creates one.
+    opts.create_sqlite = false;
     opts.max_connections = 16;
     opts.connect_timeout = std::time::Duration::from_secs(60);
     let db = Db::connect(&a.db, &opts).await?;

@@ -448,11 +448,16 @@ pub async fn run_with_users(
         return Err(SimError::Config("--users must be at least 1".into()));
     }
     let before = schema::discover(db).await?;
-    if !before.has_srb_tables() && !before.tables.is_empty() {
+    if !before.has_srb_tables() {
+        let missing: Vec<_> = schema::SRB_TABLES
+            .iter()
+            .filter(|t| !before.has_table(t))
+            .copied()
+            .collect();
         return Err(SimError::Config(format!(
-            "{} has some but not all of srb's tables (missing: {}); run `payrecon migrate --db URL` or fix the schema first",
+            "{} lacks srb's tables {} — it is not a payment database yet; run `payrecon migrate --db URL` first",
             db.redacted_url(),
-            before.missing_tables().join(", ")
+            missing.join(", ")
         )));
     }
     let mig = crate::db::migrate(db).await?;
