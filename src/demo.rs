@@ -82,7 +82,11 @@ fn faults_for(h: HandlerKind) -> Faults {
 /// Builds the demo at `path` (SQLite). The database is built in a temporary
 /// file and moved into place only when complete, so a failed run never leaves
 /// a half-filled demo behind; an existing demo at `path` is replaced.
-pub async fn build_sqlite(path: &Path, last_day: NaiveDate, seed: u64) -> Result<DemoReport, SimError> {
+pub async fn build_sqlite(
+    path: &Path,
+    last_day: NaiveDate,
+    seed: u64,
+) -> Result<DemoReport, SimError> {
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     std::fs::create_dir_all(&dir).map_err(|source| SimError::Io {
         path: dir.display().to_string(),
@@ -128,7 +132,12 @@ fn wal(p: &Path, suffix: &str) -> PathBuf {
 
 /// Fills an empty database (any backend) with the three demo days and writes
 /// the statements into `dir`.
-pub async fn fill(db: &Db, dir: &Path, last_day: NaiveDate, seed: u64) -> Result<(Vec<PathBuf>, Truth), SimError> {
+pub async fn fill(
+    db: &Db,
+    dir: &Path,
+    last_day: NaiveDate,
+    seed: u64,
+) -> Result<(Vec<PathBuf>, Truth), SimError> {
     let s = schema::discover(db).await?;
     if !s.tables.is_empty() {
         return Err(SimError::Db(DbError::Schema(format!(
@@ -153,7 +162,7 @@ pub async fn fill(db: &Db, dir: &Path, last_day: NaiveDate, seed: u64) -> Result
         let report = simulate::run_with_users(db, &cfg, std::mem::take(&mut users)).await?;
         let mut lines = std::mem::take(&mut carry);
         lines.extend(report.statement);
-        lines.sort_by(|a, b| a.paid_at.cmp(&b.paid_at));
+        lines.sort_by_key(|l| l.paid_at);
         let file = dir.join(format!("hfb-{day}.csv"));
         simulate::write_statement(&file, &lines)?;
         files.push(file);
@@ -161,17 +170,21 @@ pub async fn fill(db: &Db, dir: &Path, last_day: NaiveDate, seed: u64) -> Result
             // The same day as a WeChat bill whose download was cut short: its
             // footer still counts every payment, its rows do not.
             let wx = dir.join(format!("wechat-{day}-truncated.csv"));
-            crate::statement::wechat::write_file(&wx, &lines, Some(lines.len() - 3)).map_err(|source| {
-                SimError::Io {
+            crate::statement::wechat::write_file(&wx, &lines, Some(lines.len() - 3)).map_err(
+                |source| SimError::Io {
                     path: wx.display().to_string(),
                     source,
-                }
-            })?;
+                },
+            )?;
             truth
                 .anomalies
                 .entry("statement_total_mismatch")
                 .or_default()
-                .insert(wx.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default());
+                .insert(
+                    wx.file_name()
+                        .map(|f| f.to_string_lossy().into_owned())
+                        .unwrap_or_default(),
+                );
             files.push(wx);
         }
         carry = report.next_day_statement;

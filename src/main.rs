@@ -10,7 +10,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "payrecon", version, about = "payrecon · 支付对账台 — payment idempotency and reconciliation console")]
+#[command(
+    name = "payrecon",
+    version,
+    about = "payrecon · 支付对账台 — payment idempotency and reconciliation console"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -109,7 +113,10 @@ struct SimulateArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -150,7 +157,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 fn list(v: &[&str]) -> String {
-    if v.is_empty() { "none".into() } else { v.join(", ") }
+    if v.is_empty() {
+        "none".into()
+    } else {
+        v.join(", ")
+    }
 }
 
 async fn print_schema(db: &Db) -> anyhow::Result<()> {
@@ -166,11 +177,23 @@ async fn print_schema(db: &Db) -> anyhow::Result<()> {
 async fn first_run() -> anyhow::Result<ExitCode> {
     let path = demo::default_demo_path();
     if !path.exists() {
-        println!("First run: building the demo database at {} …", path.display());
-        let r = demo::build_sqlite(&path, demo::business_today() - chrono::Duration::days(1), 2026).await?;
+        println!(
+            "First run: building the demo database at {} …",
+            path.display()
+        );
+        let r = demo::build_sqlite(
+            &path,
+            demo::business_today() - chrono::Duration::days(1),
+            2026,
+        )
+        .await?;
         print_demo(&r);
     }
-    let db = Db::connect(&format!("sqlite://{}", path.display()), &ConnectOptions::read_only()).await?;
+    let db = Db::connect(
+        &format!("sqlite://{}", path.display()),
+        &ConnectOptions::read_only(),
+    )
+    .await?;
     summarise(&db).await?;
     println!("\nThe desktop console is not built yet; this summary stands in for it.");
     Ok(ExitCode::SUCCESS)
@@ -198,7 +221,8 @@ async fn cmd_demo(db: Option<String>, seed: u64) -> anyhow::Result<ExitCode> {
             _ => {
                 let db = Db::connect(&url, &ConnectOptions::read_write()).await?;
                 let dir = demo::data_dir();
-                std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+                std::fs::create_dir_all(&dir)
+                    .with_context(|| format!("cannot create {}", dir.display()))?;
                 let (files, truth) = demo::fill(&db, &dir, last, seed).await?;
                 println!("demo written to {}", db.redacted_url());
                 for f in files {
@@ -233,14 +257,25 @@ async fn summarise(db: &Db) -> anyhow::Result<()> {
         ("users", "SELECT COUNT(*) FROM user_info"),
         ("recharge orders", "SELECT COUNT(*) FROM recharge_order"),
         ("callback attempts", "SELECT COUNT(*) FROM notify_log"),
-        ("idempotency records", "SELECT COUNT(*) FROM idempotency_record"),
+        (
+            "idempotency records",
+            "SELECT COUNT(*) FROM idempotency_record",
+        ),
         ("trans flows", "SELECT COUNT(*) FROM trans_flow"),
     ] {
-        let n = db.fetch_optional(sql, &[]).await?.map(|r| r.i64(0)).transpose()?.unwrap_or(0);
+        let n = db
+            .fetch_optional(sql, &[])
+            .await?
+            .map(|r| r.i64(0))
+            .transpose()?
+            .unwrap_or(0);
         println!("  {label:<20} {n}");
     }
     let rows = db
-        .fetch_all("SELECT trans_type, trans_amount FROM trans_flow WHERE is_deleted = 0", &[])
+        .fetch_all(
+            "SELECT trans_type, trans_amount FROM trans_flow WHERE is_deleted = 0",
+            &[],
+        )
         .await?;
     let mut recharged = rust_decimal::Decimal::ZERO;
     for r in rows {
@@ -248,17 +283,23 @@ async fn summarise(db: &Db) -> anyhow::Result<()> {
             recharged += r.money(1)?;
         }
     }
-    println!("  {:<20} {}", "recharged (flows)", money::format_amount(recharged));
+    println!(
+        "  {:<20} {}",
+        "recharged (flows)",
+        money::format_amount(recharged)
+    );
     Ok(())
 }
 
 async fn cmd_simulate(a: SimulateArgs) -> anyhow::Result<ExitCode> {
-    let day = a.day.unwrap_or_else(|| demo::business_today() - chrono::Duration::days(1));
+    let day = a
+        .day
+        .unwrap_or_else(|| demo::business_today() - chrono::Duration::days(1));
     let mut opts = ConnectOptions::read_write();
     // simulate writes into an existing payment database; it never creates one.
     opts.create_sqlite = false;
     opts.max_connections = 16;
-    opts.connect_timeout = std::time::Duration::from_secs(60);
+    opts.acquire_timeout = std::time::Duration::from_secs(60);
     let db = Db::connect(&a.db, &opts).await?;
     let cfg = SimConfig {
         handler: a.handler,
@@ -285,7 +326,10 @@ async fn cmd_simulate(a: SimulateArgs) -> anyhow::Result<ExitCode> {
     let started = std::time::Instant::now();
     let r = simulate::run(&db, &cfg).await?;
     if !r.truth.created_tables.is_empty() {
-        println!("created missing tables: {}", r.truth.created_tables.join(", "));
+        println!(
+            "created missing tables: {}",
+            r.truth.created_tables.join(", ")
+        );
     }
     println!(
         "simulated {day} on {} with the {} handler in {:.1?}",

@@ -93,8 +93,14 @@ mod tests {
         assert_eq!(format_amount(parse_amount(" 0.5 ").unwrap()), "0.50");
         assert_eq!(format_amount(parse_amount("1.500").unwrap()), "1.50");
         assert_eq!(format_amount(parse_amount("-12.5").unwrap()), "-12.50");
-        assert_eq!(parse_amount("1.005"), Err(MoneyError::TooPrecise("1.005".into())));
-        assert!(matches!(parse_amount("abc"), Err(MoneyError::NotANumber(_))));
+        assert_eq!(
+            parse_amount("1.005"),
+            Err(MoneyError::TooPrecise("1.005".into()))
+        );
+        assert!(matches!(
+            parse_amount("abc"),
+            Err(MoneyError::NotANumber(_))
+        ));
         assert_eq!(format_amount(from_cents(12345)), "123.45");
     }
 

@@ -33,7 +33,11 @@ fn one_sentence(stderr: &str) -> &str {
 #[test]
 fn malformed_url_is_named_without_its_password() {
     let home = tempfile::tempdir().unwrap();
-    for bad in ["postgres://bob:hunter2@/pay", "mysql://bob:hunter2@db", "oracle://x/y"] {
+    for bad in [
+        "postgres://bob:hunter2@/pay",
+        "mysql://bob:hunter2@db",
+        "oracle://x/y",
+    ] {
         let (code, _, err) = payrecon(&["schema", "--db", bad], home.path());
         assert_eq!(code, 2, "{bad}: {err}");
         let line = one_sentence(&err);
@@ -46,11 +50,17 @@ fn malformed_url_is_named_without_its_password() {
 fn unreachable_server_is_one_sentence_and_exit_2() {
     let home = tempfile::tempdir().unwrap();
     // Port 1 on loopback: nothing listens there.
-    for url in ["postgres://bob:hunter2@127.0.0.1:1/pay", "mysql://bob:hunter2@127.0.0.1:1/pay"] {
+    for url in [
+        "postgres://bob:hunter2@127.0.0.1:1/pay",
+        "mysql://bob:hunter2@127.0.0.1:1/pay",
+    ] {
         let (code, _, err) = payrecon(&["simulate", "--db", url, "--recharges", "1"], home.path());
         assert_eq!(code, 2, "{err}");
         let line = one_sentence(&err);
-        assert!(line.contains("cannot connect") && line.contains("127.0.0.1:1"), "{line}");
+        assert!(
+            line.contains("cannot connect") && line.contains("127.0.0.1:1"),
+            "{line}"
+        );
         assert!(!line.contains("hunter2"), "{line}");
     }
 }
@@ -75,18 +85,27 @@ async fn database_without_contract_tables_is_refused_and_left_untouched() {
             let db = payrecon::db::Db::connect(&t.url, &payrecon::db::ConnectOptions::read_write())
                 .await
                 .unwrap();
-            db.execute("CREATE TABLE unrelated (id INTEGER)", &[]).await.unwrap();
+            db.execute("CREATE TABLE unrelated (id INTEGER)", &[])
+                .await
+                .unwrap();
             db.close().await;
         }
         let (code, _, err) = payrecon(&["simulate", "--db", &t.url], home.path());
         assert_eq!(code, 2, "{backend:?}: {err}");
         let line = one_sentence(&err);
-        assert!(line.contains("user_info") && line.contains("payrecon migrate"), "{line}");
+        assert!(
+            line.contains("user_info") && line.contains("payrecon migrate"),
+            "{line}"
+        );
         let db = payrecon::db::Db::connect(&t.url, &payrecon::db::ConnectOptions::read_only())
             .await
             .unwrap();
         let s = payrecon::db::schema::discover(&db).await.unwrap();
-        assert!(s.tables.is_empty(), "{backend:?}: nothing may be written, found {:?}", s.tables.keys());
+        assert!(
+            s.tables.is_empty(),
+            "{backend:?}: nothing may be written, found {:?}",
+            s.tables.keys()
+        );
     }
 }
 
@@ -97,9 +116,15 @@ fn bad_rate_is_refused() {
     let url = format!("sqlite://{}", db.display());
     let (code, _, _) = payrecon(&["migrate", "--db", &url], home.path());
     assert_eq!(code, 0);
-    let (code, _, err) = payrecon(&["simulate", "--db", &url, "--duplicate-rate", "1.5"], home.path());
+    let (code, _, err) = payrecon(
+        &["simulate", "--db", &url, "--duplicate-rate", "1.5"],
+        home.path(),
+    );
     assert_eq!(code, 2);
-    assert!(one_sentence(&err).contains("--duplicate-rate must be between 0 and 1"), "{err}");
+    assert!(
+        one_sentence(&err).contains("--duplicate-rate must be between 0 and 1"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -111,10 +136,13 @@ fn simulate_cli_reproduces_the_double_credit_with_naive_only() {
         if legacy {
             let rt = tokio::runtime::Runtime::new().unwrap();
             rt.block_on(async {
-                let d = payrecon::db::Db::connect(&url, &payrecon::db::ConnectOptions::read_write())
+                let d =
+                    payrecon::db::Db::connect(&url, &payrecon::db::ConnectOptions::read_write())
+                        .await
+                        .unwrap();
+                payrecon::db::schema::create_legacy_trans_flow(&d)
                     .await
                     .unwrap();
-                payrecon::db::schema::create_legacy_trans_flow(&d).await.unwrap();
                 d.close().await;
             });
         }
@@ -123,25 +151,55 @@ fn simulate_cli_reproduces_the_double_credit_with_naive_only() {
         let stmt = home.path().join(format!("{handler}-{legacy}.csv"));
         let (code, out, err) = payrecon(
             &[
-                "simulate", "--db", &url, "--handler", handler, "--recharges", "100", "--users", "10",
-                "--duplicate-rate", "0.5", "--concurrency", "8", "--seed", "7", "--day", "2026-11-20",
-                "--truth-out", truth.to_str().unwrap(), "--statement-out", stmt.to_str().unwrap(),
+                "simulate",
+                "--db",
+                &url,
+                "--handler",
+                handler,
+                "--recharges",
+                "100",
+                "--users",
+                "10",
+                "--duplicate-rate",
+                "0.5",
+                "--concurrency",
+                "8",
+                "--seed",
+                "7",
+                "--day",
+                "2026-11-20",
+                "--truth-out",
+                truth.to_str().unwrap(),
+                "--statement-out",
+                stmt.to_str().unwrap(),
             ],
             home.path(),
         );
         assert_eq!(code, 0, "{out}{err}");
-        let t: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&truth).unwrap()).unwrap();
-        let doubles = t["anomalies"]["duplicate_credit"].as_array().map_or(0, Vec::len);
+        let t: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&truth).unwrap()).unwrap();
+        let doubles = t["anomalies"]["duplicate_credit"]
+            .as_array()
+            .map_or(0, Vec::len);
         if handler == "naive" {
             assert!(doubles > 0, "naive must double-credit: {out}");
         } else {
-            assert_eq!(doubles, 0, "locked must never double-credit ({legacy}): {out}");
+            assert_eq!(
+                doubles, 0,
+                "locked must never double-credit ({legacy}): {out}"
+            );
         }
         let csv = std::fs::read_to_string(&stmt).unwrap();
         assert!(csv.starts_with("agent_bill_no,bind_code,charge_amt,fee_amt,status,paid_at\n"));
         // The previous evening's last payment belongs to this day's file.
-        assert!(csv.contains(",2026-11-19 23:59:"), "carry-in line missing:\n{csv}");
-        assert!(!csv.contains(",2026-11-20 23:59:5"), "after-cutoff payments belong to tomorrow's file");
+        assert!(
+            csv.contains(",2026-11-19 23:59:"),
+            "carry-in line missing:\n{csv}"
+        );
+        assert!(
+            !csv.contains(",2026-11-20 23:59:5"),
+            "after-cutoff payments belong to tomorrow's file"
+        );
     }
 }
 
@@ -152,14 +210,29 @@ fn demo_has_an_example_of_every_finding_kind() {
     let url = format!("sqlite://{}", path.display());
     let (code, out, err) = payrecon(&["demo", "--db", &url], home.path());
     assert_eq!(code, 0, "{out}{err}");
-    let truth: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(home.path().join("demo-truth.json")).unwrap()).unwrap();
+    let truth: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(home.path().join("demo-truth.json")).unwrap(),
+    )
+    .unwrap();
     for kind in [
-        "duplicate_notify", "duplicate_credit", "notify_conflict", "balance_mismatch",
-        "order_paid_without_flow", "flow_without_paid_order", "order_stuck", "notify_exhausted",
-        "idempotency_stuck", "idempotency_conflict", "schema_risk", "missing_internal",
-        "missing_external", "amount_mismatch", "status_mismatch", "duplicate_in_statement",
-        "pending_cross_day", "statement_total_mismatch",
+        "duplicate_notify",
+        "duplicate_credit",
+        "notify_conflict",
+        "balance_mismatch",
+        "order_paid_without_flow",
+        "flow_without_paid_order",
+        "order_stuck",
+        "notify_exhausted",
+        "idempotency_stuck",
+        "idempotency_conflict",
+        "schema_risk",
+        "missing_internal",
+        "missing_external",
+        "amount_mismatch",
+        "status_mismatch",
+        "duplicate_in_statement",
+        "pending_cross_day",
+        "statement_total_mismatch",
     ] {
         let n = truth["anomalies"][kind].as_array().map_or(0, Vec::len);
         assert!(n > 0, "demo has no {kind}: {out}");
@@ -179,5 +252,8 @@ fn first_run_builds_and_summarises_the_demo() {
     assert!(out.contains("trans flows"), "{out}");
     let (code, out2, _) = payrecon(&[], home.path());
     assert_eq!(code, 0);
-    assert!(!out2.contains("First run"), "the demo is built once: {out2}");
+    assert!(
+        !out2.contains("First run"),
+        "the demo is built once: {out2}"
+    );
 }

@@ -22,7 +22,7 @@ fn day() -> chrono::NaiveDate {
 async fn connect(url: &str) -> Db {
     let mut o = ConnectOptions::read_write();
     o.max_connections = 24;
-    o.connect_timeout = std::time::Duration::from_secs(120);
+    o.acquire_timeout = std::time::Duration::from_secs(120);
     Db::connect(url, &o).await.unwrap()
 }
 
@@ -57,7 +57,10 @@ async fn balances_consistent(db: &Db) -> Vec<(i64, Decimal, Decimal)> {
     }
     let mut bad = Vec::new();
     for r in db
-        .fetch_all("SELECT user_id, amount, freeze_amount FROM user_account", &[])
+        .fetch_all(
+            "SELECT user_id, amount, freeze_amount FROM user_account",
+            &[],
+        )
         .await
         .unwrap()
     {
@@ -99,23 +102,37 @@ async fn flows_per_bill(db: &Db) -> BTreeMap<String, i64> {
 }
 
 async fn count(db: &Db, sql: &str) -> i64 {
-    db.fetch_optional(sql, &[]).await.unwrap().unwrap().i64(0).unwrap()
+    db.fetch_optional(sql, &[])
+        .await
+        .unwrap()
+        .unwrap()
+        .i64(0)
+        .unwrap()
 }
 
 async fn locked_credits_exactly_once(backend: Backend) {
     let (_t, db) = payment_db(backend, false).await;
-    let report = simulate::run(&db, &load_config(HandlerKind::Locked)).await.unwrap();
+    let report = simulate::run(&db, &load_config(HandlerKind::Locked))
+        .await
+        .unwrap();
     let flows = flows_per_bill(&db).await;
     assert_eq!(flows.len(), 1_000, "{backend:?}: one order per bill");
     let wrong: Vec<_> = flows.iter().filter(|(_, n)| **n != 1).collect();
-    assert!(wrong.is_empty(), "{backend:?}: bills not credited exactly once: {wrong:?}");
+    assert!(
+        wrong.is_empty(),
+        "{backend:?}: bills not credited exactly once: {wrong:?}"
+    );
     assert_eq!(
         count(&db, "SELECT COUNT(*) FROM notify_log").await,
         64_000,
         "{backend:?}: one notify_log row per delivery"
     );
     assert_eq!(
-        count(&db, "SELECT COUNT(*) FROM notify_log WHERE outcome = 'credited'").await,
+        count(
+            &db,
+            "SELECT COUNT(*) FROM notify_log WHERE outcome = 'credited'"
+        )
+        .await,
         1_000
     );
     assert_eq!(
@@ -127,7 +144,11 @@ async fn locked_credits_exactly_once(backend: Backend) {
         count(&db, "SELECT COUNT(*) FROM idempotency_record WHERE source = 'hfb-notify' AND status = 'succeeded'").await,
         1_000
     );
-    assert_eq!(balances_consistent(&db).await, vec![], "{backend:?}: balances");
+    assert_eq!(
+        balances_consistent(&db).await,
+        vec![],
+        "{backend:?}: balances"
+    );
     assert!(report.truth.keys("duplicate_credit").is_empty());
     assert_eq!(report.truth.keys("duplicate_notify").len(), 1_000);
 }
@@ -135,11 +156,19 @@ async fn locked_credits_exactly_once(backend: Backend) {
 async fn naive_double_credits_without_unique_index(backend: Backend) {
     let (_t, db) = payment_db(backend, true).await;
     let s = schema::discover(&db).await.unwrap();
-    assert!(!s.trans_no_unique, "{backend:?}: legacy layout has no uk_trans_no");
-    let report = simulate::run(&db, &load_config(HandlerKind::Naive)).await.unwrap();
+    assert!(
+        !s.trans_no_unique,
+        "{backend:?}: legacy layout has no uk_trans_no"
+    );
+    let report = simulate::run(&db, &load_config(HandlerKind::Naive))
+        .await
+        .unwrap();
     let flows = flows_per_bill(&db).await;
     let doubled = flows.values().filter(|n| **n > 1).count();
-    assert!(doubled > 0, "{backend:?}: the race must be real: no bill was credited twice");
+    assert!(
+        doubled > 0,
+        "{backend:?}: the race must be real: no bill was credited twice"
+    );
     assert_eq!(report.truth.keys("duplicate_credit").len(), doubled);
     let total: i64 = flows.values().sum();
     assert!(total > 1_000, "{backend:?}: {total} flows for 1000 bills");
@@ -178,9 +207,13 @@ async fn naive_double_credits_mariadb() {
 /// One user and one paying order, for handler-level tests.
 async fn one_order(db: &Db) -> (payment::UserRef, charge::ChargeForm) {
     let at = day().and_hms_opt(10, 0, 0).unwrap();
-    let u = payment::create_user(db, "13800000000", "王小红", "bind-001", 1, at).await.unwrap();
+    let u = payment::create_user(db, "13800000000", "王小红", "bind-001", 1, at)
+        .await
+        .unwrap();
     let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(1);
-    let form = payment::commit_charge(db, &u, from_cents(10_000), at, &mut rng).await.unwrap();
+    let form = payment::commit_charge(db, &u, from_cents(10_000), at, &mut rng)
+        .await
+        .unwrap();
     (u, form)
 }
 
@@ -189,7 +222,11 @@ async fn locked_replay_conflict_bad_sign_and_decline_on_every_backend() {
     for backend in ALL {
         let (_t, db) = payment_db(backend, false).await;
         let (u, form) = one_order(&db).await;
-        assert_eq!(form.agent_bill_no.len(), 23, "CHARGE + 14 digits + 3 digits");
+        assert_eq!(
+            form.agent_bill_no.len(),
+            23,
+            "CHARGE + 14 digits + 3 digits"
+        );
         let at = day().and_hms_opt(10, 0, 5).unwrap();
         let p = payment::notify_params(&form.agent_bill_no, &u.bind_code, from_cents(10_000), 1);
         let h = |p| {
@@ -202,19 +239,32 @@ async fn locked_replay_conflict_bad_sign_and_decline_on_every_backend() {
         assert_eq!(first.outcome, Some(NotifyOutcome::Credited), "{backend:?}");
         assert_eq!(first.body.as_deref(), Some("success"));
         // A replay with another timestamp (and so another sign) is the same request.
-        let mut replay = payment::notify_params(&form.agent_bill_no, &u.bind_code, from_cents(10_000), 2);
+        let mut replay =
+            payment::notify_params(&form.agent_bill_no, &u.bind_code, from_cents(10_000), 2);
         replay.insert("timestamp".into(), "2".into());
         let second = h(replay).await;
-        assert_eq!(second.outcome, Some(NotifyOutcome::Idempotent), "{backend:?}");
+        assert_eq!(
+            second.outcome,
+            Some(NotifyOutcome::Idempotent),
+            "{backend:?}"
+        );
         assert_eq!(second.body.as_deref(), Some("success"));
         // Same bill, other amount: refused and logged as a conflict.
-        let other = payment::notify_params(&form.agent_bill_no, &u.bind_code, from_cents(20_000), 3);
+        let other =
+            payment::notify_params(&form.agent_bill_no, &u.bind_code, from_cents(20_000), 3);
         let third = h(other).await;
-        assert_eq!(third.outcome, Some(NotifyOutcome::RejectedConflict), "{backend:?}");
+        assert_eq!(
+            third.outcome,
+            Some(NotifyOutcome::RejectedConflict),
+            "{backend:?}"
+        );
         assert_eq!(third.body.as_deref(), Some("fail"));
         // Same bill, other bindCode: refused too.
         let other = payment::notify_params(&form.agent_bill_no, "bind-999", from_cents(10_000), 4);
-        assert_eq!(h(other).await.outcome, Some(NotifyOutcome::RejectedConflict));
+        assert_eq!(
+            h(other).await.outcome,
+            Some(NotifyOutcome::RejectedConflict)
+        );
         // A wrong sign never credits.
         let mut forged = p.clone();
         forged.insert("sign".into(), "0".repeat(32));
@@ -228,7 +278,11 @@ async fn locked_replay_conflict_bad_sign_and_decline_on_every_backend() {
         )
         .await
         .unwrap();
-        assert_eq!(format_amount(a), "100.00", "{backend:?}: credited exactly once");
+        assert_eq!(
+            format_amount(a),
+            "100.00",
+            "{backend:?}: credited exactly once"
+        );
         let outcomes: Vec<String> = db
             .fetch_all("SELECT outcome FROM notify_log ORDER BY id", &[])
             .await
@@ -238,7 +292,13 @@ async fn locked_replay_conflict_bad_sign_and_decline_on_every_backend() {
             .collect();
         assert_eq!(
             outcomes,
-            ["credited", "idempotent", "rejected_conflict", "rejected_conflict", "rejected_sign"],
+            [
+                "credited",
+                "idempotent",
+                "rejected_conflict",
+                "rejected_conflict",
+                "rejected_sign"
+            ],
             "{backend:?}: one log row per attempt"
         );
         // The rejected conflicts kept the stored request hash of the first delivery.
@@ -257,12 +317,17 @@ async fn locked_replay_conflict_bad_sign_and_decline_on_every_backend() {
         // A declined charge: ignored, answered success, order failed.
         let (u2, form2) = {
             let at = day().and_hms_opt(11, 0, 0).unwrap();
-            let u2 = payment::create_user(&db, "13900000000", "李伟", "bind-002", 1, at).await.unwrap();
+            let u2 = payment::create_user(&db, "13900000000", "李伟", "bind-002", 1, at)
+                .await
+                .unwrap();
             let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(2);
-            let f = payment::commit_charge(&db, &u2, from_cents(500), at, &mut rng).await.unwrap();
+            let f = payment::commit_charge(&db, &u2, from_cents(500), at, &mut rng)
+                .await
+                .unwrap();
             (u2, f)
         };
-        let mut declined = payment::notify_params(&form2.agent_bill_no, &u2.bind_code, from_cents(500), 5);
+        let mut declined =
+            payment::notify_params(&form2.agent_bill_no, &u2.bind_code, from_cents(500), 5);
         declined.insert("resultCode".into(), "0002".into());
         let s = payment::get_sign(&declined);
         declined.insert("sign".into(), s);
@@ -290,12 +355,38 @@ async fn a_rolled_back_credit_still_leaves_its_log_row() {
         let (u, form) = one_order(&db).await;
         let at = day().and_hms_opt(10, 0, 5).unwrap();
         let p = payment::notify_params(&form.agent_bill_no, &u.bind_code, from_cents(10_000), 1);
-        let h = payment::handle_notify(&db, HandlerKind::Locked, &p, at, NotifyFault::ErrorBeforeCommit).await;
+        let h = payment::handle_notify(
+            &db,
+            HandlerKind::Locked,
+            &p,
+            at,
+            NotifyFault::ErrorBeforeCommit,
+        )
+        .await;
         assert_eq!(h.outcome, Some(NotifyOutcome::Failed));
-        assert_eq!(count(&db, "SELECT COUNT(*) FROM trans_flow").await, 0, "{backend:?}: rolled back");
-        assert_eq!(count(&db, "SELECT COUNT(*) FROM idempotency_record").await, 0, "{backend:?}: claim rolled back");
-        assert_eq!(count(&db, "SELECT COUNT(*) FROM notify_log WHERE outcome = 'failed'").await, 1, "{backend:?}");
-        assert_eq!(count(&db, "SELECT status FROM recharge_order").await, OrderStatus::Paying.code());
+        assert_eq!(
+            count(&db, "SELECT COUNT(*) FROM trans_flow").await,
+            0,
+            "{backend:?}: rolled back"
+        );
+        assert_eq!(
+            count(&db, "SELECT COUNT(*) FROM idempotency_record").await,
+            0,
+            "{backend:?}: claim rolled back"
+        );
+        assert_eq!(
+            count(
+                &db,
+                "SELECT COUNT(*) FROM notify_log WHERE outcome = 'failed'"
+            )
+            .await,
+            1,
+            "{backend:?}"
+        );
+        assert_eq!(
+            count(&db, "SELECT status FROM recharge_order").await,
+            OrderStatus::Paying.code()
+        );
         // The gateway's retry then credits.
         let h = payment::handle_notify(&db, HandlerKind::Locked, &p, at, NotifyFault::None).await;
         assert_eq!(h.outcome, Some(NotifyOutcome::Credited), "{backend:?}");
@@ -310,15 +401,55 @@ async fn order_state_machine_and_optimistic_version() {
         let (_u, form) = one_order(&db).await;
         let at = day().and_hms_opt(12, 0, 0).unwrap();
         // commitCharge left it paying with version 1 (0→1).
-        let illegal = charge::move_order(&db, form.order_id, OrderStatus::Paying, OrderStatus::Submitted, 1, at).await;
-        assert!(matches!(illegal, Err(charge::MoveError::Illegal(_))), "{backend:?}: 1→0 refused");
-        let stale = charge::move_order(&db, form.order_id, OrderStatus::Paying, OrderStatus::Paid, 0, at).await;
-        assert!(matches!(stale, Err(charge::MoveError::Stale(_))), "{backend:?}: old version refused");
-        charge::move_order(&db, form.order_id, OrderStatus::Paying, OrderStatus::Paid, 1, at)
-            .await
-            .unwrap();
-        let again = charge::move_order(&db, form.order_id, OrderStatus::Paying, OrderStatus::Paid, 2, at).await;
-        assert!(matches!(again, Err(charge::MoveError::Stale(_))), "{backend:?}: already paid");
+        let illegal = charge::move_order(
+            &db,
+            form.order_id,
+            OrderStatus::Paying,
+            OrderStatus::Submitted,
+            1,
+            at,
+        )
+        .await;
+        assert!(
+            matches!(illegal, Err(charge::MoveError::Illegal(_))),
+            "{backend:?}: 1→0 refused"
+        );
+        let stale = charge::move_order(
+            &db,
+            form.order_id,
+            OrderStatus::Paying,
+            OrderStatus::Paid,
+            0,
+            at,
+        )
+        .await;
+        assert!(
+            matches!(stale, Err(charge::MoveError::Stale(_))),
+            "{backend:?}: old version refused"
+        );
+        charge::move_order(
+            &db,
+            form.order_id,
+            OrderStatus::Paying,
+            OrderStatus::Paid,
+            1,
+            at,
+        )
+        .await
+        .unwrap();
+        let again = charge::move_order(
+            &db,
+            form.order_id,
+            OrderStatus::Paying,
+            OrderStatus::Paid,
+            2,
+            at,
+        )
+        .await;
+        assert!(
+            matches!(again, Err(charge::MoveError::Stale(_))),
+            "{backend:?}: already paid"
+        );
         for (from, to) in [
             (OrderStatus::Paid, OrderStatus::Paying),
             (OrderStatus::Paid, OrderStatus::Failed),
@@ -326,7 +457,10 @@ async fn order_state_machine_and_optimistic_version() {
             (OrderStatus::Submitted, OrderStatus::Paid),
         ] {
             let r = charge::move_order(&db, form.order_id, from, to, 2, at).await;
-            assert!(matches!(r, Err(charge::MoveError::Illegal(_))), "{from:?}→{to:?}");
+            assert!(
+                matches!(r, Err(charge::MoveError::Illegal(_))),
+                "{from:?}→{to:?}"
+            );
         }
         assert_eq!(count(&db, "SELECT version FROM recharge_order").await, 2);
     }
@@ -338,37 +472,58 @@ async fn schema_discovery_sees_the_legacy_layout() {
         let (_t, db) = payment_db(backend, true).await;
         let s = schema::discover(&db).await.unwrap();
         assert!(!s.trans_no_unique, "{backend:?}");
-        assert!(s.missing_tables().is_empty(), "{backend:?}: {:?}", s.missing_tables());
+        assert!(
+            s.missing_tables().is_empty(),
+            "{backend:?}: {:?}",
+            s.missing_tables()
+        );
         let (_t2, db2) = payment_db(backend, false).await;
-        assert!(schema::discover(&db2).await.unwrap().trans_no_unique, "{backend:?}");
+        assert!(
+            schema::discover(&db2).await.unwrap().trans_no_unique,
+            "{backend:?}"
+        );
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn simulate_works_on_an_unmodified_srb_dump() {
     let t = fresh_db(Backend::MySql).await;
-    let dump = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/srb_core.sql"))
-        .expect("../shared/fixtures/srb_core.sql");
+    let dump = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/fixtures/srb_core.sql"
+    ))
+    .expect("../shared/fixtures/srb_core.sql");
     {
         use sqlx::Executor as _;
         let pool = sqlx::MySqlPool::connect(&t.url).await.unwrap();
-        pool.execute(sqlx::raw_sql(sqlx::AssertSqlSafe(dump))).await.unwrap();
+        pool.execute(sqlx::raw_sql(sqlx::AssertSqlSafe(dump)))
+            .await
+            .unwrap();
         pool.close().await;
     }
     let db = connect(&t.url).await;
     let before = schema::discover(&db).await.unwrap();
     assert!(before.has_srb_tables() && before.trans_no_unique);
-    assert_eq!(before.missing_tables(), ["recharge_order", "notify_log", "idempotency_record"]);
+    assert_eq!(
+        before.missing_tables(),
+        ["recharge_order", "notify_log", "idempotency_record"]
+    );
     let mut cfg = SimConfig::new(HandlerKind::CheckThenAct, day());
     cfg.users = 20;
     cfg.recharges = 100;
     cfg.faults.duplicate_rate = 0.3;
     let r = simulate::run(&db, &cfg).await.unwrap();
-    assert_eq!(r.truth.created_tables, ["recharge_order", "notify_log", "idempotency_record"]);
+    assert_eq!(
+        r.truth.created_tables,
+        ["recharge_order", "notify_log", "idempotency_record"]
+    );
     assert_eq!(count(&db, "SELECT COUNT(*) FROM user_info").await, 20);
     // srb's unique index turns the check-then-act race into a failed, retried attempt.
     let flows = flows_per_bill(&db).await;
-    assert!(flows.values().all(|n| *n <= 1), "uk_trans_no must prevent double credits");
+    assert!(
+        flows.values().all(|n| *n <= 1),
+        "uk_trans_no must prevent double credits"
+    );
     assert_eq!(balances_consistent(&db).await, vec![]);
 }
 
@@ -382,7 +537,10 @@ async fn the_plan_is_reproducible() {
         cfg.users = 5;
         let r = simulate::run(&db, &cfg).await.unwrap();
         let rows: Vec<(String, String)> = db
-            .fetch_all("SELECT agent_bill_no, charge_amt FROM recharge_order ORDER BY agent_bill_no", &[])
+            .fetch_all(
+                "SELECT agent_bill_no, charge_amt FROM recharge_order ORDER BY agent_bill_no",
+                &[],
+            )
             .await
             .unwrap()
             .iter()
@@ -398,10 +556,16 @@ async fn sqlite_amounts_stored_as_integer_real_or_text_are_read_exactly() {
     let t = fresh_db(Backend::Sqlite).await;
     let db = connect(&t.url).await;
     db.execute("CREATE TABLE m (v)", &[]).await.unwrap();
-    db.execute("INSERT INTO m VALUES ('100.50'), (7), (0.1), (0.30000000000000004)", &[])
+    db.execute(
+        "INSERT INTO m VALUES ('100.50'), (7), (0.1), (0.30000000000000004)",
+        &[],
+    )
+    .await
+    .unwrap();
+    let rows = db
+        .fetch_all("SELECT v FROM m ORDER BY rowid", &[])
         .await
         .unwrap();
-    let rows = db.fetch_all("SELECT v FROM m ORDER BY rowid", &[]).await.unwrap();
     assert_eq!(format_amount(rows[0].money(0).unwrap()), "100.50");
     assert_eq!(format_amount(rows[1].money(0).unwrap()), "7.00");
     assert_eq!(format_amount(rows[2].money(0).unwrap()), "0.10");

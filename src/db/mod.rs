@@ -111,8 +111,10 @@ pub struct ConnectOptions {
     pub create_sqlite: bool,
     /// The business time zone (SPEC §3): srb stores naive local time in it.
     pub business_tz: FixedOffset,
-    /// How long to wait for a server before giving up.
+    /// How long the first contact may take before payrecon gives up.
     pub connect_timeout: Duration,
+    /// How long work may wait for a free pooled connection under load.
+    pub acquire_timeout: Duration,
 }
 
 /// UTC+08:00, Asia/Shanghai's offset (no DST), the default business zone.
@@ -132,6 +134,7 @@ impl ConnectOptions {
             create_sqlite: false,
             business_tz: default_business_tz(),
             connect_timeout: Duration::from_secs(8),
+            acquire_timeout: Duration::from_secs(30),
         }
     }
 
@@ -179,6 +182,24 @@ pub struct Exec {
     pub last_id: Option<i64>,
 }
 
+/// One direct connection attempt, so that a refused connection, an unknown
+/// host or a wrong password fails at once instead of after the pool's retries.
+async fn probe<O>(o: &O, timeout: Duration) -> Result<(), String>
+where
+    O: sqlx::ConnectOptions,
+    O::Connection: Sized,
+{
+    use sqlx::Connection as _;
+    match tokio::time::timeout(timeout, o.connect()).await {
+        Ok(Ok(c)) => {
+            let _ = c.close().await;
+            Ok(())
+        }
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!("no answer within {} s", timeout.as_secs())),
+    }
+}
+
 fn tz_text(tz: FixedOffset) -> String {
     let secs = tz.local_minus_utc();
     let sign = if secs < 0 { '-' } else { '+' };
@@ -203,7 +224,7 @@ impl Db {
         fn pool_opts<DB: sqlx::Database>(o: &ConnectOptions) -> sqlx::pool::PoolOptions<DB> {
             sqlx::pool::PoolOptions::new()
                 .max_connections(o.max_connections)
-                .acquire_timeout(o.connect_timeout)
+                .acquire_timeout(o.acquire_timeout)
         }
         let read_only = opts.access == Access::ReadOnly;
         let pool = match &url {
@@ -238,6 +259,7 @@ impl Db {
                     settings.push(("default_transaction_read_only", "on".into()));
                 }
                 o = o.options(settings);
+                probe(&o, opts.connect_timeout).await.map_err(connect_err)?;
                 let p = pool_opts(opts)
                     .connect_with(o)
                     .await
@@ -249,6 +271,7 @@ impl Db {
                     .map_err(|e| connect_err(e.to_string()))?
                     .charset("utf8mb4")
                     .timezone(Some(tz_text(opts.business_tz)));
+                probe(&o, opts.connect_timeout).await.map_err(connect_err)?;
                 let p = pool_opts::<sqlx::MySql>(opts)
                     .after_connect(move |conn: &mut sqlx::MySqlConnection, _meta| {
                         Box::pin(async move {
@@ -451,7 +474,11 @@ impl Tx {
                 .await?;
             return first_id(&rows).map_err(|e| db.decode("insert", e));
         }
-        Ok(self.execute(db, sql, args).await?.last_id.unwrap_or_default())
+        Ok(self
+            .execute(db, sql, args)
+            .await?
+            .last_id
+            .unwrap_or_default())
     }
 
     /// Commits.

@@ -67,7 +67,7 @@ impl From<Option<NaiveDateTime>> for Arg {
 /// Builds an argument list: `args![id, "x", amount]`.
 #[macro_export]
 macro_rules! args {
-    ($($a:expr),* $(,)?) => { vec![$($crate::db::Arg::from($a)),*] };
+    ($($a:expr),* $(,)?) => { [$($crate::db::Arg::from($a)),*] };
 }
 
 /// Time format of TEXT times on SQLite (sorts like the time itself).
@@ -209,14 +209,20 @@ impl Row {
                 "NUMERIC" => r.try_get::<Decimal, _>(i).map_err(e)?,
                 "INT2" | "INT4" | "INT8" => Decimal::from(self.i64(i)?),
                 other => {
-                    return Err(derr(&col, format!("has type {other}; amounts must be NUMERIC")));
+                    return Err(derr(
+                        &col,
+                        format!("has type {other}; amounts must be NUMERIC"),
+                    ));
                 }
             },
             Self::MySql(r) => match ty.as_str() {
                 "DECIMAL" => r.try_get::<Decimal, _>(i).map_err(e)?,
                 t if t.contains("INT") => Decimal::from(self.i64(i)?),
                 other => {
-                    return Err(derr(&col, format!("has type {other}; amounts must be DECIMAL")));
+                    return Err(derr(
+                        &col,
+                        format!("has type {other}; amounts must be DECIMAL"),
+                    ));
                 }
             },
         };

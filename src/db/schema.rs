@@ -80,7 +80,8 @@ impl SchemaReport {
             out.push(if self.trans_no_unique {
                 "trans_flow.trans_no: unique index present (duplicate credits are refused)".into()
             } else {
-                "trans_flow.trans_no: NO unique index — concurrent callbacks can credit twice".into()
+                "trans_flow.trans_no: NO unique index — concurrent callbacks can credit twice"
+                    .into()
             });
         }
         out
@@ -105,8 +106,14 @@ pub async fn discover(db: &Db) -> DbResult<SchemaReport> {
     };
     let mut report = SchemaReport::default();
     for row in db.fetch_all(sql, &[]).await? {
-        let t = row.text(0).map_err(|e| db.decode("schema", e))?.to_lowercase();
-        let c = row.text(1).map_err(|e| db.decode("schema", e))?.to_lowercase();
+        let t = row
+            .text(0)
+            .map_err(|e| db.decode("schema", e))?
+            .to_lowercase();
+        let c = row
+            .text(1)
+            .map_err(|e| db.decode("schema", e))?
+            .to_lowercase();
         if CONTRACT_TABLES.contains(&t.as_str()) {
             report.tables.entry(t).or_default().insert(c);
         }

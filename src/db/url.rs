@@ -134,7 +134,11 @@ impl DbUrl {
                     "{}:{}",
                     p.host_str().unwrap_or("?"),
                     p.port().map_or_else(
-                        || if matches!(self, Self::Postgres(_)) { "5432".into() } else { "3306".into() },
+                        || if matches!(self, Self::Postgres(_)) {
+                            "5432".into()
+                        } else {
+                            "3306".into()
+                        },
                         |p| p.to_string()
                     )
                 ),
@@ -177,9 +181,18 @@ mod tests {
             DbUrl::parse("sqlite:///tmp/a.db").unwrap(),
             DbUrl::Sqlite("/tmp/a.db".into())
         );
-        assert_eq!(DbUrl::parse("sqlite:a.db").unwrap(), DbUrl::Sqlite("a.db".into()));
-        assert_eq!(DbUrl::parse("demo.sqlite").unwrap(), DbUrl::Sqlite("demo.sqlite".into()));
-        assert_eq!(DbUrl::parse("postgres://u@h/d").unwrap().backend(), Backend::Postgres);
+        assert_eq!(
+            DbUrl::parse("sqlite:a.db").unwrap(),
+            DbUrl::Sqlite("a.db".into())
+        );
+        assert_eq!(
+            DbUrl::parse("demo.sqlite").unwrap(),
+            DbUrl::Sqlite("demo.sqlite".into())
+        );
+        assert_eq!(
+            DbUrl::parse("postgres://u@h/d").unwrap().backend(),
+            Backend::Postgres
+        );
         assert_eq!(
             DbUrl::parse("mariadb://u:p@h:3307/d").unwrap(),
             DbUrl::MySql("mysql://u:p@h:3307/d".into())
@@ -193,7 +206,12 @@ mod tests {
         let e = DbUrl::parse("mysql://bob:s3cret@host").unwrap_err();
         assert!(e.to_string().contains("database name is missing"), "{e}");
         assert!(!e.to_string().contains("s3cret"));
-        assert!(DbUrl::parse("oracle://x/y").unwrap_err().why.contains("unknown scheme"));
+        assert!(
+            DbUrl::parse("oracle://x/y")
+                .unwrap_err()
+                .why
+                .contains("unknown scheme")
+        );
         assert!(DbUrl::parse("").is_err());
     }
 

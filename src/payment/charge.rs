@@ -62,7 +62,15 @@ pub async fn commit_charge(
             .await;
         match r {
             Ok(order_id) => {
-                move_order(db, order_id, OrderStatus::Submitted, OrderStatus::Paying, 0, at).await?;
+                move_order(
+                    db,
+                    order_id,
+                    OrderStatus::Submitted,
+                    OrderStatus::Paying,
+                    0,
+                    at,
+                )
+                .await?;
                 let mut params = BTreeMap::new();
                 for (k, v) in [
                     ("agentId", AGENT_ID.to_owned()),
@@ -70,7 +78,10 @@ pub async fn commit_charge(
                     ("bindCode", user.bind_code.clone()),
                     ("chargeAmt", format_amount(amount)),
                     ("feeAmt", "0".to_owned()),
-                    ("notifyUrl", "http://localhost/api/core/userAccount/notify".to_owned()),
+                    (
+                        "notifyUrl",
+                        "http://localhost/api/core/userAccount/notify".to_owned(),
+                    ),
                     ("returnUrl", "http://localhost:3000/user".to_owned()),
                     ("timestamp", at.and_utc().timestamp_millis().to_string()),
                 ] {

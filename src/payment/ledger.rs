@@ -76,7 +76,10 @@ pub async fn create_user(
 }
 
 /// Reads `(amount, freeze_amount)` of a user's account.
-pub async fn read_account(s: &mut Session<'_>, user_id: i64) -> Result<(Decimal, Decimal), LedgerError> {
+pub async fn read_account(
+    s: &mut Session<'_>,
+    user_id: i64,
+) -> Result<(Decimal, Decimal), LedgerError> {
     let db = s.db();
     let row = s
         .fetch_optional(

@@ -177,7 +177,10 @@ pub async fn handle_notify(
         Handled::answer(
             NotifyOutcome::Failed,
             FAIL,
-            Some(format!("chargeAmt '{}' is not a positive amount", p.amount_text)),
+            Some(format!(
+                "chargeAmt '{}' is not a positive amount",
+                p.amount_text
+            )),
         )
     } else {
         let r = match kind {
@@ -247,7 +250,10 @@ struct OrderRow {
     version: i64,
 }
 
-async fn user_for_bind_code(s: &mut Session<'_>, bind_code: &str) -> DbResult<Option<ledger::UserRef>> {
+async fn user_for_bind_code(
+    s: &mut Session<'_>,
+    bind_code: &str,
+) -> DbResult<Option<ledger::UserRef>> {
     let db = s.db();
     let row = s
         .fetch_optional(
@@ -370,7 +376,15 @@ async fn locked(
         }
         Some(OrderStatus::Paying) => {}
         Some(OrderStatus::Submitted) => {
-            move_in(&mut s, order.id, OrderStatus::Submitted, OrderStatus::Paying, version, at).await?;
+            move_in(
+                &mut s,
+                order.id,
+                OrderStatus::Submitted,
+                OrderStatus::Paying,
+                version,
+                at,
+            )
+            .await?;
             version += 1;
         }
         Some(OrderStatus::Failed) | None => {
@@ -378,7 +392,10 @@ async fn locked(
             return Ok(Handled::answer(
                 NotifyOutcome::Failed,
                 FAIL,
-                Some(format!("order {} has status {} and cannot be paid", p.bill, order.status)),
+                Some(format!(
+                    "order {} has status {} and cannot be paid",
+                    p.bill, order.status
+                )),
             ));
         }
     }
@@ -417,8 +434,25 @@ async fn locked(
         }
     };
     // 三更新.
-    move_in(&mut s, order.id, OrderStatus::Paying, OrderStatus::Paid, version, at).await?;
-    ledger::insert_flow(&mut s, &user, TransType::Recharge, amount, &p.bill, "充值", at).await?;
+    move_in(
+        &mut s,
+        order.id,
+        OrderStatus::Paying,
+        OrderStatus::Paid,
+        version,
+        at,
+    )
+    .await?;
+    ledger::insert_flow(
+        &mut s,
+        &user,
+        TransType::Recharge,
+        amount,
+        &p.bill,
+        "充值",
+        at,
+    )
+    .await?;
     ledger::add_to_account(&mut s, user.id, amount, Decimal::ZERO, at)
         .await
         .map_err(ledger_err)?;
@@ -488,7 +522,11 @@ async fn move_in(
 }
 
 /// Marks the order paid the way srb's original does: unconditionally.
-async fn mark_paid_unconditionally(s: &mut Session<'_>, bill: &str, at: NaiveDateTime) -> DbResult<()> {
+async fn mark_paid_unconditionally(
+    s: &mut Session<'_>,
+    bill: &str,
+    at: NaiveDateTime,
+) -> DbResult<()> {
     s.execute(
         "UPDATE recharge_order SET status = ?, version = version + 1, update_time = ? WHERE agent_bill_no = ?",
         &args![OrderStatus::Paid.code(), at, bill],
@@ -533,7 +571,16 @@ async fn check_then_act(
     ledger::add_to_account(&mut s, user.id, amount, Decimal::ZERO, at)
         .await
         .map_err(ledger_err)?;
-    ledger::insert_flow(&mut s, &user, TransType::Recharge, amount, &p.bill, "充值", at).await?;
+    ledger::insert_flow(
+        &mut s,
+        &user,
+        TransType::Recharge,
+        amount,
+        &p.bill,
+        "充值",
+        at,
+    )
+    .await?;
     mark_paid_unconditionally(&mut s, &p.bill, at).await?;
     match fault {
         NotifyFault::ErrorBeforeCommit => {
@@ -582,6 +629,15 @@ async fn naive(db: &Db, p: &Parsed, at: NaiveDateTime, fault: NotifyFault) -> Db
             Some("trans_flow insert failed after the account was credited (no transaction to undo it)".into()),
         ));
     }
-    ledger::insert_flow(&mut s, &user, TransType::Recharge, amount, &p.bill, "充值", at).await?;
+    ledger::insert_flow(
+        &mut s,
+        &user,
+        TransType::Recharge,
+        amount,
+        &p.bill,
+        "充值",
+        at,
+    )
+    .await?;
     Ok(Handled::answer(NotifyOutcome::Credited, SUCCESS, None))
 }

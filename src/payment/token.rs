@@ -12,7 +12,12 @@ use chrono::NaiveDateTime;
 use sha2::{Digest as _, Sha256};
 
 /// Claims `token` for a request; `Ok(None)` when it was already used.
-pub async fn claim(db: &Db, token: &str, request: &str, at: NaiveDateTime) -> DbResult<Option<i64>> {
+pub async fn claim(
+    db: &Db,
+    token: &str,
+    request: &str,
+    at: NaiveDateTime,
+) -> DbResult<Option<i64>> {
     let hash = hex::encode(Sha256::digest(request.as_bytes()));
     let r = db
         .insert(

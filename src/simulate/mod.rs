@@ -472,7 +472,8 @@ pub async fn run_with_users(
         truth.add("schema_risk", "trans_flow.trans_no");
     }
 
-    let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ u64::from(cfg.day.to_epoch_days().unsigned_abs()));
+    let mut rng =
+        ChaCha8Rng::seed_from_u64(cfg.seed ^ u64::from(cfg.day.to_epoch_days().unsigned_abs()));
     let start = day_start(cfg.day);
 
     // Users.
@@ -492,7 +493,8 @@ pub async fn run_with_users(
     let mut forms = Vec::with_capacity(bills.len());
     for b in &bills {
         let mut brng = ChaCha8Rng::seed_from_u64(b.seed);
-        let form = charge::commit_charge(db, &users[b.user], b.amount, b.created_at, &mut brng).await?;
+        let form =
+            charge::commit_charge(db, &users[b.user], b.amount, b.created_at, &mut brng).await?;
         forms.push(form);
     }
 
@@ -517,13 +519,21 @@ pub async fn run_with_users(
         let sender_draws: Vec<_> = (0..b.senders)
             .map(|_| draws(&cfg.faults, &mut brng))
             .collect();
-        let (db2, sem2, handler, exhausted) = (db.clone(), Arc::clone(&sem), cfg.handler, b.exhausted);
+        let (db2, sem2, handler, exhausted) =
+            (db.clone(), Arc::clone(&sem), cfg.handler, b.exhausted);
         let first_at = b.paid_at + Duration::milliseconds(300);
         set.spawn(async move {
             let _permit = sem2.acquire_owned().await;
             let mut senders = tokio::task::JoinSet::new();
             for d in sender_draws {
-                senders.spawn(run_sender(db2.clone(), handler, Arc::clone(&params), first_at, d, exhausted));
+                senders.spawn(run_sender(
+                    db2.clone(),
+                    handler,
+                    Arc::clone(&params),
+                    first_at,
+                    d,
+                    exhausted,
+                ));
             }
             let mut total = Tally::default();
             while let Some(r) = senders.join_next().await {
@@ -557,8 +567,20 @@ pub async fn run_with_users(
         if b.conflict {
             let other = b.amount + from_cents(100 * stray_rng.random_range(1..10));
             let at = b.paid_at + Duration::minutes(stray_rng.random_range(5..30));
-            let p = notify_params(&form.agent_bill_no, &user.bind_code, other, at.and_utc().timestamp_millis());
-            let h = payment::handle_notify(db, cfg.handler, &p, crate::db::truncate_ms(at), NotifyFault::None).await;
+            let p = notify_params(
+                &form.agent_bill_no,
+                &user.bind_code,
+                other,
+                at.and_utc().timestamp_millis(),
+            );
+            let h = payment::handle_notify(
+                db,
+                cfg.handler,
+                &p,
+                crate::db::truncate_ms(at),
+                NotifyFault::None,
+            )
+            .await;
             let t = tallies.entry(i).or_default();
             record(t, &h, cfg.handler, NotifyFault::None);
             conflict_bills.insert(i);
@@ -566,8 +588,20 @@ pub async fn run_with_users(
         if b.kind == BillKind::Abandoned && stray_rng.random_bool(cfg.faults.stray_rate) {
             // A staging gateway notifies a payment that never happened, for a real order.
             let at = b.paid_at + Duration::seconds(stray_rng.random_range(30..600));
-            let p = notify_params(&form.agent_bill_no, &user.bind_code, b.amount, at.and_utc().timestamp_millis());
-            let h = payment::handle_notify(db, cfg.handler, &p, crate::db::truncate_ms(at), NotifyFault::None).await;
+            let p = notify_params(
+                &form.agent_bill_no,
+                &user.bind_code,
+                b.amount,
+                at.and_utc().timestamp_millis(),
+            );
+            let h = payment::handle_notify(
+                db,
+                cfg.handler,
+                &p,
+                crate::db::truncate_ms(at),
+                NotifyFault::None,
+            )
+            .await;
             let t = tallies.entry(i).or_default();
             record(t, &h, cfg.handler, NotifyFault::None);
             if h.outcome == Some(NotifyOutcome::Credited) {
@@ -584,7 +618,12 @@ pub async fn run_with_users(
         let at = start + Duration::seconds(stray_rng.random_range(3_600..80_000));
         let bill = payment::new_agent_bill_no("CHARGE", at, &mut stray_rng);
         let amount = amount_for(&mut stray_rng);
-        let p = notify_params(&bill, &user.bind_code, amount, at.and_utc().timestamp_millis());
+        let p = notify_params(
+            &bill,
+            &user.bind_code,
+            amount,
+            at.and_utc().timestamp_millis(),
+        );
         let h = payment::handle_notify(db, cfg.handler, &p, at, NotifyFault::None).await;
         truth.count("attempts", u64::from(h.outcome.is_some()));
         if h.outcome == Some(NotifyOutcome::Credited) {
@@ -596,7 +635,11 @@ pub async fn run_with_users(
     for (i, (b, form)) in bills.iter().zip(&forms).enumerate() {
         let bill = form.agent_bill_no.clone();
         let t = tallies.get(&i).cloned().unwrap_or_default();
-        let credited = t.outcomes.get(&NotifyOutcome::Credited).copied().unwrap_or(0);
+        let credited = t
+            .outcomes
+            .get(&NotifyOutcome::Credited)
+            .copied()
+            .unwrap_or(0);
         truth.count("attempts", t.attempts);
         truth.count("credited", credited);
         truth.count("worker_crashes", t.crashed);
@@ -653,7 +696,11 @@ pub async fn run_with_users(
             paid_at: crate::db::truncate_ms(b.paid_at),
         };
         let t = tallies.get(&i).cloned().unwrap_or_default();
-        let credited = t.outcomes.get(&NotifyOutcome::Credited).copied().unwrap_or(0);
+        let credited = t
+            .outcomes
+            .get(&NotifyOutcome::Credited)
+            .copied()
+            .unwrap_or(0);
         if b.paid_at >= cutoff {
             if credited > 0 {
                 truth.add("pending_cross_day", form.agent_bill_no.clone());
@@ -681,7 +728,7 @@ pub async fn run_with_users(
         }
         statement.push(line);
     }
-    statement.sort_by(|a, b| a.paid_at.cmp(&b.paid_at));
+    statement.sort_by_key(|l| l.paid_at);
     truth.count("statement_lines", statement.len() as u64);
     truth.count("recharges", bills.len() as u64);
     truth.count("users", users.len() as u64);
@@ -709,7 +756,11 @@ async fn other_flows(
     let mut seq = 0u32;
     let mut no = |prefix: &str, at: NaiveDateTime| {
         seq += 1;
-        format!("{prefix}{}{:03}{seq:05}", at.format("%Y%m%d%H%M%S"), cfg.seed % 1000)
+        format!(
+            "{prefix}{}{:03}{seq:05}",
+            at.format("%Y%m%d%H%M%S"),
+            cfg.seed % 1000
+        )
     };
     for u in users {
         let s = &mut crate::db::Session::autocommit(db);
@@ -730,7 +781,11 @@ async fn other_flows(
             ops.push((TransType::InvestLock, bid, "INVEST"));
             if rng.random_bool(0.7) {
                 ops.push((TransType::InvestUnlock, bid, "LEND"));
-                ops.push((TransType::InvestBack, (bid * Decimal::new(101, 2)).round_dp(2), "RETURN"));
+                ops.push((
+                    TransType::InvestBack,
+                    (bid * Decimal::new(101, 2)).round_dp(2),
+                    "RETURN",
+                ));
             } else {
                 ops.push((TransType::CancelLend, bid, "CANCEL"));
             }
@@ -738,7 +793,11 @@ async fn other_flows(
         if rng.random_bool(0.3) {
             let loan = from_cents(rng.random_range(100_000..2_000_000));
             ops.push((TransType::BorrowBack, loan, "BORROW"));
-            ops.push((TransType::ReturnDown, (loan * Decimal::new(10, 2)).round_dp(2), "REPAY"));
+            ops.push((
+                TransType::ReturnDown,
+                (loan * Decimal::new(10, 2)).round_dp(2),
+                "REPAY",
+            ));
         }
         for (k, (t, amount, prefix)) in ops.into_iter().enumerate() {
             if amount <= Decimal::ZERO {
@@ -754,7 +813,9 @@ async fn other_flows(
             };
             match payment::apply_flow(db, &req).await {
                 Ok(()) => truth.count("other_flows", 1),
-                Err(ledger::LedgerError::Insufficient { .. }) => truth.count("refused_insufficient", 1),
+                Err(ledger::LedgerError::Insufficient { .. }) => {
+                    truth.count("refused_insufficient", 1)
+                }
                 Err(ledger::LedgerError::Db(e)) => return Err(e.into()),
                 Err(other) => return Err(SimError::Config(other.to_string())),
             }
@@ -793,7 +854,14 @@ async fn other_flows(
                 Err(ledger::LedgerError::Db(e)) => return Err(e.into()),
                 Err(other) => return Err(SimError::Config(other.to_string())),
             };
-            token::complete(db, claim, ok, if ok { "success" } else { "insufficient" }, at).await?;
+            token::complete(
+                db,
+                claim,
+                ok,
+                if ok { "success" } else { "insufficient" },
+                at,
+            )
+            .await?;
             truth.count("withdrawals", u64::from(ok));
         }
     }

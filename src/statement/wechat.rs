@@ -8,15 +8,44 @@ use std::io::Write;
 
 /// The 27-column header of the ALL bill.
 pub const HEADER: [&str; 27] = [
-    "交易时间", "公众账号ID", "商户号", "特约商户号", "设备号", "微信订单号", "商户订单号", "用户标识",
-    "交易类型", "交易状态", "付款银行", "货币种类", "应结订单金额", "代金券金额", "微信退款单号",
-    "商户退款单号", "退款金额", "充值券退款金额", "退款类型", "退款状态", "商品名称", "商户数据包",
-    "手续费", "费率", "订单金额", "申请退款金额", "费率备注",
+    "交易时间",
+    "公众账号ID",
+    "商户号",
+    "特约商户号",
+    "设备号",
+    "微信订单号",
+    "商户订单号",
+    "用户标识",
+    "交易类型",
+    "交易状态",
+    "付款银行",
+    "货币种类",
+    "应结订单金额",
+    "代金券金额",
+    "微信退款单号",
+    "商户退款单号",
+    "退款金额",
+    "充值券退款金额",
+    "退款类型",
+    "退款状态",
+    "商品名称",
+    "商户数据包",
+    "手续费",
+    "费率",
+    "订单金额",
+    "申请退款金额",
+    "费率备注",
 ];
 
 /// The summary header.
 pub const SUMMARY_HEADER: [&str; 7] = [
-    "总交易单数", "应结订单总金额", "退款总金额", "充值券退款总金额", "手续费总金额", "订单总金额", "申请退款总金额",
+    "总交易单数",
+    "应结订单总金额",
+    "退款总金额",
+    "充值券退款总金额",
+    "手续费总金额",
+    "订单总金额",
+    "申请退款总金额",
 ];
 
 /// The merchant's fee rate, 0.60 %.
@@ -31,7 +60,11 @@ fn tick(s: &str) -> String {
 /// Writes a WeChat ALL bill for `lines`. With `keep_rows`, only the first
 /// rows are written while the summary still counts all of them — what a
 /// truncated download looks like.
-pub fn write_file(path: &std::path::Path, lines: &[Line], keep_rows: Option<usize>) -> std::io::Result<()> {
+pub fn write_file(
+    path: &std::path::Path,
+    lines: &[Line],
+    keep_rows: Option<usize>,
+) -> std::io::Result<()> {
     let tmp = path.with_extension("csv.partial");
     {
         let f = std::fs::File::create(&tmp)?;
@@ -67,12 +100,28 @@ pub fn write_file(path: &std::path::Path, lines: &[Line], keep_rows: Option<usiz
                 "CNY".into(),
                 amt.clone(),
                 "0.00".into(),
-                if refund { format!("50000{:015}", i + 1) } else { "0".into() },
-                if refund { format!("R{}", l.agent_bill_no) } else { "0".into() },
+                if refund {
+                    format!("50000{:015}", i + 1)
+                } else {
+                    "0".into()
+                },
+                if refund {
+                    format!("R{}", l.agent_bill_no)
+                } else {
+                    "0".into()
+                },
                 if refund { amt.clone() } else { "0.00".into() },
                 "0.00".into(),
-                if refund { "ORIGINAL".into() } else { String::new() },
-                if refund { "SUCCESS".into() } else { String::new() },
+                if refund {
+                    "ORIGINAL".into()
+                } else {
+                    String::new()
+                },
+                if refund {
+                    "SUCCESS".into()
+                } else {
+                    String::new()
+                },
                 "账户充值".into(),
                 String::new(),
                 fee_amt.to_string(),
