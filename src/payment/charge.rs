@@ -3,7 +3,7 @@
 
 use super::{AGENT_ID, ledger::UserRef, sign::get_sign};
 use crate::args;
-use crate::db::{Db, DbError, DbResult};
+use crate::db::{Db, DbError, DbResult, Session};
 use crate::model::OrderStatus;
 use crate::money::format_amount;
 use chrono::NaiveDateTime;
@@ -126,8 +126,28 @@ pub async fn move_order(
     version: i64,
     at: NaiveDateTime,
 ) -> Result<(), MoveError> {
+    move_order_in(
+        &mut Session::autocommit(db),
+        order_id,
+        from,
+        to,
+        version,
+        at,
+    )
+    .await
+}
+
+/// [`move_order`] inside a session (the notify handler's transaction).
+pub async fn move_order_in(
+    s: &mut Session<'_>,
+    order_id: i64,
+    from: OrderStatus,
+    to: OrderStatus,
+    version: i64,
+    at: NaiveDateTime,
+) -> Result<(), MoveError> {
     from.transition(to)?;
-    let r = db
+    let r = s
         .execute(
             "UPDATE recharge_order SET status = ?, version = version + 1, update_time = ? \
              WHERE id = ? AND status = ? AND version = ?",

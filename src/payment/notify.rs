@@ -376,7 +376,7 @@ async fn locked(
         }
         Some(OrderStatus::Paying) => {}
         Some(OrderStatus::Submitted) => {
-            move_in(
+            super::charge::move_order_in(
                 &mut s,
                 order.id,
                 OrderStatus::Submitted,
@@ -434,7 +434,7 @@ async fn locked(
         }
     };
     // 三更新.
-    move_in(
+    super::charge::move_order_in(
         &mut s,
         order.id,
         OrderStatus::Paying,
@@ -467,24 +467,31 @@ async fn locked(
         ],
     )
     .await?;
+    finish(s, fault).await
+}
+
+/// Ends a crediting transaction: commits, or — when the simulator injects a
+/// fault — rolls back as the dying request would.
+async fn finish(s: Session<'_>, fault: NotifyFault) -> DbResult<Handled> {
     match fault {
         NotifyFault::ErrorBeforeCommit => {
             s.rollback().await?;
-            return Ok(Handled::answer(
+            Ok(Handled::answer(
                 NotifyOutcome::Failed,
                 FAIL,
                 Some("downstream error before commit; rolled back".into()),
-            ));
+            ))
         }
         NotifyFault::CrashAfterFirstWrite => {
             // The transaction dies with the worker: nothing was committed.
             s.rollback().await?;
-            return Ok(crashed());
+            Ok(crashed())
         }
-        NotifyFault::None => {}
+        NotifyFault::None => {
+            s.commit().await?;
+            Ok(Handled::answer(NotifyOutcome::Credited, SUCCESS, None))
+        }
     }
-    s.commit().await?;
-    Ok(Handled::answer(NotifyOutcome::Credited, SUCCESS, None))
 }
 
 fn crashed() -> Handled {
@@ -492,32 +499,6 @@ fn crashed() -> Handled {
         body: None,
         outcome: None,
         detail: Some("worker died mid-request".into()),
-    }
-}
-
-async fn move_in(
-    s: &mut Session<'_>,
-    order_id: i64,
-    from: OrderStatus,
-    to: OrderStatus,
-    version: i64,
-    at: NaiveDateTime,
-) -> DbResult<()> {
-    from.transition(to)
-        .map_err(|e| DbError::State(e.to_string()))?;
-    let r = s
-        .execute(
-            "UPDATE recharge_order SET status = ?, version = version + 1, update_time = ? \
-             WHERE id = ? AND status = ? AND version = ?",
-            &args![to.code(), at, order_id, from.code(), version],
-        )
-        .await?;
-    if r.rows == 1 {
-        Ok(())
-    } else {
-        Err(DbError::State(format!(
-            "order {order_id} changed concurrently (status/version guard matched no row)"
-        )))
     }
 }
 
@@ -582,23 +563,7 @@ async fn check_then_act(
     )
     .await?;
     mark_paid_unconditionally(&mut s, &p.bill, at).await?;
-    match fault {
-        NotifyFault::ErrorBeforeCommit => {
-            s.rollback().await?;
-            return Ok(Handled::answer(
-                NotifyOutcome::Failed,
-                FAIL,
-                Some("downstream error before commit; rolled back".into()),
-            ));
-        }
-        NotifyFault::CrashAfterFirstWrite => {
-            s.rollback().await?;
-            return Ok(crashed());
-        }
-        NotifyFault::None => {}
-    }
-    s.commit().await?;
-    Ok(Handled::answer(NotifyOutcome::Credited, SUCCESS, None))
+    finish(s, fault).await
 }
 
 async fn naive(db: &Db, p: &Parsed, at: NaiveDateTime, fault: NotifyFault) -> DbResult<Handled> {

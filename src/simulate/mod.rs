@@ -432,6 +432,30 @@ async fn run_sender(
     t
 }
 
+/// One notify delivered once, with no fault (conflicting re-sends, stray notifies).
+async fn send_once(
+    db: &Db,
+    handler: HandlerKind,
+    bill: &str,
+    bind_code: &str,
+    amount: Decimal,
+    at: NaiveDateTime,
+) -> payment::Handled {
+    let at = crate::db::truncate_ms(at);
+    let p = notify_params(bill, bind_code, amount, at.and_utc().timestamp_millis());
+    payment::handle_notify(db, handler, &p, at, NotifyFault::None).await
+}
+
+/// A ledger result as the simulator counts it: applied, refused for lack of funds, or an error.
+fn applied(r: Result<(), ledger::LedgerError>) -> Result<bool, SimError> {
+    match r {
+        Ok(()) => Ok(true),
+        Err(ledger::LedgerError::Insufficient { .. }) => Ok(false),
+        Err(ledger::LedgerError::Db(e)) => Err(e.into()),
+        Err(other) => Err(SimError::Config(other.to_string())),
+    }
+}
+
 /// Runs a simulated day against `db` (opened read-write).
 pub async fn run(db: &Db, cfg: &SimConfig) -> Result<SimReport, SimError> {
     run_with_users(db, cfg, Vec::new()).await
@@ -567,18 +591,13 @@ pub async fn run_with_users(
         if b.conflict {
             let other = b.amount + from_cents(100 * stray_rng.random_range(1..10));
             let at = b.paid_at + Duration::minutes(stray_rng.random_range(5..30));
-            let p = notify_params(
+            let h = send_once(
+                db,
+                cfg.handler,
                 &form.agent_bill_no,
                 &user.bind_code,
                 other,
-                at.and_utc().timestamp_millis(),
-            );
-            let h = payment::handle_notify(
-                db,
-                cfg.handler,
-                &p,
-                crate::db::truncate_ms(at),
-                NotifyFault::None,
+                at,
             )
             .await;
             let t = tallies.entry(i).or_default();
@@ -588,18 +607,13 @@ pub async fn run_with_users(
         if b.kind == BillKind::Abandoned && stray_rng.random_bool(cfg.faults.stray_rate) {
             // A staging gateway notifies a payment that never happened, for a real order.
             let at = b.paid_at + Duration::seconds(stray_rng.random_range(30..600));
-            let p = notify_params(
+            let h = send_once(
+                db,
+                cfg.handler,
                 &form.agent_bill_no,
                 &user.bind_code,
                 b.amount,
-                at.and_utc().timestamp_millis(),
-            );
-            let h = payment::handle_notify(
-                db,
-                cfg.handler,
-                &p,
-                crate::db::truncate_ms(at),
-                NotifyFault::None,
+                at,
             )
             .await;
             let t = tallies.entry(i).or_default();
@@ -811,13 +825,10 @@ async fn other_flows(
                 trans_no: no(prefix, at),
                 at,
             };
-            match payment::apply_flow(db, &req).await {
-                Ok(()) => truth.count("other_flows", 1),
-                Err(ledger::LedgerError::Insufficient { .. }) => {
-                    truth.count("refused_insufficient", 1)
-                }
-                Err(ledger::LedgerError::Db(e)) => return Err(e.into()),
-                Err(other) => return Err(SimError::Config(other.to_string())),
+            if applied(payment::apply_flow(db, &req).await)? {
+                truth.count("other_flows", 1);
+            } else {
+                truth.count("refused_insufficient", 1);
             }
         }
         // A withdrawal, guarded by a one-time token.
@@ -848,12 +859,7 @@ async fn other_flows(
                 trans_no,
                 at,
             };
-            let ok = match payment::apply_flow(db, &req).await {
-                Ok(()) => true,
-                Err(ledger::LedgerError::Insufficient { .. }) => false,
-                Err(ledger::LedgerError::Db(e)) => return Err(e.into()),
-                Err(other) => return Err(SimError::Config(other.to_string())),
-            };
+            let ok = applied(payment::apply_flow(db, &req).await)?;
             token::complete(
                 db,
                 claim,
