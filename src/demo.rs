@@ -98,8 +98,15 @@ pub async fn build_sqlite(
     }
     let url = format!("sqlite://{}", tmp.display());
     let db = Db::connect(&url, &ConnectOptions::read_write()).await?;
-    let result = fill(&db, &dir, last_day, seed).await;
+    let mut result = fill(&db, &dir, last_day, seed).await;
     db.close().await;
+    if result.is_ok() {
+        // One self-contained file: readers need no -wal/-shm beside it. The
+        // journal mode can only change on the database's sole connection.
+        if let Err(e) = rollback_journal(&url).await {
+            result = Err(e.into());
+        }
+    }
     let (statements, truth) = match result {
         Ok(r) => r,
         Err(e) => {
@@ -122,6 +129,15 @@ pub async fn build_sqlite(
         truth_path,
         truth,
     })
+}
+
+async fn rollback_journal(url: &str) -> Result<(), DbError> {
+    let mut o = ConnectOptions::read_write();
+    o.max_connections = 1;
+    let db = Db::connect(url, &o).await?;
+    let r = db.execute("PRAGMA journal_mode = DELETE", &[]).await;
+    db.close().await;
+    r.map(|_| ())
 }
 
 fn wal(p: &Path, suffix: &str) -> PathBuf {

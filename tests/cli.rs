@@ -237,6 +237,32 @@ fn demo_has_an_example_of_every_finding_kind() {
         let n = truth["anomalies"][kind].as_array().map_or(0, Vec::len);
         assert!(n > 0, "demo has no {kind}: {out}");
     }
+    // The database agrees with the truth: every double credit is really there.
+    let doubled: Vec<String> = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let db = payrecon::db::Db::connect(&url, &payrecon::db::ConnectOptions::read_only())
+            .await
+            .unwrap();
+        db.fetch_all(
+            "SELECT trans_no FROM trans_flow WHERE trans_type = 1 GROUP BY trans_no HAVING COUNT(*) > 1 ORDER BY trans_no",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.text(0).unwrap())
+        .collect()
+    });
+    let truth_doubled: Vec<String> = truth["anomalies"]["duplicate_credit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(doubled, truth_doubled);
+    assert!(
+        !home.path().join("demo.db-wal").exists(),
+        "the demo is one self-contained file"
+    );
     // A second demo into the same file is refused, and the first is intact.
     let (code, _, err) = payrecon(&["demo", "--db", &url], home.path());
     assert_eq!(code, 2);

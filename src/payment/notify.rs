@@ -165,14 +165,21 @@ pub async fn handle_notify(
         )
     } else if p.result_code != RESULT_OK {
         // srb answers success so hfb stops; the charge failed at the gateway.
-        if kind == HandlerKind::Locked {
-            let _ = fail_order(db, &p.bill, received_at).await;
+        // The locked handler also closes the order (1→3); if that write fails
+        // it answers fail so that hfb tries again.
+        let closed = if kind == HandlerKind::Locked {
+            fail_order(db, &p.bill, received_at).await
+        } else {
+            Ok(())
+        };
+        match closed {
+            Ok(()) => Handled::answer(
+                NotifyOutcome::Ignored,
+                SUCCESS,
+                Some(format!("resultCode {}", p.result_code)),
+            ),
+            Err(e) => Handled::answer(NotifyOutcome::Failed, FAIL, Some(e.to_string())),
         }
-        Handled::answer(
-            NotifyOutcome::Ignored,
-            SUCCESS,
-            Some(format!("resultCode {}", p.result_code)),
-        )
     } else if p.amount.is_none() {
         Handled::answer(
             NotifyOutcome::Failed,
