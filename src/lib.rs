@@ -9,8 +9,10 @@
 
 pub mod db;
 pub mod demo;
+pub mod export;
 pub mod model;
 pub mod money;
 pub mod payment;
+pub mod recon;
 pub mod simulate;
 pub mod statement;

@@ -45,6 +45,63 @@ enum Command {
     },
     /// Simulate a business day of recharges with hfb's retrying gateway.
     Simulate(Box<SimulateArgs>),
+    /// Reconcile: every check of SPEC §4, and statements against the flows (read-only).
+    Reconcile(Box<ReconcileArgs>),
+}
+
+#[derive(clap::Args)]
+struct ReconcileArgs {
+    /// Payment database URL (opened read-only).
+    #[arg(long, env = "PAYRECON_DATABASE_URL")]
+    db: String,
+    /// A gateway statement file; repeat for several (e.g. yesterday's and today's).
+    #[arg(long = "statement", value_name = "FILE")]
+    statements: Vec<PathBuf>,
+    /// Format of each --statement, in the same order (one value applies to all).
+    #[arg(long = "format", value_name = "hfb|wechat|alipay|generic")]
+    formats: Vec<String>,
+    /// generic format: the column holding the merchant order number.
+    #[arg(long)]
+    map_key: Option<String>,
+    /// generic format: the amount column.
+    #[arg(long)]
+    map_amount: Option<String>,
+    /// generic format: the status column.
+    #[arg(long)]
+    map_status: Option<String>,
+    /// generic format: the payment time column.
+    #[arg(long)]
+    map_time: Option<String>,
+    /// generic format: the file's encoding (default: detected).
+    #[arg(long, value_name = "utf8|gbk")]
+    encoding: Option<String>,
+    /// Business day to reconcile.
+    #[arg(long, conflicts_with_all = ["from", "to"])]
+    day: Option<chrono::NaiveDate>,
+    /// First business day of a range.
+    #[arg(long, requires = "to")]
+    from: Option<chrono::NaiveDate>,
+    /// Last business day of a range (inclusive).
+    #[arg(long, requires = "from")]
+    to: Option<chrono::NaiveDate>,
+    /// Where findings.csv and summary.json go.
+    #[arg(long)]
+    out: PathBuf,
+    /// Exit 1 when a finding at or above this severity exists.
+    #[arg(long, value_enum, default_value = "high")]
+    fail_on: payrecon::recon::Severity,
+    /// Minutes around the day boundary in which an unmatched item is pending, not missing.
+    #[arg(long, default_value_t = 10)]
+    window_minutes: i64,
+    /// Minutes after which a paying order is stuck.
+    #[arg(long, default_value_t = 30)]
+    stuck_minutes: i64,
+    /// Seconds after which a processing idempotency record is stuck.
+    #[arg(long, default_value_t = 90)]
+    lock_ttl_seconds: i64,
+    /// Write a UTF-8 BOM so that Excel opens findings.csv correctly.
+    #[arg(long)]
+    bom: bool,
 }
 
 #[derive(clap::Args)]
@@ -153,6 +210,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Simulate(a)) => cmd_simulate(*a).await,
+        Some(Command::Reconcile(a)) => cmd_reconcile(*a).await,
     }
 }
 
@@ -354,4 +412,156 @@ async fn cmd_simulate(a: SimulateArgs) -> anyhow::Result<ExitCode> {
         println!("truth: {}", p.display());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn statement_inputs(a: &ReconcileArgs) -> anyhow::Result<Vec<payrecon::recon::StatementInput>> {
+    use payrecon::statement::{Format, GenericMapping};
+    if !a.formats.is_empty() && a.formats.len() != 1 && a.formats.len() != a.statements.len() {
+        anyhow::bail!(
+            "{} --format values for {} --statement files: give one format for all, or one per file",
+            a.formats.len(),
+            a.statements.len()
+        );
+    }
+    let mut out = Vec::new();
+    for (i, path) in a.statements.iter().enumerate() {
+        let word = a
+            .formats
+            .get(i)
+            .or_else(|| a.formats.first())
+            .map(String::as_str)
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "--statement {} needs --format hfb|wechat|alipay|generic",
+                    path.display()
+                )
+            })?;
+        let format = match word {
+            "hfb" => Format::Hfb,
+            "wechat" => Format::Wechat,
+            "alipay" => Format::Alipay,
+            "generic" => {
+                let (Some(key), Some(amount)) = (a.map_key.clone(), a.map_amount.clone()) else {
+                    anyhow::bail!(
+                        "--format generic needs --map-key and --map-amount (the column names)"
+                    );
+                };
+                let encoding = match a.encoding.as_deref() {
+                    None => None,
+                    Some("utf8" | "utf-8") => Some(payrecon::statement::Encoding::Utf8),
+                    Some("gbk") => Some(payrecon::statement::Encoding::Gbk),
+                    Some(other) => {
+                        anyhow::bail!("--encoding {other} is not supported: use utf8 or gbk")
+                    }
+                };
+                Format::Generic(GenericMapping {
+                    key,
+                    amount,
+                    status: a.map_status.clone(),
+                    time: a.map_time.clone(),
+                    encoding,
+                })
+            }
+            other => anyhow::bail!(
+                "--format {other} is not a statement format: use hfb, wechat, alipay or generic"
+            ),
+        };
+        if !path.is_file() {
+            anyhow::bail!("statement file {} does not exist", path.display());
+        }
+        out.push(payrecon::recon::StatementInput {
+            path: path.clone(),
+            format,
+        });
+    }
+    Ok(out)
+}
+
+async fn cmd_reconcile(a: ReconcileArgs) -> anyhow::Result<ExitCode> {
+    use payrecon::recon::{self, Period, RunOptions, RunStatus};
+    use std::io::IsTerminal as _;
+    let statements = statement_inputs(&a)?;
+    let period = match (a.day, a.from, a.to) {
+        (Some(d), _, _) => Some(Period::day(d)),
+        (None, Some(f), Some(t)) if f <= t => Some(Period { from: f, to: t }),
+        (None, Some(f), Some(t)) => anyhow::bail!("--from {f} is after --to {t}"),
+        _ if !statements.is_empty() => {
+            anyhow::bail!("statements need a period: give --day YYYY-MM-DD or --from/--to")
+        }
+        _ => None,
+    };
+    let db = Db::connect(&a.db, &ConnectOptions::read_only()).await?;
+    let opts = RunOptions {
+        period,
+        statements,
+        cross_day_window: chrono::Duration::minutes(a.window_minutes),
+        stuck_after: chrono::Duration::minutes(a.stuck_minutes),
+        lock_ttl: chrono::Duration::seconds(a.lock_ttl_seconds),
+        as_of: db.now(),
+    };
+    let cancel = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    {
+        let cancel = std::sync::Arc::clone(&cancel);
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+        });
+    }
+    let tty = std::io::stderr().is_terminal();
+    let mut progress = |stage: &str, n: u64| {
+        if tty {
+            eprint!("\r\x1b[2K{stage}: {n} rows");
+        }
+    };
+    let out = recon::reconcile(&db, &opts, &cancel, &mut progress).await;
+    if tty {
+        eprint!("\r\x1b[2K");
+    }
+    recon::write_outputs(&a.out, &out, a.bom)
+        .with_context(|| format!("cannot write the results to {}", a.out.display()))?;
+    if out.status != RunStatus::Ok {
+        anyhow::bail!(
+            "reconciliation {}: {} (recorded in {})",
+            if out.status == RunStatus::Cancelled {
+                "cancelled"
+            } else {
+                "failed"
+            },
+            out.error.as_deref().unwrap_or("unknown error"),
+            a.out.join("summary.json").display()
+        );
+    }
+    println!("reconciled {} in {} ms", out.database, out.duration_ms);
+    for s in &out.skipped {
+        println!("  skipped {}: {}", s.kinds.join(", "), s.reason_en);
+    }
+    for f in &out.files {
+        println!(
+            "  {} ({}, {}): {} rows, {} bad rows{}",
+            f.path,
+            f.format,
+            f.encoding,
+            f.entries,
+            f.row_errors.len(),
+            if f.reconciled {
+                ""
+            } else {
+                " — NOT reconciled (totals disagree)"
+            }
+        );
+        for (line, why) in f.row_errors.iter().take(10) {
+            println!("    line {line}: {why}");
+        }
+    }
+    for (k, n) in &out.by_kind {
+        let amt = out.amount_by_kind.get(k).map(String::as_str).unwrap_or("");
+        println!("  {k:<26} {n:>6}  {amt}");
+    }
+    println!("findings: {}", a.out.join("findings.csv").display());
+    Ok(if out.worst().is_some_and(|w| w >= a.fail_on) {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

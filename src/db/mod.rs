@@ -344,6 +344,42 @@ impl Db {
         r.map_err(|e| self.err(e))
     }
 
+    /// Streams a query's rows into `each`, one at a time, never holding the
+    /// result set: for tables of millions of rows. `each` may stop early by
+    /// returning `Ok(false)`; its error ends the stream and is returned.
+    pub async fn for_each_row<E>(
+        &self,
+        sql: &str,
+        args: &[Arg],
+        mut each: impl FnMut(Row) -> Result<bool, E>,
+    ) -> Result<(), E>
+    where
+        E: From<DbError>,
+    {
+        use futures_util::StreamExt as _;
+        macro_rules! drive {
+            ($pool:expr, $bind:ident, $wrap:ident, $text:expr) => {{
+                let mut q = sqlx::query(AssertSqlSafe($text));
+                for a in args {
+                    q = $bind(q, a);
+                }
+                let mut stream = q.fetch($pool);
+                while let Some(r) = stream.next().await {
+                    let row = r.map_err(|e| E::from(self.err(e)))?;
+                    if !each(Row::$wrap(row))? {
+                        break;
+                    }
+                }
+            }};
+        }
+        match &self.pool {
+            Pool::Sqlite(p) => drive!(p, bind_sqlite, Sqlite, sql.to_owned()),
+            Pool::Postgres(p) => drive!(p, bind_postgres, Postgres, to_postgres_placeholders(sql)),
+            Pool::MySql(p) => drive!(p, bind_mysql, MySql, sql.to_owned()),
+        }
+        Ok(())
+    }
+
     /// Runs a query and returns its first row, if any.
     pub async fn fetch_optional(&self, sql: &str, args: &[Arg]) -> DbResult<Option<Row>> {
         Ok(self.fetch_all(sql, args).await?.into_iter().next())
@@ -390,6 +426,25 @@ impl Db {
             Backend::Sqlite => "",
             Backend::Postgres | Backend::MySql => " FOR UPDATE",
         }
+    }
+
+    /// An exact, comparable form of an amount column, for `=`/`<>` in SQL:
+    /// the column itself on the servers (DECIMAL), integer cents on SQLite.
+    ///
+    /// SQLite keeps amounts as TEXT and its arithmetic is binary floating point;
+    /// `ROUND(x * 100)` is still exact for every two-decimal amount below 10^13
+    /// (the float's error is under 0.002 cents), and integer sums are exact.
+    pub fn money_cmp(&self, col: &str) -> String {
+        match self.backend() {
+            Backend::Sqlite => format!("CAST(ROUND(({col}) * 100) AS INTEGER)"),
+            Backend::Postgres | Backend::MySql => col.to_owned(),
+        }
+    }
+
+    /// An exact `SUM` of an amount expression (see [`Db::money_cmp`]); read it
+    /// with [`Row::opt_money_agg`].
+    pub fn money_sum(&self, expr: &str) -> String {
+        format!("SUM({})", self.money_cmp(expr))
     }
 
     /// The current business-local time, to the millisecond.

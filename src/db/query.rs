@@ -93,6 +93,17 @@ pub enum Row {
     MySql(sqlx::mysql::MySqlRow),
 }
 
+/// A decimal that must be a whole number fitting in `i64`.
+fn whole(column: &str, d: Decimal) -> Result<i64, DecodeError> {
+    use rust_decimal::prelude::ToPrimitive as _;
+    if d.fract().is_zero() {
+        d.to_i64()
+            .ok_or_else(|| derr(column, format!("{d} does not fit in a 64-bit integer")))
+    } else {
+        Err(derr(column, format!("{d} is not a whole number")))
+    }
+}
+
 fn derr(column: &str, reason: impl std::fmt::Display) -> DecodeError {
     DecodeError {
         column: column.to_owned(),
@@ -142,10 +153,15 @@ impl Row {
                 "INT2" => i64::from(r.try_get::<i16, _>(i).map_err(e)?),
                 "INT4" => i64::from(r.try_get::<i32, _>(i).map_err(e)?),
                 "BOOL" => i64::from(r.try_get::<bool, _>(i).map_err(e)?),
+                // SUM(bigint) is NUMERIC.
+                "NUMERIC" => whole(&self.column_name(i), r.try_get::<Decimal, _>(i).map_err(e)?)?,
                 _ => r.try_get::<i64, _>(i).map_err(e)?,
             },
             Self::MySql(r) => {
-                if ty.contains("UNSIGNED") {
+                if ty == "DECIMAL" {
+                    // SUM() of integers is DECIMAL in MySQL.
+                    whole(&self.column_name(i), r.try_get::<Decimal, _>(i).map_err(e)?)?
+                } else if ty.contains("UNSIGNED") {
                     let u = r.try_get::<u64, _>(i).map_err(e)?;
                     i64::try_from(u).map_err(|x| derr(&self.column_name(i), x))?
                 } else if ty == "BOOLEAN" {
@@ -235,6 +251,15 @@ impl Row {
     pub fn money(&self, i: usize) -> Result<Decimal, DecodeError> {
         self.opt_money(i)?
             .ok_or_else(|| derr(&self.column_name(i), "is NULL"))
+    }
+
+    /// An aggregate amount produced by [`super::Db::money_sum`] or
+    /// [`super::Db::money_cmp`]: DECIMAL on the servers, integer cents on SQLite.
+    pub fn opt_money_agg(&self, i: usize) -> Result<Option<Decimal>, DecodeError> {
+        match self {
+            Self::Sqlite(_) => Ok(self.opt_i64(i)?.map(|c| Decimal::new(c, money::SCALE))),
+            _ => self.opt_money(i),
+        }
     }
 
     /// A time as naive business-local time; NULL → `None`.

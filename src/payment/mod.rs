@@ -9,7 +9,9 @@ pub mod token;
 
 pub use charge::{ChargeForm, commit_charge, new_agent_bill_no};
 pub use ledger::{FlowRequest, LedgerError, UserRef, apply_flow, create_user};
-pub use notify::{Handled, HandlerKind, NotifyFault, handle_notify, notify_params, request_hash};
+pub use notify::{
+    Committed, Handled, HandlerKind, NotifyFault, handle_notify, notify_params, request_hash,
+};
 pub use sign::{SIGN_KEY, get_sign, sign_source, verify_sign};
 
 /// hfb's merchant id for srb.

@@ -61,6 +61,25 @@ pub enum NotifyFault {
     CrashAfterFirstWrite,
 }
 
+/// Which business writes an attempt left committed in the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Committed {
+    /// The order was set to paid.
+    pub order_paid: bool,
+    /// The account was credited.
+    pub credited: bool,
+    /// A recharge flow was inserted.
+    pub flow: bool,
+}
+
+impl Committed {
+    const ALL: Self = Self {
+        order_paid: true,
+        credited: true,
+        flow: true,
+    };
+}
+
 /// What the handler did with one attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Handled {
@@ -70,6 +89,8 @@ pub struct Handled {
     pub outcome: Option<NotifyOutcome>,
     /// Why, in words, for failures and rejections.
     pub detail: Option<String>,
+    /// The writes that stayed (all or nothing inside a transaction; piecemeal without one).
+    pub committed: Committed,
 }
 
 impl Handled {
@@ -78,7 +99,13 @@ impl Handled {
             body: Some(body.to_owned()),
             outcome: Some(outcome),
             detail,
+            committed: Committed::default(),
         }
+    }
+
+    fn with(mut self, committed: Committed) -> Self {
+        self.committed = committed;
+        self
     }
 
     /// True when hfb would stop retrying.
@@ -496,7 +523,7 @@ async fn finish(s: Session<'_>, fault: NotifyFault) -> DbResult<Handled> {
         }
         NotifyFault::None => {
             s.commit().await?;
-            Ok(Handled::answer(NotifyOutcome::Credited, SUCCESS, None))
+            Ok(Handled::answer(NotifyOutcome::Credited, SUCCESS, None).with(Committed::ALL))
         }
     }
 }
@@ -506,6 +533,7 @@ fn crashed() -> Handled {
         body: None,
         outcome: None,
         detail: Some("worker died mid-request".into()),
+        committed: Committed::default(),
     }
 }
 
@@ -584,14 +612,20 @@ async fn naive(db: &Db, p: &Parsed, at: NaiveDateTime, fault: NotifyFault) -> Db
         ));
     };
     // Each statement commits on its own: order, then account, then flow.
+    let mut done = Committed::default();
     mark_paid_unconditionally(&mut s, &p.bill, at).await?;
+    done.order_paid = true;
     if fault == NotifyFault::CrashAfterFirstWrite {
         // The order says paid; no credit and no flow follow.
-        return Ok(crashed());
+        return Ok(crashed().with(done));
     }
-    ledger::add_to_account(&mut s, user.id, amount, Decimal::ZERO, at)
-        .await
-        .map_err(ledger_err)?;
+    if let Err(e) = ledger::add_to_account(&mut s, user.id, amount, Decimal::ZERO, at).await {
+        return Ok(
+            Handled::answer(NotifyOutcome::Failed, FAIL, Some(ledger_err(e).to_string()))
+                .with(done),
+        );
+    }
+    done.credited = true;
     if fault == NotifyFault::ErrorBeforeCommit {
         // The flow insert fails (e.g. a lock wait timeout): the credit already
         // committed stays, with no flow to explain it.
@@ -599,9 +633,10 @@ async fn naive(db: &Db, p: &Parsed, at: NaiveDateTime, fault: NotifyFault) -> Db
             NotifyOutcome::Failed,
             FAIL,
             Some("trans_flow insert failed after the account was credited (no transaction to undo it)".into()),
-        ));
+        )
+        .with(done));
     }
-    ledger::insert_flow(
+    if let Err(e) = ledger::insert_flow(
         &mut s,
         &user,
         TransType::Recharge,
@@ -610,6 +645,9 @@ async fn naive(db: &Db, p: &Parsed, at: NaiveDateTime, fault: NotifyFault) -> Db
         "充值",
         at,
     )
-    .await?;
-    Ok(Handled::answer(NotifyOutcome::Credited, SUCCESS, None))
+    .await
+    {
+        return Ok(Handled::answer(NotifyOutcome::Failed, FAIL, Some(e.to_string())).with(done));
+    }
+    Ok(Handled::answer(NotifyOutcome::Credited, SUCCESS, None).with(Committed::ALL))
 }

@@ -279,10 +279,32 @@ struct Tally {
     outcomes: BTreeMap<NotifyOutcome, u64>,
     crashed: u64,
     gateway_ok: bool,
-    /// naive only: credits committed without their flow.
-    credit_without_flow: u64,
-    /// naive only: attempts that marked the order paid and then failed.
-    paid_then_failed: u64,
+    /// Account credits that stayed committed.
+    credits: u64,
+    /// Recharge flows that stayed committed.
+    flows: u64,
+    /// Some attempt left the order paid.
+    order_paid: bool,
+    /// When the first flow was written.
+    first_flow_at: Option<NaiveDateTime>,
+}
+
+impl Tally {
+    fn absorb(&mut self, t: Tally) {
+        self.attempts += t.attempts;
+        self.crashed += t.crashed;
+        self.gateway_ok |= t.gateway_ok;
+        self.credits += t.credits;
+        self.flows += t.flows;
+        self.order_paid |= t.order_paid;
+        self.first_flow_at = match (self.first_flow_at, t.first_flow_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        for (o, n) in t.outcomes {
+            *self.outcomes.entry(o).or_default() += n;
+        }
+    }
 }
 
 fn amount_for(rng: &mut impl Rng) -> Decimal {
@@ -366,7 +388,7 @@ fn draws(f: &Faults, rng: &mut ChaCha8Rng) -> [AttemptDraw; MAX_ATTEMPTS] {
     })
 }
 
-fn record(t: &mut Tally, h: &payment::Handled, handler: HandlerKind, fault: NotifyFault) {
+fn record(t: &mut Tally, h: &payment::Handled, at: NaiveDateTime) {
     match h.outcome {
         Some(o) => {
             t.attempts += 1;
@@ -374,14 +396,12 @@ fn record(t: &mut Tally, h: &payment::Handled, handler: HandlerKind, fault: Noti
         }
         None => t.crashed += 1,
     }
-    // The naive handler writes without a transaction: the order is marked
-    // paid first, then the account credited; a failure in between or before
-    // the flow leaves those writes in place.
-    if handler == HandlerKind::Naive && fault != NotifyFault::None && h.detail.is_some() {
-        t.paid_then_failed += 1;
-        if fault == NotifyFault::ErrorBeforeCommit && h.outcome == Some(NotifyOutcome::Failed) {
-            t.credit_without_flow += 1;
-        }
+    let c = h.committed;
+    t.credits += u64::from(c.credited);
+    t.flows += u64::from(c.flow);
+    t.order_paid |= c.order_paid;
+    if c.flow {
+        t.first_flow_at = Some(t.first_flow_at.map_or(at, |f| f.min(at)));
     }
 }
 
@@ -413,20 +433,20 @@ async fn run_sender(
             let (db2, p2) = (db.clone(), Arc::clone(&params));
             background.spawn(async move {
                 let h = payment::handle_notify(&db2, handler, &p2, at, fault).await;
-                (h, fault)
+                (h, at)
             });
             continue;
         }
         let h = payment::handle_notify(&db, handler, &params, at, fault).await;
-        record(&mut t, &h, handler, fault);
+        record(&mut t, &h, at);
         if h.is_success() && !draw.lost {
             t.gateway_ok = true;
             break;
         }
     }
     while let Some(r) = background.join_next().await {
-        if let Ok((h, fault)) = r {
-            record(&mut t, &h, handler, fault);
+        if let Ok((h, at)) = r {
+            record(&mut t, &h, at);
         }
     }
     t
@@ -562,14 +582,7 @@ pub async fn run_with_users(
             let mut total = Tally::default();
             while let Some(r) = senders.join_next().await {
                 if let Ok(t) = r {
-                    total.attempts += t.attempts;
-                    total.crashed += t.crashed;
-                    total.gateway_ok |= t.gateway_ok;
-                    total.credit_without_flow += t.credit_without_flow;
-                    total.paid_then_failed += t.paid_then_failed;
-                    for (o, n) in t.outcomes {
-                        *total.outcomes.entry(o).or_default() += n;
-                    }
+                    total.absorb(t);
                 }
             }
             (i, total)
@@ -600,11 +613,13 @@ pub async fn run_with_users(
                 at,
             )
             .await;
-            let t = tallies.entry(i).or_default();
-            record(t, &h, cfg.handler, NotifyFault::None);
+            record(tallies.entry(i).or_default(), &h, at);
             conflict_bills.insert(i);
         }
-        if b.kind == BillKind::Abandoned && stray_rng.random_bool(cfg.faults.stray_rate) {
+        let interior = b.created_at >= start + Duration::hours(1)
+            && b.created_at < start + Duration::hours(23);
+        if b.kind == BillKind::Abandoned && interior && stray_rng.random_bool(cfg.faults.stray_rate)
+        {
             // A staging gateway notifies a payment that never happened, for a real order.
             let at = b.paid_at + Duration::seconds(stray_rng.random_range(30..600));
             let h = send_once(
@@ -616,8 +631,7 @@ pub async fn run_with_users(
                 at,
             )
             .await;
-            let t = tallies.entry(i).or_default();
-            record(t, &h, cfg.handler, NotifyFault::None);
+            record(tallies.entry(i).or_default(), &h, at);
             if h.outcome == Some(NotifyOutcome::Credited) {
                 stray_credited.push((form.agent_bill_no.clone(), Some(i)));
             }
@@ -645,7 +659,8 @@ pub async fn run_with_users(
         }
     }
 
-    // Truth for the recharge side.
+    // Truth for the recharge side, from what each attempt answered and committed.
+    let day_end = start + Duration::days(1);
     for (i, (b, form)) in bills.iter().zip(&forms).enumerate() {
         let bill = form.agent_bill_no.clone();
         let t = tallies.get(&i).cloned().unwrap_or_default();
@@ -660,7 +675,7 @@ pub async fn run_with_users(
         for (o, n) in &t.outcomes {
             truth.count(&format!("outcome_{}", o.as_str()), *n);
         }
-        if credited > 1 {
+        if credited > 1 || t.flows > 1 {
             truth.add("duplicate_credit", bill.clone());
         } else if credited == 1 && t.attempts > 1 {
             truth.add("duplicate_notify", bill.clone());
@@ -671,16 +686,21 @@ pub async fn run_with_users(
                 truth.add("idempotency_conflict", bill.clone());
             }
         }
-        if t.credit_without_flow > 0 {
+        if t.credits > t.flows {
             truth.add("balance_mismatch", format!("user:{}", users[b.user].id));
         }
-        if t.paid_then_failed > 0 && credited == 0 {
+        if t.order_paid && t.flows == 0 {
             truth.add("order_paid_without_flow", bill.clone());
         }
-        if b.kind == BillKind::Paid && !t.gateway_ok && credited == 0 {
+        if b.kind == BillKind::Paid
+            && !t.gateway_ok
+            && credited == 0
+            && t.attempts >= MAX_ATTEMPTS as u64
+        {
             truth.add("notify_exhausted", bill.clone());
         }
-        if b.kind == BillKind::Abandoned && !stray_credited.iter().any(|(s, _)| *s == bill) {
+        let closed_as_failed = b.kind == BillKind::Declined && cfg.handler == HandlerKind::Locked;
+        if !t.order_paid && !closed_as_failed {
             truth.add("order_stuck", bill.clone());
         }
     }
@@ -710,13 +730,8 @@ pub async fn run_with_users(
             paid_at: crate::db::truncate_ms(b.paid_at),
         };
         let t = tallies.get(&i).cloned().unwrap_or_default();
-        let credited = t
-            .outcomes
-            .get(&NotifyOutcome::Credited)
-            .copied()
-            .unwrap_or(0);
         if b.paid_at >= cutoff {
-            if credited > 0 {
+            if t.first_flow_at.is_some_and(|f| f < day_end) {
                 truth.add("pending_cross_day", form.agent_bill_no.clone());
             }
             next_day.push(line);
@@ -725,16 +740,13 @@ pub async fn run_with_users(
         if b.paid_at < prev_cutoff {
             continue;
         }
-        if credited == 0 && line.status == GatewayStatus::Success {
+        if t.flows == 0 && line.status == GatewayStatus::Success {
             truth.add("missing_internal", form.agent_bill_no.clone());
         }
-        if credited > 0 {
-            if b.drift.is_some() {
-                truth.add("amount_mismatch", form.agent_bill_no.clone());
-            }
-            if b.refund.is_some() {
-                truth.add("status_mismatch", form.agent_bill_no.clone());
-            }
+        if t.flows > 0 && b.refund.is_some() {
+            truth.add("status_mismatch", form.agent_bill_no.clone());
+        } else if t.flows == 1 && b.drift.is_some() {
+            truth.add("amount_mismatch", form.agent_bill_no.clone());
         }
         if b.statement_dup {
             truth.add("duplicate_in_statement", form.agent_bill_no.clone());

@@ -1,0 +1,107 @@
+//! CSV output (SPEC §7): UTF-8 (optional BOM for Excel), exact decimals,
+//! cells that would start a spreadsheet formula neutralised — real numbers
+//! such as `-12.50` stay numbers.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Makes a cell safe to open in a spreadsheet.
+///
+/// A cell starting with `=`, `+`, `-`, `@`, tab or CR is prefixed with `'`
+/// (OWASP's advice) unless the whole cell is a plain number.
+pub fn neutralize(cell: &str) -> std::borrow::Cow<'_, str> {
+    let risky = cell
+        .chars()
+        .next()
+        .is_some_and(|c| matches!(c, '=' | '+' | '-' | '@' | '\t' | '\r'));
+    if risky && !is_plain_number(cell) {
+        std::borrow::Cow::Owned(format!("'{cell}"))
+    } else {
+        std::borrow::Cow::Borrowed(cell)
+    }
+}
+
+fn is_plain_number(s: &str) -> bool {
+    let body = s.strip_prefix(['-', '+']).unwrap_or(s);
+    let mut parts = body.splitn(2, '.');
+    let int = parts.next().unwrap_or_default();
+    let frac = parts.next();
+    !int.is_empty()
+        && int.bytes().all(|b| b.is_ascii_digit())
+        && frac.is_none_or(|f| !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// A CSV file written to a temporary name and moved into place on
+/// [`CsvFile::finish`]: a failed export never leaves a half file under the real name.
+pub struct CsvFile {
+    writer: csv::Writer<std::io::BufWriter<std::fs::File>>,
+    tmp: PathBuf,
+    path: PathBuf,
+    rows: u64,
+}
+
+impl CsvFile {
+    /// Creates the file with its header; `bom` writes a UTF-8 BOM first (for Excel).
+    pub fn create(path: &Path, header: &[&str], bom: bool) -> std::io::Result<Self> {
+        let mut tmp = path.as_os_str().to_owned();
+        tmp.push(".partial");
+        let tmp = PathBuf::from(tmp);
+        let mut f = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+        if bom {
+            f.write_all(b"\xEF\xBB\xBF")?;
+        }
+        let mut writer = csv::Writer::from_writer(f);
+        writer.write_record(header)?;
+        Ok(Self {
+            writer,
+            tmp,
+            path: path.to_path_buf(),
+            rows: 0,
+        })
+    }
+
+    /// Writes one row, neutralising each cell.
+    pub fn row<I, S>(&mut self, cells: I) -> std::io::Result<()>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let v: Vec<String> = cells
+            .into_iter()
+            .map(|c| neutralize(c.as_ref()).into_owned())
+            .collect();
+        self.writer.write_record(&v)?;
+        self.rows += 1;
+        Ok(())
+    }
+
+    /// Flushes and moves the file into place; returns the rows written.
+    pub fn finish(self) -> std::io::Result<u64> {
+        let mut inner = self.writer.into_inner().map_err(|e| e.into_error())?;
+        inner.flush()?;
+        inner.get_ref().sync_all()?;
+        drop(inner);
+        std::fs::rename(&self.tmp, &self.path)?;
+        Ok(self.rows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formulas_neutralised_numbers_kept() {
+        assert_eq!(neutralize("=1+2"), "'=1+2");
+        assert_eq!(neutralize("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(neutralize("+86 138"), "'+86 138");
+        assert_eq!(neutralize("-cmd|' /C calc'!A0"), "'-cmd|' /C calc'!A0");
+        assert_eq!(neutralize("\tx"), "'\tx");
+        assert_eq!(neutralize("-12.50"), "-12.50");
+        assert_eq!(neutralize("+3"), "+3");
+        assert_eq!(neutralize("12.50"), "12.50");
+        assert_eq!(neutralize("王伟"), "王伟");
+        assert_eq!(neutralize("-"), "'-");
+        assert_eq!(neutralize("-1."), "'-1.");
+    }
+}

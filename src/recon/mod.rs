@@ -1,0 +1,12 @@
+//! Reconciliation: the database checks and statement matching of SPEC §4,
+//! run as one [`Run`] with progress and cancellation.
+
+pub mod checks;
+pub mod finding;
+pub mod matching;
+mod run;
+
+pub use checks::{Scope, Skipped};
+pub use finding::{Finding, Kind, Severity};
+pub use matching::{FileSummary, StatementInput};
+pub use run::{Period, RunOptions, RunOutput, RunStatus, reconcile, write_outputs};

@@ -1,0 +1,285 @@
+//! One reconciliation run: checks + matching, findings sorted, summary, outputs.
+
+use super::checks::{self, Scope, Skipped};
+use super::finding::{Finding, Severity};
+use super::matching::{self, FileSummary, MatchError, StatementInput};
+use crate::db::{Db, DbError, schema};
+use crate::export::CsvFile;
+use crate::money::format_amount;
+use chrono::{Duration, NaiveDate, NaiveDateTime};
+use rust_decimal::Decimal;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+
+/// The business period reconciled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Period {
+    /// First day.
+    pub from: NaiveDate,
+    /// Last day (inclusive).
+    pub to: NaiveDate,
+}
+
+impl Period {
+    /// One day.
+    pub fn day(d: NaiveDate) -> Self {
+        Self { from: d, to: d }
+    }
+
+    /// Start, inclusive.
+    pub fn start(&self) -> NaiveDateTime {
+        self.from.and_time(chrono::NaiveTime::MIN)
+    }
+
+    /// End, exclusive.
+    pub fn end(&self) -> NaiveDateTime {
+        (self.to + Duration::days(1)).and_time(chrono::NaiveTime::MIN)
+    }
+}
+
+/// What to reconcile and how.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Period; `None` checks the whole database and matches no statement.
+    pub period: Option<Period>,
+    /// Statement files.
+    pub statements: Vec<StatementInput>,
+    /// Cross-day window around the business-day boundary.
+    pub cross_day_window: Duration,
+    /// An order paying longer than this is stuck.
+    pub stuck_after: Duration,
+    /// Idempotency lock TTL.
+    pub lock_ttl: Duration,
+    /// "Now" for ageing.
+    pub as_of: NaiveDateTime,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Complete.
+    Ok,
+    /// Stopped by an error; its findings are not a result.
+    Failed,
+    /// Stopped by the user.
+    Cancelled,
+}
+
+/// Everything a run produced.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunOutput {
+    /// How it ended.
+    pub status: RunStatus,
+    /// Why it failed or was cancelled.
+    pub error: Option<String>,
+    /// The database (password removed).
+    pub database: String,
+    /// The period.
+    pub period: Option<Period>,
+    /// When it started (business time).
+    pub started_at: NaiveDateTime,
+    /// How long it took.
+    pub duration_ms: u64,
+    /// Findings, most severe first.
+    #[serde(skip)]
+    pub findings: Vec<Finding>,
+    /// Checks skipped and why.
+    pub skipped: Vec<Skipped>,
+    /// Statement files.
+    pub files: Vec<FileSummary>,
+    /// Findings per kind.
+    pub by_kind: BTreeMap<&'static str, u64>,
+    /// Findings per severity.
+    pub by_severity: BTreeMap<&'static str, u64>,
+    /// Sum of |difference| per kind, as exact decimal text.
+    pub amount_by_kind: BTreeMap<&'static str, String>,
+    /// Statement orders, flows in period, matched.
+    pub matching: Option<(u64, u64, u64)>,
+}
+
+impl RunOutput {
+    /// The highest severity found.
+    pub fn worst(&self) -> Option<Severity> {
+        self.findings.iter().map(|f| f.severity).max()
+    }
+}
+
+/// Runs the checks and, with statements, the matching.
+pub async fn reconcile(
+    db: &Db,
+    opts: &RunOptions,
+    cancel: &AtomicBool,
+    progress: &mut dyn FnMut(&str, u64),
+) -> RunOutput {
+    let started = std::time::Instant::now();
+    let mut out = RunOutput {
+        status: RunStatus::Ok,
+        error: None,
+        database: db.redacted_url(),
+        period: opts.period,
+        started_at: db.now(),
+        duration_ms: 0,
+        findings: Vec::new(),
+        skipped: Vec::new(),
+        files: Vec::new(),
+        by_kind: BTreeMap::new(),
+        by_severity: BTreeMap::new(),
+        amount_by_kind: BTreeMap::new(),
+        matching: None,
+    };
+    let r = run_inner(db, opts, cancel, progress, &mut out).await;
+    if let Err(e) = r {
+        out.status = if matches!(e, MatchError::Cancelled) {
+            RunStatus::Cancelled
+        } else {
+            RunStatus::Failed
+        };
+        out.error = Some(e.to_string());
+    }
+    out.findings.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then(a.kind.cmp(&b.kind))
+            .then(a.key.cmp(&b.key))
+    });
+    for f in &out.findings {
+        *out.by_kind.entry(f.kind.as_str()).or_default() += 1;
+        *out.by_severity.entry(f.severity.as_str()).or_default() += 1;
+    }
+    let mut amounts: BTreeMap<&'static str, Decimal> = BTreeMap::new();
+    for f in &out.findings {
+        if let Some(d) = f.difference {
+            *amounts.entry(f.kind.as_str()).or_default() += d.abs();
+        }
+    }
+    out.amount_by_kind = amounts
+        .into_iter()
+        .map(|(k, v)| (k, format_amount(v)))
+        .collect();
+    out.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    out
+}
+
+async fn run_inner(
+    db: &Db,
+    opts: &RunOptions,
+    cancel: &AtomicBool,
+    progress: &mut dyn FnMut(&str, u64),
+    out: &mut RunOutput,
+) -> Result<(), MatchError> {
+    let schema = schema::discover(db).await?;
+    if !schema.has_table("trans_flow") && !schema.has_table("notify_log") {
+        return Err(MatchError::Db(DbError::Schema(format!(
+            "{} has neither trans_flow nor notify_log: it is not a payment database of SPEC §3",
+            db.redacted_url()
+        ))));
+    }
+    let scope = Scope {
+        from: opts.period.map(|p| p.start()),
+        to: opts.period.map(|p| p.end()),
+        as_of: opts.as_of,
+        stuck_after: opts.stuck_after,
+        lock_ttl: opts.lock_ttl,
+    };
+    progress("checks", 0);
+    let c = checks::run_checks(db, &schema, &scope).await?;
+    out.findings.extend(c.findings);
+    out.skipped.extend(c.skipped);
+    if cancel.load(std::sync::atomic::Ordering::Relaxed) {
+        return Err(MatchError::Cancelled);
+    }
+    if !opts.statements.is_empty() {
+        let Some(period) = opts.period else {
+            return Err(MatchError::WrongPeriod(
+                "statements need a period: give --day or --from/--to".into(),
+            ));
+        };
+        if !schema.has_table("trans_flow") {
+            out.skipped.push(Skipped {
+                kinds: vec![
+                    "missing_internal",
+                    "missing_external",
+                    "amount_mismatch",
+                    "status_mismatch",
+                ],
+                reason_en: "table trans_flow is missing".into(),
+                reason_zh: "缺少表 trans_flow".into(),
+            });
+            return Ok(());
+        }
+        let m = matching::match_statements(
+            db,
+            &opts.statements,
+            period.start(),
+            period.end(),
+            opts.cross_day_window,
+            cancel,
+            progress,
+        )
+        .await?;
+        out.matching = Some((m.statement_orders, m.flows_in_period, m.matched));
+        out.findings.extend(m.findings);
+        out.files = m.files;
+    }
+    Ok(())
+}
+
+/// `findings.csv` columns (SPEC §7).
+pub const FINDINGS_HEADER: [&str; 11] = [
+    "kind",
+    "severity",
+    "agent_bill_no",
+    "user_id",
+    "amount_internal",
+    "amount_external",
+    "difference",
+    "first_seen",
+    "last_seen",
+    "attempts",
+    "detail",
+];
+
+fn opt<T: ToString>(v: Option<T>) -> String {
+    v.map(|x| x.to_string()).unwrap_or_default()
+}
+
+fn time(t: Option<NaiveDateTime>) -> String {
+    t.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+        .unwrap_or_default()
+}
+
+/// Writes `DIR/findings.csv` (only for a complete run) and `DIR/summary.json`.
+/// A failed or cancelled run writes its summary with that status and no
+/// findings file, so it can never pass for a clean result.
+pub fn write_outputs(dir: &Path, out: &RunOutput, bom: bool) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let csv_path = dir.join("findings.csv");
+    if out.status == RunStatus::Ok {
+        let mut w = CsvFile::create(&csv_path, &FINDINGS_HEADER, bom)?;
+        for f in &out.findings {
+            w.row([
+                f.kind.as_str().to_owned(),
+                f.severity.as_str().to_owned(),
+                f.agent_bill_no.clone().unwrap_or_default(),
+                opt(f.user_id),
+                opt(f.amount_internal.map(format_amount)),
+                opt(f.amount_external.map(format_amount)),
+                opt(f.difference.map(format_amount)),
+                time(f.first_seen),
+                time(f.last_seen),
+                opt(f.attempts),
+                f.detail(),
+            ])?;
+        }
+        w.finish()?;
+    } else if csv_path.exists() {
+        std::fs::remove_file(&csv_path)?;
+    }
+    let json = serde_json::to_string_pretty(out).map_err(std::io::Error::other)?;
+    let tmp = dir.join("summary.json.partial");
+    std::fs::write(&tmp, json)?;
+    std::fs::rename(tmp, dir.join("summary.json"))
+}

@@ -1,0 +1,1237 @@
+//! Reading gateway statement files (SPEC §5): the types every importer
+//! shares, [`read_statement`] (the dispatch to each format's reader) and the
+//! streaming line decoder under them.
+//!
+//! Every reader streams: a file is decoded one physical line at a time
+//! (UTF-8 is validated, GBK is decoded with `encoding_rs`) and handed to one
+//! `csv::Reader`, so memory does not grow with the file. Each good row
+//! becomes an [`Entry`] given to the caller's callback; each bad row becomes
+//! a [`RowError`] with the file's physical 1-based line number, and reading
+//! goes on. What stops a read is a file that cannot be the format asked for
+//! ([`StatementError`]): unreadable, empty, in the wrong encoding or with
+//! another format's header.
+
+use super::hfb::GatewayStatus;
+use crate::money::{format_amount, parse_amount};
+use chrono::NaiveDateTime;
+use rust_decimal::Decimal;
+use std::borrow::Cow;
+use std::collections::VecDeque;
+use std::fmt;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+/// Which kind of statement a file is (SPEC §5), as the user names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Format {
+    /// payrecon's own hfb statement: UTF-8 CSV, no footer.
+    Hfb,
+    /// WeChat Pay trade bill: UTF-8, backticked fields, summary footer.
+    Wechat,
+    /// Alipay business detail bill: GBK, `#` lines above and below the table.
+    Alipay,
+    /// Any CSV, read through the user's column mapping.
+    Generic(GenericMapping),
+}
+
+impl Format {
+    /// The words the command line accepts, in order.
+    pub const WORDS: [&'static str; 4] = ["hfb", "wechat", "alipay", "generic"];
+
+    /// Reads a command-line word (`hfb|wechat|alipay|generic`, any case).
+    /// `generic` needs `mapping`; the other formats ignore it.
+    pub fn parse(word: &str, mapping: Option<GenericMapping>) -> Result<Self, FormatParseError> {
+        match word.trim().to_ascii_lowercase().as_str() {
+            "hfb" => Ok(Self::Hfb),
+            "wechat" => Ok(Self::Wechat),
+            "alipay" => Ok(Self::Alipay),
+            "generic" => mapping
+                .map(Self::Generic)
+                .ok_or(FormatParseError::MappingRequired),
+            _ => Err(FormatParseError::UnknownFormat(word.to_owned())),
+        }
+    }
+
+    /// The format's word, as used in reports (`"hfb"`, …).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Hfb => "hfb",
+            Self::Wechat => "wechat",
+            Self::Alipay => "alipay",
+            Self::Generic(_) => "generic",
+        }
+    }
+
+    /// Whether files of this format carry their own totals (a footer).
+    pub fn has_footer(&self) -> bool {
+        format_has_footer(self.name())
+    }
+}
+
+/// `hfb`, `wechat` and `alipay`; `generic` needs a mapping, so it is refused
+/// here with [`FormatParseError::MappingRequired`] (use [`Format::parse`]).
+impl FromStr for Format {
+    type Err = FormatParseError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s, None)
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+fn format_has_footer(name: &str) -> bool {
+    matches!(name, "wechat" | "alipay")
+}
+
+/// A format or encoding name that could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FormatParseError {
+    /// Not one of `hfb|wechat|alipay|generic`.
+    #[error("unknown statement format '{0}' (expected hfb, wechat, alipay or generic)")]
+    UnknownFormat(String),
+    /// `generic` without a column mapping.
+    #[error("the generic format needs a column mapping: at least the key and the amount column")]
+    MappingRequired,
+    /// Not one of the encodings payrecon reads.
+    #[error("unknown encoding '{0}' (expected utf8, utf8-bom or gbk)")]
+    UnknownEncoding(String),
+}
+
+/// How to read a generic CSV: the header names of its columns.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct GenericMapping {
+    /// The merchant order number column (matched against `agentBillNo`).
+    pub key: String,
+    /// The amount column; a negative amount is read as a refund.
+    pub amount: String,
+    /// The status column, if any (`SUCCESS`/`成功`/`支付成功`/`TRADE_SUCCESS`,
+    /// `REFUND`/`退款`/`已退款`, `REVOKED`/`CLOSED`/`撤销`/`已撤销`); without
+    /// one every row is a success (or a refund when its amount is negative).
+    pub status: Option<String>,
+    /// The time column, if any (`YYYY-MM-DD HH:MM:SS`, `YYYY/MM/DD HH:MM:SS`
+    /// or `YYYY-MM-DDTHH:MM:SS`, optionally with fractional seconds).
+    pub time: Option<String>,
+    /// The file's encoding; detected when `None`.
+    pub encoding: Option<Encoding>,
+}
+
+impl GenericMapping {
+    /// A mapping with only the two columns every statement needs.
+    pub fn new(key: impl Into<String>, amount: impl Into<String>) -> Self {
+        Self {
+            key: key.into(),
+            amount: amount.into(),
+            status: None,
+            time: None,
+            encoding: None,
+        }
+    }
+}
+
+/// A statement file's text encoding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+pub enum Encoding {
+    /// UTF-8 without a byte order mark.
+    Utf8,
+    /// UTF-8 starting with a byte order mark (as Excel writes it).
+    Utf8Bom,
+    /// GBK (Windows code page 936), as Alipay writes its bills.
+    Gbk,
+}
+
+impl Encoding {
+    /// The encoding's usual name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Utf8 => "UTF-8",
+            Self::Utf8Bom => "UTF-8 with BOM",
+            Self::Gbk => "GBK",
+        }
+    }
+}
+
+impl fmt::Display for Encoding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// `utf8` (or `utf-8`), `utf8-bom`, `gbk` (also `gb2312`, `gb18030`, `cp936`), any case.
+impl FromStr for Encoding {
+    type Err = FormatParseError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().replace('_', "-").as_str() {
+            "utf8" | "utf-8" => Ok(Self::Utf8),
+            "utf8-bom" | "utf-8-bom" | "utf8bom" | "utf-8-sig" => Ok(Self::Utf8Bom),
+            "gbk" | "gb2312" | "gb18030" | "cp936" => Ok(Self::Gbk),
+            _ => Err(FormatParseError::UnknownEncoding(s.to_owned())),
+        }
+    }
+}
+
+/// What a statement row records.
+///
+/// An `hfb` line is always a [`Payment`](EntryKind::Payment), carrying the
+/// payment's final state in [`Entry::status`] (a refunded charge is a
+/// payment with status `Refund`). WeChat `REFUND` rows, Alipay `退款` rows and
+/// negative generic amounts are [`Refund`](EntryKind::Refund)s: records of
+/// money going back, whose own amount is the refund. A refunded order can
+/// therefore appear as a payment plus a refund under the same key; only two
+/// *payments* under one key are a duplicate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+pub enum EntryKind {
+    /// Money the gateway took from the payer.
+    Payment,
+    /// Money the gateway gave back.
+    Refund,
+}
+
+/// One statement row, normalised. Amounts are positive; a refund is kind
+/// [`EntryKind::Refund`] with a positive amount.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Entry {
+    /// The file's physical 1-based line the row starts on.
+    pub line: u64,
+    /// Merchant order number (`agentBillNo`).
+    pub agent_bill_no: String,
+    /// Payment or refund.
+    pub kind: EntryKind,
+    /// The gateway's status for the order.
+    pub status: GatewayStatus,
+    /// The amount, in yuan, exact, always ≥ 0.
+    pub amount: Decimal,
+    /// The gateway's fee when the file has one, exact as written (WeChat
+    /// writes five decimals).
+    pub fee: Option<Decimal>,
+    /// `bindCode`, where the format carries it (hfb only).
+    pub bind_code: Option<String>,
+    /// When the gateway completed it (business time), if the file says.
+    pub paid_at: Option<NaiveDateTime>,
+}
+
+/// A row that could not be read; the other rows still are.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RowError {
+    /// The file's physical 1-based line number.
+    pub line: u64,
+    /// What is wrong with it, e.g. `charge_amt: '12.3.4' is not an amount …`.
+    pub reason: String,
+}
+
+impl fmt::Display for RowError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}: {}", self.line, self.reason)
+    }
+}
+
+/// Totals of a statement: what its footer declares or what its rows add up to.
+///
+/// `count` is the number of data rows; `amount` the total of the payments
+/// (WeChat: 应结订单金额 over every row, as 应结订单总金额 adds it up; Alipay:
+/// 商家实收 of the `交易` rows) and `refund_amount` the total refunded, positive.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Totals {
+    /// Number of rows.
+    pub count: u64,
+    /// Total paid.
+    pub amount: Decimal,
+    /// Total refunded (positive).
+    pub refund_amount: Decimal,
+}
+
+/// What reading one statement file found.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ImportReport {
+    /// The file.
+    pub path: PathBuf,
+    /// The format's word (`"hfb"`, `"wechat"`, `"alipay"`, `"generic"`).
+    pub format: &'static str,
+    /// The file's encoding as found.
+    pub encoding: Encoding,
+    /// Good rows handed to the callback.
+    pub entries: u64,
+    /// Bad rows, in file order.
+    pub errors: Vec<RowError>,
+    /// The file's own footer totals; `None` when it has none.
+    pub declared: Option<Totals>,
+    /// Totals over the good rows, computed as the footer computes them.
+    pub computed: Totals,
+    /// Earliest `paid_at` among the entries.
+    pub first_paid_at: Option<NaiveDateTime>,
+    /// Latest `paid_at` among the entries.
+    pub last_paid_at: Option<NaiveDateTime>,
+}
+
+const FOOTER: &str = "footer: ";
+
+impl ImportReport {
+    /// Whether the file's own totals agree with its rows (SPEC §4
+    /// `statement_total_mismatch`): `None` for formats without a footer
+    /// (hfb, generic); `Some(false)` when they differ or when a format that
+    /// has a footer lacks it (a truncated download).
+    pub fn totals_match(&self) -> Option<bool> {
+        if !format_has_footer(self.format) {
+            return None;
+        }
+        Some(self.declared.as_ref() == Some(&self.computed))
+    }
+
+    /// One sentence saying how the totals disagree, or `None` when they agree
+    /// (or the format has no footer).
+    pub fn totals_mismatch_reason(&self) -> Option<String> {
+        if self.totals_match() != Some(false) {
+            return None;
+        }
+        let c = &self.computed;
+        let unread = match self.errors.len() {
+            0 => String::new(),
+            1 => " (1 row could not be read)".to_owned(),
+            n => format!(" ({n} rows could not be read)"),
+        };
+        let Some(d) = &self.declared else {
+            let why = match self.errors.iter().find(|e| e.reason.starts_with(FOOTER)) {
+                Some(e) => format!(
+                    "the footer totals could not be read (line {}: {})",
+                    e.line, e.reason
+                ),
+                None => "the footer totals are missing, so the download is probably truncated"
+                    .to_owned(),
+            };
+            return Some(format!(
+                "{why}; rows give {} trades totalling {}{unread}",
+                c.count,
+                format_amount(c.amount)
+            ));
+        };
+        let mut s = format!(
+            "footer says {} trades totalling {}, rows give {} totalling {}",
+            d.count,
+            format_amount(d.amount),
+            c.count,
+            format_amount(c.amount)
+        );
+        if d.refund_amount != c.refund_amount {
+            s.push_str(&format!(
+                "; refunds: footer {}, rows {}",
+                format_amount(d.refund_amount),
+                format_amount(c.refund_amount)
+            ));
+        }
+        s.push_str(&unread);
+        Some(s)
+    }
+}
+
+/// Why a statement file could not be read at all.
+#[derive(Debug, thiserror::Error)]
+pub enum StatementError {
+    /// The file could not be opened or read.
+    #[error("cannot read {}: {source}", .path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's error.
+        source: io::Error,
+    },
+    /// The file is not in the encoding its format uses.
+    #[error(
+        "{} is not {expected} (line {line} looks like {found}): {}",
+        .path.display(),
+        encoding_hint(.expected, .found)
+    )]
+    Encoding {
+        /// The file.
+        path: PathBuf,
+        /// The first physical line (1-based) that is not in `expected`.
+        line: u64,
+        /// What that line looks like: `"GBK"`, `"UTF-8"` or `"neither UTF-8 nor GBK"`.
+        found: &'static str,
+        /// The encoding the format uses: `"UTF-8"`, `"GBK"` or `"UTF-8 or GBK"`.
+        expected: &'static str,
+    },
+    /// The header is not this format's (or there is none).
+    #[error("{}, line {line}: {reason}", .path.display())]
+    Header {
+        /// The file.
+        path: PathBuf,
+        /// The header's physical 1-based line.
+        line: u64,
+        /// What is wrong, naming the format it looks like when recognisable.
+        reason: String,
+    },
+    /// The file has nothing in it (or only blank lines).
+    #[error("{} is empty: no header and no rows", .path.display())]
+    Empty {
+        /// The file.
+        path: PathBuf,
+    },
+}
+
+const NEITHER: &str = "neither UTF-8 nor GBK";
+
+fn encoding_hint(expected: &str, found: &str) -> &'static str {
+    match (expected, found) {
+        ("UTF-8", "GBK") => "give --format alipay or --encoding gbk",
+        ("GBK", "UTF-8") => {
+            "Alipay bills are GBK; for a UTF-8 file give the format it really is, or --format generic (the encoding is detected)"
+        }
+        _ => "the file is damaged or not a text statement",
+    }
+}
+
+/// Reads the statement at `path` as `format`, calling `on_entry` for each
+/// good row in file order. The file is streamed, never held in memory.
+///
+/// Bad rows do not stop the read: they are listed in
+/// [`ImportReport::errors`]. On `Err` the file is not a statement of this
+/// format; entries already handed to `on_entry` must then be discarded.
+pub fn read_statement(
+    path: &Path,
+    format: &Format,
+    mut on_entry: impl FnMut(Entry),
+) -> Result<ImportReport, StatementError> {
+    match format {
+        Format::Hfb => super::hfb::read(path, &mut on_entry),
+        Format::Wechat => super::wechat::read(path, &mut on_entry),
+        Format::Alipay => super::alipay::read(path, &mut on_entry),
+        Format::Generic(m) => super::generic::read(path, m, &mut on_entry),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Shared by the readers.
+
+/// How the bytes of a file are decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Decode {
+    /// Strict UTF-8 (a BOM is allowed and dropped).
+    Utf8,
+    /// GBK; a file that is UTF-8 instead is refused.
+    Gbk,
+    /// Decided by the file: BOM, then the first non-ASCII line (UTF-8 if valid, else GBK).
+    Auto,
+}
+
+impl Decode {
+    pub(crate) fn from_encoding(e: Option<Encoding>) -> Self {
+        match e {
+            None => Self::Auto,
+            Some(Encoding::Utf8 | Encoding::Utf8Bom) => Self::Utf8,
+            Some(Encoding::Gbk) => Self::Gbk,
+        }
+    }
+}
+
+/// What happens to lines starting with `#` outside quoted fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Comments {
+    /// They are rows like any other.
+    Keep,
+    /// They are dropped.
+    Skip,
+    /// They are dropped and kept aside with their line numbers (Alipay's footer).
+    Capture,
+}
+
+/// The first line that could not be decoded.
+#[derive(Debug, Clone, Copy)]
+struct Problem {
+    line: u64,
+    found: &'static str,
+    expected: &'static str,
+}
+
+/// Decoder state, apart from the line buffer it decodes.
+struct DecodeState {
+    mode: Decode,
+    encoding: Encoding,
+    gbk_checked: bool,
+}
+
+fn gbk(bytes: &[u8]) -> Option<Cow<'_, str>> {
+    encoding_rs::GBK.decode_without_bom_handling_and_without_replacement(bytes)
+}
+
+impl DecodeState {
+    fn decode<'a>(
+        &mut self,
+        bytes: &'a [u8],
+        bom: bool,
+        line: u64,
+    ) -> Result<Cow<'a, str>, Problem> {
+        if bom {
+            if self.mode != Decode::Gbk {
+                self.mode = Decode::Utf8;
+                self.encoding = Encoding::Utf8Bom;
+            } else if !bytes.iter().all(u8::is_ascii_whitespace) {
+                // (A file of nothing but a BOM is empty, not misencoded.)
+                return Err(Problem {
+                    line,
+                    found: "UTF-8",
+                    expected: "GBK",
+                });
+            }
+        }
+        match self.mode {
+            Decode::Utf8 => match std::str::from_utf8(bytes) {
+                Ok(s) => Ok(Cow::Borrowed(s)),
+                Err(_) => Err(Problem {
+                    line,
+                    found: if gbk(bytes).is_some() { "GBK" } else { NEITHER },
+                    expected: "UTF-8",
+                }),
+            },
+            Decode::Gbk => {
+                if !self.gbk_checked && !bytes.is_ascii() {
+                    // The first line with Chinese in it tells: GBK text is
+                    // practically never valid UTF-8, UTF-8 text always is.
+                    self.gbk_checked = true;
+                    if std::str::from_utf8(bytes).is_ok() {
+                        return Err(Problem {
+                            line,
+                            found: "UTF-8",
+                            expected: "GBK",
+                        });
+                    }
+                }
+                gbk(bytes).ok_or(Problem {
+                    line,
+                    found: if std::str::from_utf8(bytes).is_ok() {
+                        "UTF-8"
+                    } else {
+                        NEITHER
+                    },
+                    expected: "GBK",
+                })
+            }
+            Decode::Auto => {
+                if let Ok(s) = std::str::from_utf8(bytes) {
+                    if !bytes.is_ascii() {
+                        self.mode = Decode::Utf8;
+                    }
+                    Ok(Cow::Borrowed(s))
+                } else if let Some(s) = gbk(bytes) {
+                    self.mode = Decode::Gbk;
+                    self.encoding = Encoding::Gbk;
+                    self.gbk_checked = true;
+                    Ok(s)
+                } else {
+                    Err(Problem {
+                        line,
+                        found: NEITHER,
+                        expected: "UTF-8 or GBK",
+                    })
+                }
+            }
+        }
+    }
+}
+
+/// A `Read` that serves a file decoded to UTF-8, one physical line at a
+/// time, with `\n` line ends, without blank lines (and, if asked, without
+/// `#` lines), remembering where in its output each physical line starts so
+/// that a CSV record's byte position maps back to the file's line number.
+pub(crate) struct LineSource<R> {
+    inner: R,
+    state: DecodeState,
+    comments: Comments,
+    captured: Vec<(u64, String)>,
+    raw: Vec<u8>,
+    out: Vec<u8>,
+    pos: usize,
+    out_start: u64,
+    physical: u64,
+    starts: VecDeque<(u64, u64)>,
+    last_line: u64,
+    in_quotes: bool,
+    content_lines: u64,
+    problem: Option<Problem>,
+}
+
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// No statement has lines this long; a file that does is not one (and is
+/// not read into memory whole while looking for a line end).
+const MAX_LINE: u64 = 16 << 20;
+
+/// Whether a quoted field is still open at the end of `line`, given whether
+/// one was open at its start — by the CSV reader's rules: a quote opens a
+/// field only at the field's start, `""` inside it is a quote, a lone `"`
+/// closes it, and any other quote is a literal character.
+fn ends_in_quotes(line: &[u8], mut in_quotes: bool) -> bool {
+    let mut field_start = !in_quotes;
+    let mut i = 0;
+    while i < line.len() {
+        let b = line[i];
+        if in_quotes {
+            if b == b'"' {
+                if line.get(i + 1) == Some(&b'"') {
+                    i += 2;
+                    continue;
+                }
+                in_quotes = false;
+            }
+            field_start = false;
+        } else if b == b',' {
+            field_start = true;
+        } else {
+            in_quotes = b == b'"' && field_start;
+            field_start = false;
+        }
+        i += 1;
+    }
+    in_quotes
+}
+
+impl<R: BufRead> LineSource<R> {
+    fn new(inner: R, mode: Decode, comments: Comments) -> Self {
+        Self {
+            inner,
+            state: DecodeState {
+                mode,
+                encoding: if mode == Decode::Gbk {
+                    Encoding::Gbk
+                } else {
+                    Encoding::Utf8
+                },
+                gbk_checked: false,
+            },
+            comments,
+            captured: Vec::new(),
+            raw: Vec::new(),
+            out: Vec::new(),
+            pos: 0,
+            out_start: 0,
+            physical: 0,
+            starts: VecDeque::new(),
+            last_line: 0,
+            in_quotes: false,
+            content_lines: 0,
+            problem: None,
+        }
+    }
+
+    /// Loads the next line to serve; `false` at the end of the file.
+    fn fill(&mut self) -> io::Result<bool> {
+        loop {
+            self.raw.clear();
+            let n = (&mut self.inner)
+                .take(MAX_LINE)
+                .read_until(b'\n', &mut self.raw)?;
+            if n == 0 {
+                return Ok(false);
+            }
+            self.physical += 1;
+            if n as u64 == MAX_LINE && self.raw.last() != Some(&b'\n') {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!(
+                        "line {} is longer than {} MiB: this is not a statement file",
+                        self.physical,
+                        MAX_LINE >> 20
+                    ),
+                ));
+            }
+            let mut bytes: &[u8] = &self.raw;
+            if let Some(b) = bytes.strip_suffix(b"\n") {
+                bytes = b;
+            }
+            if let Some(b) = bytes.strip_suffix(b"\r") {
+                bytes = b;
+            }
+            let mut bom = false;
+            if self.physical == 1
+                && let Some(b) = bytes.strip_prefix(BOM)
+            {
+                bytes = b;
+                bom = true;
+            }
+            let text = match self.state.decode(bytes, bom, self.physical) {
+                Ok(t) => t,
+                Err(p) => {
+                    self.problem = Some(p);
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!("line {} is not {}", p.line, p.expected),
+                    ));
+                }
+            };
+            if !self.in_quotes {
+                if text.trim().is_empty() {
+                    continue;
+                }
+                self.content_lines += 1;
+                if self.comments != Comments::Keep && text.starts_with('#') {
+                    if self.comments == Comments::Capture {
+                        self.captured.push((self.physical, text.into_owned()));
+                    }
+                    continue;
+                }
+            } else {
+                self.content_lines += 1;
+            }
+            self.in_quotes = ends_in_quotes(text.as_bytes(), self.in_quotes);
+            self.out_start += self.out.len() as u64;
+            self.out.clear();
+            self.out.extend_from_slice(text.as_bytes());
+            self.out.push(b'\n');
+            self.pos = 0;
+            self.starts.push_back((self.out_start, self.physical));
+            return Ok(true);
+        }
+    }
+
+    /// The physical line on which the output byte `offset` lies (offsets
+    /// must be asked in increasing order, as a CSV reader reads records).
+    fn line_at(&mut self, offset: u64) -> u64 {
+        while let Some(&(start, line)) = self.starts.front() {
+            if start > offset {
+                break;
+            }
+            self.last_line = line;
+            self.starts.pop_front();
+        }
+        self.last_line
+    }
+}
+
+impl<R: BufRead> Read for LineSource<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.pos >= self.out.len() {
+            if !self.fill()? {
+                return Ok(0);
+            }
+        }
+        let n = buf.len().min(self.out.len() - self.pos);
+        buf[..n].copy_from_slice(&self.out[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+/// A statement's table: CSV records with their physical line numbers.
+pub(crate) struct Table {
+    path: PathBuf,
+    rdr: csv::Reader<LineSource<BufReader<File>>>,
+    /// The current record, as read (use [`Table::get`] for cleaned fields).
+    pub(crate) record: csv::StringRecord,
+    /// The header's names, cleaned, once [`Table::take_header`] was called.
+    pub(crate) header: Vec<String>,
+}
+
+/// A field without surrounding whitespace (Alipay's trailing tab) and without
+/// WeChat's leading backtick.
+pub(crate) fn clean(s: &str) -> &str {
+    let t = s.trim();
+    t.strip_prefix('`').map_or(t, str::trim)
+}
+
+impl Table {
+    pub(crate) fn open(
+        path: &Path,
+        mode: Decode,
+        comments: Comments,
+    ) -> Result<Self, StatementError> {
+        let file = File::open(path).map_err(|source| StatementError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        let source = LineSource::new(BufReader::with_capacity(64 * 1024, file), mode, comments);
+        let rdr = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(source);
+        Ok(Self {
+            path: path.to_owned(),
+            rdr,
+            record: csv::StringRecord::new(),
+            header: Vec::new(),
+        })
+    }
+
+    /// Reads the next record; returns its physical 1-based line.
+    pub(crate) fn next(&mut self) -> Result<Option<u64>, StatementError> {
+        match self.rdr.read_record(&mut self.record) {
+            Ok(false) => Ok(None),
+            Ok(true) => {
+                let byte = self.record.position().map_or(0, csv::Position::byte);
+                Ok(Some(self.rdr.get_mut().line_at(byte)))
+            }
+            Err(e) => Err(self.fail(e)),
+        }
+    }
+
+    fn fail(&mut self, e: csv::Error) -> StatementError {
+        if let Some(p) = self.rdr.get_mut().problem.take() {
+            return StatementError::Encoding {
+                path: self.path.clone(),
+                line: p.line,
+                found: p.found,
+                expected: p.expected,
+            };
+        }
+        let source = match e.into_kind() {
+            csv::ErrorKind::Io(io) => io,
+            other => io::Error::new(io::ErrorKind::InvalidData, format!("{other:?}")),
+        };
+        StatementError::Io {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    /// The current record's field `i`, cleaned.
+    pub(crate) fn get(&self, i: usize) -> Option<&str> {
+        self.record.get(i).map(clean)
+    }
+
+    /// Field `i` of the current record, or a reason naming the column.
+    pub(crate) fn field(&self, i: usize) -> Result<&str, String> {
+        self.get(i).ok_or_else(|| {
+            let name = self.header.get(i).map_or("?", String::as_str);
+            format!("no {name} field: the row has {} fields", self.record.len())
+        })
+    }
+
+    /// Takes the current record as the header.
+    pub(crate) fn take_header(&mut self) {
+        self.header = self.record.iter().map(|f| clean(f).to_owned()).collect();
+    }
+
+    /// The header column named `name`.
+    pub(crate) fn column(&self, name: &str) -> Option<usize> {
+        self.header.iter().position(|h| h == name)
+    }
+
+    /// The first of `names` the header has.
+    pub(crate) fn column_of(&self, names: &[&str]) -> Option<usize> {
+        names.iter().find_map(|n| self.column(n))
+    }
+
+    /// Columns that must all be there.
+    pub(crate) fn require<const N: usize>(
+        &self,
+        line: u64,
+        names: [&str; N],
+        this: (&str, &str),
+    ) -> Result<[usize; N], StatementError> {
+        let mut out = [0; N];
+        let mut missing = Vec::new();
+        for (slot, name) in out.iter_mut().zip(names) {
+            match self.column(name) {
+                Some(c) => *slot = c,
+                None => missing.push(name),
+            }
+        }
+        if missing.is_empty() {
+            Ok(out)
+        } else {
+            Err(self.header_error(line, this, &missing))
+        }
+    }
+
+    /// A wrong-header error; `this` is the format's (word, description).
+    pub(crate) fn header_error(
+        &self,
+        line: u64,
+        this: (&str, &str),
+        missing: &[&str],
+    ) -> StatementError {
+        let (word, desc) = this;
+        let fields: Vec<&str> = self.header.iter().map(String::as_str).collect();
+        let reason = match looks_like(&fields) {
+            Some((other, like)) if other != word => {
+                format!("this is not {desc}: the header looks like {like}")
+            }
+            _ => {
+                let shown: Vec<&str> = fields.iter().take(10).copied().collect();
+                let more = if fields.len() > 10 { ", …" } else { "" };
+                format!(
+                    "this is not {desc}: the header has no column {} (it has: {}{more})",
+                    missing.join(", "),
+                    shown.join(", ")
+                )
+            }
+        };
+        StatementError::Header {
+            path: self.path.clone(),
+            line,
+            reason,
+        }
+    }
+
+    /// The error for a file in which no header was found.
+    pub(crate) fn no_header(&self) -> StatementError {
+        let src = self.rdr.get_ref();
+        if src.content_lines == 0 {
+            StatementError::Empty {
+                path: self.path.clone(),
+            }
+        } else {
+            StatementError::Header {
+                path: self.path.clone(),
+                line: src.physical,
+                reason: "no table header: the file has only # lines".to_owned(),
+            }
+        }
+    }
+
+    /// The encoding found so far.
+    pub(crate) fn encoding(&self) -> Encoding {
+        self.rdr.get_ref().state.encoding
+    }
+
+    /// The `#` lines dropped so far, with their line numbers.
+    pub(crate) fn take_comments(&mut self) -> Vec<(u64, String)> {
+        std::mem::take(&mut self.rdr.get_mut().captured)
+    }
+}
+
+/// Which format a header (or first line) looks like: (word, description).
+pub(crate) fn looks_like(fields: &[&str]) -> Option<(&'static str, &'static str)> {
+    let has = |n: &str| fields.contains(&n);
+    if has("agent_bill_no") && has("charge_amt") {
+        Some((
+            "hfb",
+            "an hfb statement (agent_bill_no,bind_code,charge_amt,…): give --format hfb",
+        ))
+    } else if has("支付宝交易号") || fields.first().is_some_and(|f| f.starts_with('#')) {
+        Some((
+            "alipay",
+            "an Alipay business detail bill (# lines, 支付宝交易号,商户订单号,…): give --format alipay",
+        ))
+    } else if (has("商户订单号") && has("交易状态")) || has("微信订单号") || has("总交易单数")
+    {
+        Some((
+            "wechat",
+            "a WeChat Pay bill (交易时间,公众账号ID,…,商户订单号,…): give --format wechat",
+        ))
+    } else {
+        None
+    }
+}
+
+/// Gathers the report while the rows are read.
+pub(crate) struct Collector<'a> {
+    pub(crate) report: ImportReport,
+    on_entry: &'a mut dyn FnMut(Entry),
+}
+
+impl<'a> Collector<'a> {
+    pub(crate) fn new(
+        path: &Path,
+        format: &'static str,
+        on_entry: &'a mut dyn FnMut(Entry),
+    ) -> Self {
+        Self {
+            report: ImportReport {
+                path: path.to_owned(),
+                format,
+                encoding: Encoding::Utf8,
+                entries: 0,
+                errors: Vec::new(),
+                declared: None,
+                computed: Totals::default(),
+                first_paid_at: None,
+                last_paid_at: None,
+            },
+            on_entry,
+        }
+    }
+
+    /// A good row: counted (not added to the computed amounts, which each
+    /// format adds as its footer does) and handed on.
+    pub(crate) fn entry(&mut self, e: Entry) {
+        let r = &mut self.report;
+        r.entries += 1;
+        if let Some(t) = e.paid_at {
+            r.first_paid_at = Some(r.first_paid_at.map_or(t, |f| f.min(t)));
+            r.last_paid_at = Some(r.last_paid_at.map_or(t, |l| l.max(t)));
+        }
+        (self.on_entry)(e);
+    }
+
+    /// A bad row.
+    pub(crate) fn error(&mut self, line: u64, reason: String) {
+        self.report.errors.push(RowError { line, reason });
+    }
+
+    /// A bad footer line (marked so that the mismatch reason can name it).
+    pub(crate) fn footer_error(&mut self, line: u64, reason: impl fmt::Display) {
+        self.error(line, format!("{FOOTER}{reason}"));
+    }
+
+    pub(crate) fn finish(mut self, encoding: Encoding) -> ImportReport {
+        self.report.encoding = encoding;
+        self.report
+    }
+}
+
+/// An amount (2 decimals at most) from column `col`.
+pub(crate) fn amount(col: &str, text: &str) -> Result<Decimal, String> {
+    if text.is_empty() {
+        return Err(format!("{col} is empty"));
+    }
+    parse_amount(text).map_err(|e| format!("{col}: {e}"))
+}
+
+/// An amount that must not be negative.
+pub(crate) fn non_negative(col: &str, text: &str) -> Result<Decimal, String> {
+    let d = amount(col, text)?;
+    if d.is_sign_negative() && !d.is_zero() {
+        return Err(format!("{col}: {text} is negative"));
+    }
+    Ok(d)
+}
+
+/// An exact decimal with any number of decimals (WeChat's 5-decimal fee).
+pub(crate) fn exact(col: &str, text: &str) -> Result<Decimal, String> {
+    Decimal::from_str(text).map_err(|_| format!("{col}: '{text}' is not a number"))
+}
+
+/// A time in one of the layouts statements use.
+pub(crate) fn time(col: &str, text: &str) -> Result<NaiveDateTime, String> {
+    const LAYOUTS: [&str; 3] = [
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y/%m/%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S%.f",
+    ];
+    LAYOUTS
+        .iter()
+        .find_map(|l| NaiveDateTime::parse_from_str(text, l).ok())
+        .ok_or_else(|| format!("{col}: '{text}' is not a time (expected YYYY-MM-DD HH:MM:SS)"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn source(bytes: &[u8], mode: Decode, comments: Comments) -> LineSource<&[u8]> {
+        LineSource::new(bytes, mode, comments)
+    }
+
+    fn lines_of(bytes: &[u8], mode: Decode, comments: Comments) -> Vec<(Vec<String>, u64)> {
+        let mut rdr = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(source(bytes, mode, comments));
+        let mut rec = csv::StringRecord::new();
+        let mut out = Vec::new();
+        while rdr.read_record(&mut rec).unwrap() {
+            let line = rdr.get_mut().line_at(rec.position().unwrap().byte());
+            out.push((rec.iter().map(str::to_owned).collect(), line));
+        }
+        out
+    }
+
+    #[test]
+    fn physical_line_numbers_survive_blank_lines_comments_crlf_and_quoted_newlines() {
+        let data = "#c1\r\n\r\na,b\r\n1,2\r\n\r\n#mid\r\n3,\"x\r\ny\"\r\n4,5\r\n\r\n#end\r\n";
+        let got = lines_of(data.as_bytes(), Decode::Utf8, Comments::Capture);
+        let lines: Vec<u64> = got.iter().map(|g| g.1).collect();
+        assert_eq!(lines, [3, 4, 7, 9]);
+        assert_eq!(got[2].0, ["3", "x\ny"]);
+        let mut src = source(data.as_bytes(), Decode::Utf8, Comments::Capture);
+        std::io::copy(&mut src, &mut std::io::sink()).unwrap();
+        assert_eq!(
+            src.captured,
+            [
+                (1, "#c1".to_owned()),
+                (6, "#mid".to_owned()),
+                (11, "#end".to_owned())
+            ]
+        );
+    }
+
+    #[test]
+    fn quote_state_follows_the_csv_rules() {
+        assert!(!ends_in_quotes(b"a,b", false));
+        assert!(ends_in_quotes(b"a,\"b", false));
+        assert!(!ends_in_quotes(b"a,\"b\"\"c\",d", false));
+        assert!(ends_in_quotes(b"a,\"b\"\"", false));
+        assert!(
+            !ends_in_quotes(b"a,b\"c,d", false),
+            "a quote inside a field is literal"
+        );
+        assert!(
+            !ends_in_quotes(b"x\",d", true),
+            "closes the field opened above"
+        );
+        assert!(ends_in_quotes(b"x,d", true));
+        assert!(!ends_in_quotes(b"", false));
+    }
+
+    #[test]
+    fn a_stray_quote_does_not_swallow_the_footer() {
+        let data = "h1,h2\n1,2\"x\n\n3,4\n#footer\n";
+        let got = lines_of(data.as_bytes(), Decode::Utf8, Comments::Capture);
+        let lines: Vec<u64> = got.iter().map(|g| g.1).collect();
+        assert_eq!(lines, [1, 2, 4]);
+        assert_eq!(got[1].0, ["1", "2\"x"]);
+    }
+
+    #[test]
+    fn endless_line_is_refused() {
+        let data = vec![b'a'; (MAX_LINE + 10) as usize];
+        let mut src = source(&data, Decode::Utf8, Comments::Keep);
+        let e = std::io::copy(&mut src, &mut std::io::sink()).unwrap_err();
+        assert!(
+            e.to_string().contains("line 1 is longer than 16 MiB"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn bom_is_dropped_and_reported() {
+        let mut data = BOM.to_vec();
+        data.extend_from_slice("键,金额\n甲,1.00\n".as_bytes());
+        let mut src = source(&data, Decode::Auto, Comments::Keep);
+        let mut s = String::new();
+        src.read_to_string(&mut s).unwrap();
+        assert_eq!(s, "键,金额\n甲,1.00\n");
+        assert_eq!(src.state.encoding, Encoding::Utf8Bom);
+    }
+
+    #[test]
+    fn auto_detects_gbk_after_ascii_lines() {
+        let (gbk_bytes, _, bad) = encoding_rs::GBK.encode("key,amount\nA1,1.00\n订单,2.00\n");
+        assert!(!bad);
+        let mut src = source(&gbk_bytes, Decode::Auto, Comments::Keep);
+        let mut s = String::new();
+        src.read_to_string(&mut s).unwrap();
+        assert_eq!(s, "key,amount\nA1,1.00\n订单,2.00\n");
+        assert_eq!(src.state.encoding, Encoding::Gbk);
+    }
+
+    #[test]
+    fn utf8_mode_names_the_gbk_line() {
+        let (gbk_bytes, _, _) = encoding_rs::GBK.encode("a,b\n1,2\n中文,3\n");
+        let mut src = source(&gbk_bytes, Decode::Utf8, Comments::Keep);
+        let mut s = String::new();
+        assert!(src.read_to_string(&mut s).is_err());
+        let p = src.problem.unwrap();
+        assert_eq!((p.line, p.found, p.expected), (3, "GBK", "UTF-8"));
+    }
+
+    #[test]
+    fn gbk_mode_refuses_utf8() {
+        let mut src = source("#x\n支付宝,1\n".as_bytes(), Decode::Gbk, Comments::Skip);
+        let mut s = String::new();
+        assert!(src.read_to_string(&mut s).is_err());
+        let p = src.problem.unwrap();
+        assert_eq!((p.line, p.found, p.expected), (2, "UTF-8", "GBK"));
+    }
+
+    #[test]
+    fn format_and_encoding_words() {
+        assert_eq!("HFB".parse::<Format>(), Ok(Format::Hfb));
+        assert_eq!("wechat".parse::<Format>(), Ok(Format::Wechat));
+        assert_eq!("alipay".parse::<Format>(), Ok(Format::Alipay));
+        assert_eq!(
+            "generic".parse::<Format>(),
+            Err(FormatParseError::MappingRequired)
+        );
+        assert!(matches!(
+            "csv".parse::<Format>(),
+            Err(FormatParseError::UnknownFormat(_))
+        ));
+        let m = GenericMapping::new("订单号", "金额");
+        assert_eq!(
+            Format::parse("generic", Some(m.clone())),
+            Ok(Format::Generic(m))
+        );
+        assert_eq!("gbk".parse::<Encoding>(), Ok(Encoding::Gbk));
+        assert_eq!("UTF-8".parse::<Encoding>(), Ok(Encoding::Utf8));
+        assert_eq!("utf8-bom".parse::<Encoding>(), Ok(Encoding::Utf8Bom));
+        assert!("latin1".parse::<Encoding>().is_err());
+        assert!(Format::Wechat.has_footer() && !Format::Hfb.has_footer());
+    }
+
+    #[test]
+    fn empty_and_blank_files_are_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, content) in [
+            ("zero.csv", &b""[..]),
+            ("blank.csv", b"\n\r\n  \n"),
+            ("bom.csv", BOM),
+        ] {
+            let p = dir.path().join(name);
+            std::fs::File::create(&p)
+                .unwrap()
+                .write_all(content)
+                .unwrap();
+            for f in [
+                Format::Hfb,
+                Format::Wechat,
+                Format::Alipay,
+                Format::Generic(GenericMapping::new("k", "a")),
+            ] {
+                let e = read_statement(&p, &f, |_| {}).unwrap_err();
+                assert!(matches!(e, StatementError::Empty { .. }), "{name} {f}: {e}");
+                assert!(e.to_string().contains("is empty"), "{e}");
+            }
+        }
+    }
+
+    #[test]
+    fn missing_file_is_an_io_error_naming_it() {
+        let e = read_statement(Path::new("/nonexistent/x.csv"), &Format::Hfb, |_| {}).unwrap_err();
+        assert!(matches!(e, StatementError::Io { .. }));
+        assert!(e.to_string().contains("/nonexistent/x.csv"), "{e}");
+    }
+
+    #[test]
+    fn mismatch_reasons() {
+        let t = |count, amount: i64, refund: i64| Totals {
+            count,
+            amount: Decimal::new(amount, 2),
+            refund_amount: Decimal::new(refund, 2),
+        };
+        let mut r = ImportReport {
+            path: PathBuf::from("x"),
+            format: "wechat",
+            encoding: Encoding::Utf8,
+            entries: 141,
+            errors: Vec::new(),
+            declared: Some(t(144, 140635049, 0)),
+            computed: t(141, 139700000, 0),
+            first_paid_at: None,
+            last_paid_at: None,
+        };
+        assert_eq!(r.totals_match(), Some(false));
+        assert_eq!(
+            r.totals_mismatch_reason().unwrap(),
+            "footer says 144 trades totalling 1406350.49, rows give 141 totalling 1397000.00"
+        );
+        r.declared = Some(r.computed);
+        assert_eq!(r.totals_match(), Some(true));
+        assert_eq!(r.totals_mismatch_reason(), None);
+        r.declared = None;
+        assert!(r.totals_mismatch_reason().unwrap().contains("missing"));
+        r.format = "hfb";
+        assert_eq!(r.totals_match(), None);
+        assert_eq!(r.totals_mismatch_reason(), None);
+    }
+
+    #[test]
+    fn amount_helpers() {
+        assert_eq!(amount("x", "12.30"), Ok(Decimal::new(1230, 2)));
+        for bad in ["12.3.4", "abc", "1.005", ""] {
+            assert!(amount("x", bad).is_err(), "{bad}");
+        }
+        assert!(non_negative("x", "-1.00").is_err());
+        assert_eq!(exact("fee", "0.60000"), Ok(Decimal::new(60000, 5)));
+        assert!(time("t", "2024-01-02T03:04:05").is_ok());
+        assert!(time("t", "2024/01/02 03:04:05").is_ok());
+        assert!(time("t", "02.01.2024").is_err());
+    }
+}
