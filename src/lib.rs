@@ -7,6 +7,7 @@
 //! with hfb's retrying gateway, [`statement`] writes and reads gateway
 //! statement files.
 
+pub mod case;
 pub mod db;
 pub mod demo;
 pub mod export;
@@ -16,3 +17,4 @@ pub mod payment;
 pub mod recon;
 pub mod simulate;
 pub mod statement;
+pub mod views;

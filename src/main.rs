@@ -47,6 +47,76 @@ enum Command {
     Simulate(Box<SimulateArgs>),
     /// Reconcile: every check of SPEC §4, and statements against the flows (read-only).
     Reconcile(Box<ReconcileArgs>),
+    /// Export a view with its filters to CSV (read-only).
+    Export(Box<ExportArgs>),
+    /// The whole story of a recharge or a user, with a verdict (read-only).
+    Case(CaseArgs),
+}
+
+#[derive(clap::Args)]
+struct ExportArgs {
+    /// Payment database URL (opened read-only).
+    #[arg(long, env = "PAYRECON_DATABASE_URL")]
+    db: String,
+    /// Which view.
+    #[arg(long, value_enum)]
+    view: payrecon::views::View,
+    /// Business key: agentBillNo / trans_no / idempotency seq.
+    #[arg(long, alias = "bill")]
+    key: Option<String>,
+    /// User id.
+    #[arg(long)]
+    user: Option<i64>,
+    /// Flow type code (1 recharge … 8 withdraw).
+    #[arg(long = "type")]
+    trans_type: Option<i64>,
+    /// Order status (0–3 or 已支付 …), notify outcome, or idempotency status.
+    #[arg(long)]
+    status: Option<String>,
+    /// From (inclusive): YYYY-MM-DD or "YYYY-MM-DD HH:MM:SS", business time.
+    #[arg(long)]
+    from: Option<String>,
+    /// To (exclusive), same forms.
+    #[arg(long)]
+    to: Option<String>,
+    /// Minimum amount.
+    #[arg(long)]
+    min_amount: Option<String>,
+    /// Maximum amount.
+    #[arg(long)]
+    max_amount: Option<String>,
+    /// Accounts: only those whose balance differs from their flows.
+    #[arg(long)]
+    mismatched: bool,
+    /// The CSV file to write.
+    #[arg(long)]
+    out: PathBuf,
+    /// Write a UTF-8 BOM so that Excel opens the file correctly.
+    #[arg(long)]
+    bom: bool,
+}
+
+#[derive(clap::Args)]
+#[command(group(clap::ArgGroup::new("who").required(true).args(["bill", "user", "mobile", "name"])))]
+struct CaseArgs {
+    /// Payment database URL (opened read-only).
+    #[arg(long, env = "PAYRECON_DATABASE_URL")]
+    db: String,
+    /// An agentBillNo.
+    #[arg(long)]
+    bill: Option<String>,
+    /// A user id.
+    #[arg(long)]
+    user: Option<i64>,
+    /// A mobile number.
+    #[arg(long)]
+    mobile: Option<String>,
+    /// A name.
+    #[arg(long)]
+    name: Option<String>,
+    /// JSON instead of text.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(clap::Args)]
@@ -211,6 +281,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Some(Command::Simulate(a)) => cmd_simulate(*a).await,
         Some(Command::Reconcile(a)) => cmd_reconcile(*a).await,
+        Some(Command::Export(a)) => cmd_export(*a).await,
+        Some(Command::Case(a)) => cmd_case(a).await,
     }
 }
 
@@ -560,6 +632,101 @@ async fn cmd_reconcile(a: ReconcileArgs) -> anyhow::Result<ExitCode> {
     }
     println!("findings: {}", a.out.join("findings.csv").display());
     Ok(if out.worst().is_some_and(|w| w >= a.fail_on) {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn parse_time(flag: &str, v: &str) -> anyhow::Result<chrono::NaiveDateTime> {
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d") {
+        return Ok(d.and_time(chrono::NaiveTime::MIN));
+    }
+    for f in ["%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"] {
+        if let Ok(t) = chrono::NaiveDateTime::parse_from_str(v, f) {
+            return Ok(t);
+        }
+    }
+    anyhow::bail!("{flag} '{v}' is not a time: use YYYY-MM-DD or \"YYYY-MM-DD HH:MM:SS\"")
+}
+
+async fn cmd_export(a: ExportArgs) -> anyhow::Result<ExitCode> {
+    use payrecon::views::{self, Filter};
+    let money = |flag: &str, v: &Option<String>| -> anyhow::Result<Option<rust_decimal::Decimal>> {
+        v.as_deref()
+            .map(|s| money::parse_amount(s).map_err(|e| anyhow::anyhow!("{flag}: {e}")))
+            .transpose()
+    };
+    let filter = Filter {
+        key: a.key.clone(),
+        user_id: a.user,
+        trans_type: a.trans_type,
+        status: a.status.clone(),
+        from: a
+            .from
+            .as_deref()
+            .map(|v| parse_time("--from", v))
+            .transpose()?,
+        to: a.to.as_deref().map(|v| parse_time("--to", v)).transpose()?,
+        min_amount: money("--min-amount", &a.min_amount)?,
+        max_amount: money("--max-amount", &a.max_amount)?,
+        mismatched_only: a.mismatched,
+    };
+    let db = Db::connect(&a.db, &ConnectOptions::read_only()).await?;
+    let s = schema::discover(&db).await?;
+    if !s.has_table(a.view.table()) {
+        anyhow::bail!(
+            "{} has no table {}: nothing to export",
+            db.redacted_url(),
+            a.view.table()
+        );
+    }
+    let (sql, args) = views::select(&db, a.view, &filter)?;
+    let started = std::time::Instant::now();
+    let mut file = payrecon::export::CsvFile::create(&a.out, a.view.header(), a.bom)
+        .with_context(|| format!("cannot create {}", a.out.display()))?;
+    let mut io_err = None;
+    db.for_each_row(&sql, &args, |row| -> Result<bool, payrecon::db::DbError> {
+        let cells = views::format_row(&db, a.view, &row)?;
+        if let Err(e) = file.row(cells) {
+            io_err = Some(e);
+            return Ok(false);
+        }
+        Ok(true)
+    })
+    .await?;
+    if let Some(e) = io_err {
+        return Err(anyhow::Error::new(e).context(format!("cannot write {}", a.out.display())));
+    }
+    let rows = file
+        .finish()
+        .with_context(|| format!("cannot write {}", a.out.display()))?;
+    println!(
+        "exported {rows} rows of {} to {} in {} ms",
+        a.view.table(),
+        a.out.display(),
+        started.elapsed().as_millis()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn cmd_case(a: CaseArgs) -> anyhow::Result<ExitCode> {
+    use payrecon::case::{self, Query};
+    let q = match (&a.bill, a.user, &a.mobile, &a.name) {
+        (Some(b), _, _, _) => Query::Bill(b.clone()),
+        (_, Some(u), _, _) => Query::User(u),
+        (_, _, Some(m), _) => Query::Mobile(m.clone()),
+        (_, _, _, Some(n)) => Query::Name(n.clone()),
+        _ => anyhow::bail!("give --bill, --user, --mobile or --name"),
+    };
+    let db = Db::connect(&a.db, &ConnectOptions::read_only()).await?;
+    let c = case::lookup(&db, &q).await?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&c)?);
+    } else {
+        print!("{}", case::render(&c));
+    }
+    Ok(if c.bill.is_none() && c.users.is_empty() {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS

@@ -386,7 +386,7 @@ async fn conflicts_with_order(
 }
 
 /// `SUM(CASE trans_type …)` for Δamount or Δfreeze, generated from [`TransType::effect`].
-fn effect_sum(db: &Db, freeze: bool) -> String {
+pub(crate) fn effect_sum(db: &Db, freeze: bool) -> String {
     let mut plus = Vec::new();
     let mut minus = Vec::new();
     for t in TransType::ALL {
