@@ -292,8 +292,8 @@ async fn bill_story(db: &Db, s: &SchemaReport, bill: &str) -> Result<BillStory, 
         notes: Vec::new(),
     };
     let mut status = None;
-    if s.has_table("recharge_order") {
-        if let Some(r) = db
+    if s.has_table("recharge_order")
+        && let Some(r) = db
             .fetch_optional(
                 "SELECT status, charge_amt, create_time, user_id FROM recharge_order WHERE agent_bill_no = ?",
                 &args![bill],
@@ -307,7 +307,6 @@ async fn bill_story(db: &Db, s: &SchemaReport, bill: &str) -> Result<BillStory, 
             story.order_created = r.opt_time(2).map_err(d)?;
             story.user_id = r.opt_i64(3).map_err(d)?;
         }
-    }
     if s.has_table("notify_log") {
         for r in db
             .fetch_all(
@@ -326,8 +325,8 @@ async fn bill_story(db: &Db, s: &SchemaReport, bill: &str) -> Result<BillStory, 
             });
         }
     }
-    if s.has_table("idempotency_record") {
-        if let Some(r) = db
+    if s.has_table("idempotency_record")
+        && let Some(r) = db
             .fetch_optional(
                 "SELECT status, locked_at, completed_at FROM idempotency_record WHERE source = ? AND seq = ?",
                 &args![crate::model::SOURCE_HFB_NOTIFY, bill],
@@ -337,7 +336,6 @@ async fn bill_story(db: &Db, s: &SchemaReport, bill: &str) -> Result<BillStory, 
             let d = |e| db.decode("idempotency_record", e);
             story.idempotency = Some((r.text(0).map_err(d)?, r.opt_time(1).map_err(d)?, r.opt_time(2).map_err(d)?));
         }
-    }
     if s.has_table("trans_flow") {
         // By user first (indexed everywhere), by trans_no when the order is unknown.
         let rows = match story.user_id {
@@ -449,13 +447,13 @@ fn notes(b: &BillStory) -> Vec<(String, String)> {
             format!("{bad} callbacks had a bad sign and were refused"),
         ));
     }
-    if let Some((st, _, _)) = &b.idempotency {
-        if st == "processing" {
-            n.push((
-                "幂等记录仍是处理中：处理它的进程可能已崩溃".into(),
-                "the idempotency record is still processing: its worker may have died".into(),
-            ));
-        }
+    if let Some((st, _, _)) = &b.idempotency
+        && st == "processing"
+    {
+        n.push((
+            "幂等记录仍是处理中：处理它的进程可能已崩溃".into(),
+            "the idempotency record is still processing: its worker may have died".into(),
+        ));
     }
     n
 }
@@ -478,18 +476,17 @@ async fn account_story(
         None => (String::new(), String::new()),
     };
     let (mut stored, mut stored_freeze) = (None, None);
-    if s.has_table("user_account") {
-        if let Some(r) = db
+    if s.has_table("user_account")
+        && let Some(r) = db
             .fetch_optional(
                 "SELECT amount, freeze_amount FROM user_account WHERE user_id = ?",
                 &args![uid],
             )
             .await?
-        {
-            let d = |e| db.decode("user_account", e);
-            stored = r.opt_money(0).map_err(d)?;
-            stored_freeze = r.opt_money(1).map_err(d)?;
-        }
+    {
+        let d = |e| db.decode("user_account", e);
+        stored = r.opt_money(0).map_err(d)?;
+        stored_freeze = r.opt_money(1).map_err(d)?;
     }
     let (mut expected, mut expected_freeze) = (Decimal::ZERO, Decimal::ZERO);
     let mut flows = Vec::new();
