@@ -726,7 +726,11 @@ async fn cmd_case(a: CaseArgs) -> anyhow::Result<ExitCode> {
     } else {
         print!("{}", case::render(&c));
     }
-    Ok(if c.bill.is_none() && c.users.is_empty() {
+    let found = c.users.len() > 0
+        || c.bill
+            .as_ref()
+            .is_some_and(|b| b.verdict != case::Verdict::NotFound);
+    Ok(if !found {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS

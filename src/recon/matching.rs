@@ -76,6 +76,8 @@ pub struct MatchOutput {
 #[derive(Debug, Clone)]
 struct StmtAgg {
     payments: u32,
+    /// Refund lines; a bill listed only by refund lines (WeChat) counts those.
+    refunds: u32,
     amount: Decimal,
     status: GatewayStatus,
     refunded: Decimal,
@@ -94,6 +96,7 @@ struct FlowAgg {
 fn merge_entry(map: &mut HashMap<String, StmtAgg>, e: Entry) {
     let a = map.entry(e.agent_bill_no).or_insert(StmtAgg {
         payments: 0,
+        refunds: 0,
         amount: Decimal::ZERO,
         status: GatewayStatus::Success,
         refunded: Decimal::ZERO,
@@ -117,6 +120,7 @@ fn merge_entry(map: &mut HashMap<String, StmtAgg>, e: Entry) {
                 a.amount = e.amount;
                 a.paid_at = a.paid_at.or(e.paid_at);
             }
+            a.refunds += 1;
             a.refunded += e.amount;
             a.status = if e.status == GatewayStatus::Success {
                 GatewayStatus::Refund
@@ -229,15 +233,20 @@ pub async fn match_statements(
     progress("flows", n);
 
     for (bill, s) in &stmt {
-        if s.payments > 1 {
+        let listed = if s.payments > 0 {
+            s.payments
+        } else {
+            s.refunds
+        };
+        if listed > 1 {
             out.findings.push(
                 Finding::new(Kind::DuplicateInStatement, bill)
                     .bill(bill)
                     .amounts(None, Some(s.amount))
                     .seen(s.paid_at, s.paid_at)
                     .explain(
-                        format!("对账单把同一商户订单列了 {} 次（每次 {}）：以一笔计，请向网关核实", s.payments, format_amount(s.amount)),
-                        format!("the statement lists this merchant order {} times ({} each): counted once — confirm with the gateway", s.payments, format_amount(s.amount)),
+                        format!("对账单把同一商户订单列了 {listed} 次（每次 {}）：以一笔计，请向网关核实", format_amount(s.amount)),
+                        format!("the statement lists this merchant order {listed} times ({} each): counted once — confirm with the gateway", format_amount(s.amount)),
                     ),
             );
         }

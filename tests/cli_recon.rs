@@ -1,0 +1,392 @@
+//! `reconcile`, `case` and `export` as a finance operator and a support agent
+//! run them, including bad input.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use payrecon::db::{ConnectOptions, Db};
+use payrecon::payment::HandlerKind;
+use payrecon::simulate::{self, Faults, SimConfig};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn payrecon(args: &[&str], home: &Path) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_payrecon"))
+        .args(args)
+        .env("HOME", home)
+        .env("XDG_DATA_HOME", home.join("data"))
+        .env_remove("PAYRECON_DATABASE_URL")
+        .output()
+        .expect("run payrecon");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn day() -> chrono::NaiveDate {
+    chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap()
+}
+
+/// A simulated faulty day on SQLite and its statement in all three gateway formats.
+fn setup(dir: &Path) -> (String, [PathBuf; 3], simulate::Truth) {
+    let db_path = dir.join("pay.db");
+    let url = format!("sqlite://{}", db_path.display());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let report = rt.block_on(async {
+        let db = Db::connect(&url, &ConnectOptions::read_write())
+            .await
+            .unwrap();
+        payrecon::db::migrate(&db).await.unwrap();
+        let mut cfg = SimConfig::new(HandlerKind::Locked, day());
+        cfg.recharges = 200;
+        cfg.users = 20;
+        cfg.faults = Faults {
+            exhaust_rate: 0.05,
+            abandon_rate: 0.05,
+            stray_rate: 0.5,
+            refund_rate: 0.05,
+            amount_drift_rate: 0.05,
+            statement_duplicate_rate: 0.05,
+            conflict_rate: 0.05,
+            ..Faults::default()
+        };
+        let r = simulate::run(&db, &cfg).await.unwrap();
+        db.close().await;
+        r
+    });
+    let hfb = dir.join("hfb.csv");
+    let wx = dir.join("wechat.csv");
+    let ali = dir.join("alipay.csv");
+    payrecon::statement::hfb::write_file(&hfb, &report.statement).unwrap();
+    payrecon::statement::wechat::write_file(&wx, &report.statement, None).unwrap();
+    payrecon::statement::alipay::write_file(&ali, &report.statement, None).unwrap();
+    (url, [hfb, wx, ali], report.truth)
+}
+
+fn findings(dir: &Path) -> Vec<Vec<String>> {
+    let mut r = csv::Reader::from_path(dir.join("findings.csv")).unwrap();
+    r.records()
+        .map(|x| x.unwrap().iter().map(str::to_owned).collect())
+        .collect()
+}
+
+const STATEMENT_KINDS: [&str; 6] = [
+    "missing_internal",
+    "missing_external",
+    "amount_mismatch",
+    "status_mismatch",
+    "duplicate_in_statement",
+    "pending_cross_day",
+];
+
+#[test]
+fn the_same_breaks_from_hfb_wechat_and_alipay_bills() {
+    let home = tempfile::tempdir().unwrap();
+    let (url, files, truth) = setup(home.path());
+    let mut per_format = Vec::new();
+    for (file, format) in files.iter().zip(["hfb", "wechat", "alipay"]) {
+        let out = home.path().join(format!("out-{format}"));
+        let (code, stdout, stderr) = payrecon(
+            &[
+                "reconcile",
+                "--db",
+                &url,
+                "--statement",
+                file.to_str().unwrap(),
+                "--format",
+                format,
+                "--from",
+                "2026-11-19",
+                "--to",
+                "2026-11-20",
+                "--out",
+                out.to_str().unwrap(),
+            ],
+            home.path(),
+        );
+        assert_eq!(
+            code, 1,
+            "critical breaks exist, so exit 1: {stdout}{stderr}"
+        );
+        let rows = findings(&out);
+        let got: BTreeSet<(String, String)> = rows
+            .iter()
+            .filter(|r| STATEMENT_KINDS.contains(&r[0].as_str()))
+            .map(|r| (r[0].clone(), r[2].clone()))
+            .collect();
+        let want: BTreeSet<(String, String)> = STATEMENT_KINDS
+            .iter()
+            .flat_map(|k| truth.keys(k).into_iter().map(move |b| ((*k).to_owned(), b)))
+            .collect();
+        assert_eq!(
+            got, want,
+            "{format}: statement breaks differ from the truth"
+        );
+        // Direction is stated in words, in both languages.
+        for r in rows.iter().filter(|r| r[0] == "missing_internal") {
+            assert!(
+                r[10].contains("网关有、我方无") && r[10].contains("gateway has it, we don't"),
+                "{r:?}"
+            );
+        }
+        let summary: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap())
+                .unwrap();
+        assert_eq!(summary["status"], "ok");
+        assert_eq!(
+            summary["files"][0]["totals_ok"],
+            if format == "hfb" {
+                serde_json::Value::Null
+            } else {
+                true.into()
+            }
+        );
+        per_format.push(got);
+    }
+    assert!(!per_format[0].is_empty());
+}
+
+#[test]
+fn a_truncated_wechat_bill_is_not_reconciled() {
+    let home = tempfile::tempdir().unwrap();
+    let (url, _, _) = setup(home.path());
+    // Rebuild the WeChat bill with its last 5 rows cut off but its footer intact.
+    let mut lines = Vec::new();
+    payrecon::statement::read_statement(
+        &home.path().join("hfb.csv"),
+        &payrecon::statement::Format::Hfb,
+        |e| {
+            lines.push(payrecon::statement::hfb::Line {
+                agent_bill_no: e.agent_bill_no,
+                bind_code: e.bind_code.unwrap_or_default(),
+                charge_amt: e.amount,
+                fee_amt: e.fee.unwrap_or_default(),
+                status: e.status,
+                paid_at: e.paid_at.unwrap(),
+            })
+        },
+    )
+    .unwrap();
+    let wx = home.path().join("cut.csv");
+    payrecon::statement::wechat::write_file(&wx, &lines, Some(lines.len() - 5)).unwrap();
+    let out = home.path().join("out");
+    let (code, stdout, _) = payrecon(
+        &[
+            "reconcile",
+            "--db",
+            &url,
+            "--statement",
+            wx.to_str().unwrap(),
+            "--format",
+            "wechat",
+            "--day",
+            "2026-11-20",
+            "--out",
+            out.to_str().unwrap(),
+            "--bom",
+        ],
+        home.path(),
+    );
+    assert_eq!(code, 1);
+    assert!(stdout.contains("NOT reconciled"), "{stdout}");
+    let raw = std::fs::read(out.join("findings.csv")).unwrap();
+    assert!(raw.starts_with(b"\xEF\xBB\xBFkind,severity,agent_bill_no,user_id,amount_internal,amount_external,difference,first_seen,last_seen,attempts,detail"));
+    let rows = findings(&out);
+    assert!(
+        rows.iter()
+            .any(|r| r[0] == "statement_total_mismatch" && r[1] == "critical")
+    );
+    // Its rows were not used: nothing is "missing_internal" because of it.
+    assert!(
+        !rows.iter().any(|r| r[0] == "missing_internal"),
+        "a truncated file must not be reconciled"
+    );
+}
+
+#[test]
+fn bad_statement_input_is_one_sentence_and_recorded_as_failed() {
+    let home = tempfile::tempdir().unwrap();
+    let (url, files, _) = setup(home.path());
+    let empty = home.path().join("empty.csv");
+    std::fs::write(&empty, "").unwrap();
+    let broken = home.path().join("broken.csv");
+    let text = std::fs::read_to_string(&files[0]).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    let mut cells: Vec<String> = lines[3].split(',').map(str::to_owned).collect();
+    cells[2] = "12.3.4".into();
+    lines[3] = cells.join(",");
+    std::fs::write(&broken, lines.join("\n") + "\n").unwrap();
+
+    let run = |args: &[&str]| {
+        let out = home.path().join("out");
+        let _ = std::fs::remove_dir_all(&out);
+        let mut a = vec!["reconcile", "--db", &url, "--out", out.to_str().unwrap()];
+        a.extend_from_slice(args);
+        let r = payrecon(&a, home.path());
+        (r, out)
+    };
+    let one = |stderr: &str| {
+        let l: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+        assert_eq!(l.len(), 1, "{stderr}");
+        l[0].to_owned()
+    };
+    // Wrong format word.
+    let ((code, _, err), _) = run(&[
+        "--statement",
+        files[0].to_str().unwrap(),
+        "--format",
+        "csv",
+        "--day",
+        "2026-11-20",
+    ]);
+    assert_eq!(code, 2);
+    assert!(
+        one(&err).contains("--format csv is not a statement format"),
+        "{err}"
+    );
+    // A GBK file read as UTF-8.
+    let ((code, _, err), out) = run(&[
+        "--statement",
+        files[2].to_str().unwrap(),
+        "--format",
+        "hfb",
+        "--day",
+        "2026-11-20",
+    ]);
+    assert_eq!(code, 2);
+    let line = one(&err);
+    assert!(line.contains("not UTF-8") && line.contains("GBK"), "{line}");
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(s["status"], "failed");
+    assert!(
+        !out.join("findings.csv").exists(),
+        "a failed run leaves no findings.csv"
+    );
+    // An empty file.
+    let ((code, _, err), _) = run(&[
+        "--statement",
+        empty.to_str().unwrap(),
+        "--format",
+        "hfb",
+        "--day",
+        "2026-11-20",
+    ]);
+    assert_eq!(code, 2);
+    assert!(one(&err).contains("empty"), "{err}");
+    // A statement for another day.
+    let ((code, _, err), out) = run(&[
+        "--statement",
+        files[0].to_str().unwrap(),
+        "--format",
+        "hfb",
+        "--day",
+        "2026-10-01",
+    ]);
+    assert_eq!(code, 2);
+    assert!(one(&err).contains("wrong file or wrong --day"), "{err}");
+    assert!(out.join("summary.json").exists());
+    // A broken amount: reported with its line, the rest reconciled.
+    let ((code, stdout, err), out) = run(&[
+        "--statement",
+        broken.to_str().unwrap(),
+        "--format",
+        "hfb",
+        "--day",
+        "2026-11-20",
+    ]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        stdout.contains("1 bad rows") && stdout.contains("line 4"),
+        "{stdout}"
+    );
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(s["files"][0]["row_errors"][0][0], 4);
+}
+
+#[test]
+fn support_agent_reads_the_story_and_exports_it() {
+    let home = tempfile::tempdir().unwrap();
+    let (url, _, truth) = setup(home.path());
+    let exhausted = truth.keys("notify_exhausted");
+    let bill = exhausted.first().expect("the setup exhausts some bills");
+    let (code, out, err) = payrecon(&["case", "--db", &url, "--bill", bill], home.path());
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("已付款未到账") && out.contains("paid but not credited"),
+        "{out}"
+    );
+    assert!(out.contains("网关已停止重试"), "{out}");
+    let (code, json, _) = payrecon(
+        &["case", "--db", &url, "--bill", bill, "--json"],
+        home.path(),
+    );
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["bill"]["verdict"], "paid_not_credited");
+    assert!(v["bill"]["attempts"].as_array().unwrap().len() >= 5);
+    let uid = v["bill"]["user_id"].as_i64().unwrap();
+    // By mobile: the same user, the same bill, with its verdict.
+    let mobile = v["users"][0]["mobile"].as_str().unwrap().to_owned();
+    let (code, out, _) = payrecon(&["case", "--db", &url, "--mobile", &mobile], home.path());
+    assert_eq!(code, 0);
+    assert!(
+        out.contains(bill.as_str()) && out.contains(&format!("user {uid}")),
+        "{out}"
+    );
+    let (code, _, _) = payrecon(
+        &["case", "--db", &url, "--bill", "CHARGE00000000000000000"],
+        home.path(),
+    );
+    assert_eq!(code, 1, "nothing found exits 1");
+
+    // Export that user's notify attempts, filtered, and read them back.
+    let csv_path = home.path().join("notify.csv");
+    let (code, out, err) = payrecon(
+        &[
+            "export",
+            "--db",
+            &url,
+            "--view",
+            "notify",
+            "--key",
+            bill,
+            "--status",
+            "failed",
+            "--out",
+            csv_path.to_str().unwrap(),
+        ],
+        home.path(),
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let mut r = csv::Reader::from_path(&csv_path).unwrap();
+    let rows: Vec<csv::StringRecord> = r.records().map(|x| x.unwrap()).collect();
+    assert!(rows.len() >= 5);
+    assert!(
+        rows.iter()
+            .all(|x| &x[1] == bill.as_str() && &x[6] == "failed")
+    );
+    // Amounts exact, times with milliseconds in the business zone.
+    assert!(rows[0][3].ends_with(|c: char| c.is_ascii_digit()) && rows[0][3].contains('.'));
+    assert_eq!(rows[0][8].len(), "2026-11-20 00:00:00.000".len());
+    // A filter that makes no sense for the view is one sentence.
+    let (code, _, err) = payrecon(
+        &[
+            "export",
+            "--db",
+            &url,
+            "--view",
+            "flows",
+            "--status",
+            "2",
+            "--out",
+            csv_path.to_str().unwrap(),
+        ],
+        home.path(),
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("have no status"), "{err}");
+}
