@@ -726,7 +726,7 @@ async fn cmd_case(a: CaseArgs) -> anyhow::Result<ExitCode> {
     } else {
         print!("{}", case::render(&c));
     }
-    let found = c.users.len() > 0
+    let found = !c.users.is_empty()
         || c.bill
             .as_ref()
             .is_some_and(|b| b.verdict != case::Verdict::NotFound);
