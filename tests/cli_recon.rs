@@ -390,3 +390,117 @@ fn support_agent_reads_the_story_and_exports_it() {
     assert_eq!(code, 2);
     assert!(err.contains("have no status"), "{err}");
 }
+
+mod support;
+
+/// The database connection dies mid-run (the server kills it): the run is
+/// recorded as failed with the reason, exit 2, and no findings.csv pretends
+/// to be a result. The kill is made deterministic by first blocking the run
+/// behind a table lock held from an admin session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_killed_mid_run_is_a_failed_run() {
+    use sqlx::{Connection as _, Executor as _, Row as _};
+    for backend in [support::Backend::Postgres, support::Backend::MySql] {
+        let home = tempfile::tempdir().unwrap();
+        let t = support::fresh_db(backend).await;
+        {
+            let db = Db::connect(&t.url, &ConnectOptions::read_write())
+                .await
+                .unwrap();
+            payrecon::db::migrate(&db).await.unwrap();
+            db.close().await;
+        }
+        let out = home.path().join("out");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_payrecon"));
+        child
+            .args(["reconcile", "--db", &t.url, "--out", out.to_str().unwrap()])
+            .env("HOME", home.path())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        match backend {
+            support::Backend::Postgres => {
+                let mut admin = sqlx::PgConnection::connect(&t.url).await.unwrap();
+                admin.execute("BEGIN").await.unwrap();
+                admin
+                    .execute("LOCK TABLE notify_log, trans_flow, user_account, recharge_order, idempotency_record IN ACCESS EXCLUSIVE MODE")
+                    .await
+                    .unwrap();
+                let mut proc = child.spawn().unwrap();
+                let mut killed = 0;
+                for _ in 0..200 {
+                    let mut probe = sqlx::PgConnection::connect(&t.url).await.unwrap();
+                    let r = probe
+                        .fetch_one(sqlx::query(
+                            "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity \
+                             WHERE application_name = 'payrecon' AND wait_event_type = 'Lock'",
+                        ))
+                        .await
+                        .unwrap();
+                    killed = r.get::<i64, _>(0);
+                    if killed > 0 {
+                        break;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+                assert!(killed > 0, "the run never blocked on the lock");
+                admin.execute("ROLLBACK").await.unwrap();
+                let o = tokio::task::spawn_blocking(move || proc.wait_with_output())
+                    .await
+                    .unwrap()
+                    .unwrap();
+                check_failed(&o, &out);
+            }
+            support::Backend::MySql => {
+                let mut admin = sqlx::MySqlConnection::connect(&t.url).await.unwrap();
+                admin
+                    .execute("LOCK TABLES notify_log WRITE, trans_flow WRITE, user_account WRITE, recharge_order WRITE, idempotency_record WRITE")
+                    .await
+                    .unwrap();
+                let mut proc = child.spawn().unwrap();
+                let mut killed = false;
+                for _ in 0..200 {
+                    let mut probe = sqlx::MySqlConnection::connect(&t.url).await.unwrap();
+                    let ids: Vec<i64> = sqlx::query(
+                        "SELECT id FROM information_schema.processlist WHERE db = DATABASE() AND state LIKE '%lock%' AND id <> CONNECTION_ID()",
+                    )
+                    .fetch_all(&mut probe)
+                    .await
+                    .unwrap()
+                    .iter()
+                    .map(|r| r.get::<i64, _>(0))
+                    .collect();
+                    for id in &ids {
+                        probe
+                            .execute(sqlx::AssertSqlSafe(format!("KILL {id}")))
+                            .await
+                            .unwrap();
+                        killed = true;
+                    }
+                    if killed {
+                        break;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+                assert!(killed, "the run never blocked on the lock");
+                admin.execute("UNLOCK TABLES").await.unwrap();
+                let o = tokio::task::spawn_blocking(move || proc.wait_with_output())
+                    .await
+                    .unwrap()
+                    .unwrap();
+                check_failed(&o, &out);
+            }
+            support::Backend::Sqlite => {}
+        }
+    }
+}
+
+fn check_failed(o: &std::process::Output, out: &Path) {
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("reconciliation failed"), "{err}");
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(s["status"], "failed");
+    assert!(s["error"].as_str().is_some_and(|e| !e.is_empty()));
+    assert!(!out.join("findings.csv").exists());
+}
