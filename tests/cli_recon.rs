@@ -425,7 +425,7 @@ async fn connection_killed_mid_run_is_a_failed_run() {
                     .execute("LOCK TABLE notify_log, trans_flow, user_account, recharge_order, idempotency_record IN ACCESS EXCLUSIVE MODE")
                     .await
                     .unwrap();
-                let mut proc = child.spawn().unwrap();
+                let proc = child.spawn().unwrap();
                 let mut killed = 0;
                 for _ in 0..200 {
                     let mut probe = sqlx::PgConnection::connect(&t.url).await.unwrap();
@@ -456,7 +456,7 @@ async fn connection_killed_mid_run_is_a_failed_run() {
                     .execute("LOCK TABLES notify_log WRITE, trans_flow WRITE, user_account WRITE, recharge_order WRITE, idempotency_record WRITE")
                     .await
                     .unwrap();
-                let mut proc = child.spawn().unwrap();
+                let proc = child.spawn().unwrap();
                 let mut killed = false;
                 for _ in 0..200 {
                     let mut probe = sqlx::MySqlConnection::connect(&t.url).await.unwrap();
