@@ -6,7 +6,7 @@ use super::finding::{Finding, Kind};
 use crate::db::{Arg, Db, DbError};
 use crate::money::format_amount;
 use crate::statement::hfb::GatewayStatus;
-use crate::statement::{Entry, EntryKind, Format, ImportReport, StatementError, read_statement};
+use crate::statement::{EntryKind, Format, ImportReport, StatementError, read_statement};
 use chrono::{Duration, NaiveDateTime};
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -73,6 +73,70 @@ pub struct MatchOutput {
     pub matched: u64,
 }
 
+/// A business key stored inline (srb's keys are 23 bytes), or in a side
+/// table when longer: 26 bytes instead of a heap `String` per row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Key {
+    Inline { len: u8, bytes: [u8; 24] },
+    Long(u32),
+}
+
+#[derive(Default)]
+struct Keys {
+    long: Vec<String>,
+    long_index: HashMap<String, u32>,
+}
+
+impl Keys {
+    fn key(&mut self, s: &str) -> Key {
+        let b = s.as_bytes();
+        if b.len() <= 24 {
+            let mut bytes = [0u8; 24];
+            bytes[..b.len()].copy_from_slice(b);
+            return Key::Inline {
+                len: b.len() as u8,
+                bytes,
+            };
+        }
+        if let Some(i) = self.long_index.get(s) {
+            return Key::Long(*i);
+        }
+        let i = u32::try_from(self.long.len()).unwrap_or(u32::MAX);
+        self.long.push(s.to_owned());
+        self.long_index.insert(s.to_owned(), i);
+        Key::Long(i)
+    }
+
+    fn text(&self, k: &Key) -> String {
+        match k {
+            Key::Inline { len, bytes } => {
+                String::from_utf8_lossy(&bytes[..usize::from(*len)]).into_owned()
+            }
+            Key::Long(i) => self.long.get(*i as usize).cloned().unwrap_or_default(),
+        }
+    }
+}
+
+/// One statement line, compact.
+#[derive(Debug, Clone, Copy)]
+struct StmtRec {
+    key: Key,
+    refund: bool,
+    status: GatewayStatus,
+    amount: Decimal,
+    paid_at: Option<NaiveDateTime>,
+}
+
+/// One recharge flow, compact.
+#[derive(Debug, Clone, Copy)]
+struct FlowRec {
+    key: Key,
+    amount: Decimal,
+    user_id: i64,
+    at: NaiveDateTime,
+}
+
+/// A statement order: its lines folded together.
 #[derive(Debug, Clone)]
 struct StmtAgg {
     payments: u32,
@@ -84,6 +148,51 @@ struct StmtAgg {
     paid_at: Option<NaiveDateTime>,
 }
 
+impl StmtAgg {
+    fn fold(recs: &[StmtRec]) -> Self {
+        let mut a = StmtAgg {
+            payments: 0,
+            refunds: 0,
+            amount: Decimal::ZERO,
+            status: GatewayStatus::Success,
+            refunded: Decimal::ZERO,
+            paid_at: None,
+        };
+        for e in recs {
+            if e.refund {
+                // A bill may list only the refund row (WeChat's REFUND line): the
+                // payment it refunds is implied.
+                if a.payments == 0 && a.refunded == Decimal::ZERO {
+                    a.amount = e.amount;
+                    a.paid_at = a.paid_at.or(e.paid_at);
+                }
+                a.refunds += 1;
+                a.refunded += e.amount;
+                a.status = if e.status == GatewayStatus::Success {
+                    GatewayStatus::Refund
+                } else {
+                    e.status
+                };
+            } else {
+                a.payments += 1;
+                if a.payments == 1 {
+                    a.amount = e.amount;
+                }
+                if e.status != GatewayStatus::Success {
+                    a.status = e.status;
+                }
+                a.paid_at = a.paid_at.or(e.paid_at);
+            }
+        }
+        a
+    }
+
+    fn present(&self) -> bool {
+        self.payments > 0 || self.refunded > Decimal::ZERO
+    }
+}
+
+/// A bill's recharge flows folded together.
 #[derive(Debug, Clone)]
 struct FlowAgg {
     count: u32,
@@ -93,49 +202,35 @@ struct FlowAgg {
     last: NaiveDateTime,
 }
 
-fn merge_entry(map: &mut HashMap<String, StmtAgg>, e: Entry) {
-    let a = map.entry(e.agent_bill_no).or_insert(StmtAgg {
-        payments: 0,
-        refunds: 0,
-        amount: Decimal::ZERO,
-        status: GatewayStatus::Success,
-        refunded: Decimal::ZERO,
-        paid_at: None,
-    });
-    match e.kind {
-        EntryKind::Payment => {
-            a.payments += 1;
-            if a.payments == 1 {
-                a.amount = e.amount;
-            }
-            if e.status != GatewayStatus::Success {
-                a.status = e.status;
-            }
-            a.paid_at = a.paid_at.or(e.paid_at);
+impl FlowAgg {
+    fn fold(recs: &[FlowRec]) -> Option<Self> {
+        let f = recs.first()?;
+        let mut a = FlowAgg {
+            count: 0,
+            amount: Decimal::ZERO,
+            user_id: f.user_id,
+            first: f.at,
+            last: f.at,
+        };
+        for r in recs {
+            a.count += 1;
+            a.amount += r.amount;
+            a.first = a.first.min(r.at);
+            a.last = a.last.max(r.at);
         }
-        EntryKind::Refund => {
-            // A bill may list only the refund row (WeChat's REFUND line): the
-            // payment it refunds is implied.
-            if a.payments == 0 && a.refunded == Decimal::ZERO {
-                a.amount = e.amount;
-                a.paid_at = a.paid_at.or(e.paid_at);
-            }
-            a.refunds += 1;
-            a.refunded += e.amount;
-            a.status = if e.status == GatewayStatus::Success {
-                GatewayStatus::Refund
-            } else {
-                e.status
-            };
-        }
+        Some(a)
     }
 }
 
 /// Matches `files` against the recharge flows created in `[from, to)`.
 ///
-/// Flows within `window` of either boundary that the statements lack are
-/// `pending_cross_day` (the neighbouring day's file will have them), not
-/// `missing_external`. `cancel` is polled between files and every 64k rows.
+/// Both sides are read into compact records, sorted by key and merged, so
+/// memory is a few dozen bytes per row whatever the key type. A file whose
+/// format has footer totals is first read once for its totals alone; only if
+/// they agree are its rows used. Flows within `window` of either boundary that
+/// the statements lack are `pending_cross_day` (the neighbouring day's file
+/// will have them), not `missing_external`. `cancel` is polled between files
+/// and every 64k rows.
 pub async fn match_statements(
     db: &Db,
     files: &[StatementInput],
@@ -147,27 +242,49 @@ pub async fn match_statements(
 ) -> Result<MatchOutput, MatchError> {
     use std::sync::atomic::Ordering;
     let mut out = MatchOutput::default();
-    let mut stmt: HashMap<String, StmtAgg> = HashMap::new();
+    let mut keys = Keys::default();
+    let mut stmt: Vec<StmtRec> = Vec::new();
     for input in files {
         if cancel.load(Ordering::Relaxed) {
             return Err(MatchError::Cancelled);
         }
-        let mut entries = Vec::new();
-        let report = read_statement(&input.path, &input.format, |e| entries.push(e))?;
+        let name = input
+            .path
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        // Formats with a footer: check the totals before trusting any row.
+        let checked = if input.format.has_footer() {
+            let r = read_statement(&input.path, &input.format, |_| {})?;
+            check_period(&r, from, to)?;
+            Some(r)
+        } else {
+            None
+        };
+        let report = match checked {
+            Some(r) if r.totals_match() == Some(false) => r,
+            _ => {
+                let before = stmt.len();
+                let r = read_statement(&input.path, &input.format, |e| {
+                    stmt.push(StmtRec {
+                        key: keys.key(&e.agent_bill_no),
+                        refund: e.kind == EntryKind::Refund,
+                        status: e.status,
+                        amount: e.amount,
+                        paid_at: e.paid_at,
+                    })
+                })?;
+                if let Err(e) = check_period(&r, from, to) {
+                    stmt.truncate(before);
+                    return Err(e);
+                }
+                r
+            }
+        };
         progress("statement", report.entries);
-        check_period(&report, from, to)?;
         let totals_ok = report.totals_match();
         let reconciled = totals_ok != Some(false);
-        if reconciled {
-            for e in entries {
-                merge_entry(&mut stmt, e);
-            }
-        } else {
-            let name = input
-                .path
-                .file_name()
-                .map(|f| f.to_string_lossy().into_owned())
-                .unwrap_or_default();
+        if !reconciled {
             let why = report.totals_mismatch_reason().unwrap_or_default();
             out.findings.push(
                 Finding::new(Kind::StatementTotalMismatch, name.clone())
@@ -181,7 +298,7 @@ pub async fn match_statements(
         out.files.push(FileSummary {
             path: input.path.display().to_string(),
             format: report.format,
-            encoding: format!("{:?}", report.encoding),
+            encoding: report.encoding.to_string(),
             entries: report.entries,
             row_errors: report
                 .errors
@@ -192,37 +309,27 @@ pub async fn match_statements(
             reconciled,
         });
     }
-    out.statement_orders = stmt.len() as u64;
+    stmt.sort_unstable_by_key(|r| r.key);
 
-    // Recharge flows around the period, streamed.
-    let mut flows: HashMap<String, FlowAgg> = HashMap::new();
+    // Recharge flows around the period, streamed into compact records.
+    let mut flows: Vec<FlowRec> = Vec::new();
     let sql = format!(
         "SELECT trans_no, user_id, {}, create_time FROM trans_flow \
          WHERE trans_type = 1 AND is_deleted = 0 AND create_time >= ? AND create_time < ?",
         db.money_cmp("trans_amount")
     );
     let args = [Arg::from(from - window), Arg::from(to + window)];
-    let mut n = 0u64;
     db.for_each_row(&sql, &args, |row| -> Result<bool, MatchError> {
         let d = |e| MatchError::Db(db.decode("trans_flow", e));
         let bill = row.text(0).map_err(d)?;
-        let user_id = row.i64(1).map_err(d)?;
-        let amount = row.opt_money_agg(2).map_err(d)?.unwrap_or_default();
-        let t = row.time(3).map_err(d)?;
-        let f = flows.entry(bill).or_insert(FlowAgg {
-            count: 0,
-            amount: Decimal::ZERO,
-            user_id,
-            first: t,
-            last: t,
+        flows.push(FlowRec {
+            key: keys.key(&bill),
+            user_id: row.i64(1).map_err(d)?,
+            amount: row.opt_money_agg(2).map_err(d)?.unwrap_or_default(),
+            at: row.time(3).map_err(d)?,
         });
-        f.count += 1;
-        f.amount += amount;
-        f.first = f.first.min(t);
-        f.last = f.last.max(t);
-        n += 1;
-        if n.is_multiple_of(65_536) {
-            progress("flows", n);
+        if flows.len().is_multiple_of(65_536) {
+            progress("flows", flows.len() as u64);
             if cancel.load(Ordering::Relaxed) {
                 return Err(MatchError::Cancelled);
             }
@@ -230,9 +337,49 @@ pub async fn match_statements(
         Ok(true)
     })
     .await?;
-    progress("flows", n);
+    progress("flows", flows.len() as u64);
+    flows.sort_unstable_by_key(|r| r.key);
 
-    for (bill, s) in &stmt {
+    // Merge the two sorted sides, one key at a time.
+    let (mut i, mut j) = (0, 0);
+    while i < stmt.len() || j < flows.len() {
+        let key = match (stmt.get(i), flows.get(j)) {
+            (Some(s), Some(f)) => s.key.min(f.key),
+            (Some(s), None) => s.key,
+            (None, Some(f)) => f.key,
+            (None, None) => break,
+        };
+        let si = i;
+        while i < stmt.len() && stmt[i].key == key {
+            i += 1;
+        }
+        let fj = j;
+        while j < flows.len() && flows[j].key == key {
+            j += 1;
+        }
+        let s = (i > si).then(|| StmtAgg::fold(&stmt[si..i]));
+        let f = FlowAgg::fold(&flows[fj..j]);
+        let bill = keys.text(&key);
+        compare(&bill, s.as_ref(), f.as_ref(), from, to, window, &mut out);
+        if cancel.load(Ordering::Relaxed) && (i + j).is_multiple_of(65_536) {
+            return Err(MatchError::Cancelled);
+        }
+    }
+    Ok(out)
+}
+
+/// One key: the statement's view against ours.
+fn compare(
+    bill: &str,
+    s: Option<&StmtAgg>,
+    f: Option<&FlowAgg>,
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+    window: Duration,
+    out: &mut MatchOutput,
+) {
+    if let Some(s) = s {
+        out.statement_orders += 1;
         let listed = if s.payments > 0 {
             s.payments
         } else {
@@ -250,111 +397,103 @@ pub async fn match_statements(
                     ),
             );
         }
-        if s.payments == 0 && s.refunded == Decimal::ZERO {
-            continue;
-        }
-        match flows.get(bill) {
-            Some(f) => {
-                out.matched += 1;
-                if s.status != GatewayStatus::Success {
-                    let st = s.status.as_str();
-                    out.findings.push(
-                        Finding::new(Kind::StatusMismatch, bill)
-                            .bill(bill)
-                            .user(Some(f.user_id))
-                            .amounts(Some(f.amount), Some(Decimal::ZERO))
-                            .seen(s.paid_at, Some(f.last))
-                            .explain(
-                                format!("我方已入账 {}，网关对账单状态为 {st}（已退款/撤销）：这笔钱网关不会结算给我们", format_amount(f.amount)),
-                                format!("we credited {} but the gateway's statement says {st} (refunded/revoked): the gateway will not settle this money to us", format_amount(f.amount)),
-                            ),
-                    );
-                } else if f.count == 1 && f.amount != s.amount {
-                    let diff = f.amount - s.amount;
-                    let (zh, en) = if diff > Decimal::ZERO {
-                        (
-                            format!("我方入账比网关多 {}", format_amount(diff)),
-                            format!(
-                                "we credited {} more than the gateway took",
-                                format_amount(diff)
-                            ),
-                        )
-                    } else {
-                        (
-                            format!("我方入账比网关少 {}", format_amount(-diff)),
-                            format!(
-                                "we credited {} less than the gateway took",
-                                format_amount(-diff)
-                            ),
-                        )
-                    };
-                    out.findings.push(
-                        Finding::new(Kind::AmountMismatch, bill)
-                            .bill(bill)
-                            .user(Some(f.user_id))
-                            .amounts(Some(f.amount), Some(s.amount))
-                            .seen(s.paid_at, Some(f.last))
-                            .explain(
-                                format!("双方都有这笔，金额不同：我方 {}，网关 {}；{zh}", format_amount(f.amount), format_amount(s.amount)),
-                                format!("both sides have it with different amounts: ours {}, gateway {}; {en}", format_amount(f.amount), format_amount(s.amount)),
-                            ),
-                    );
-                }
-            }
-            None if s.status == GatewayStatus::Success => {
+    }
+    if let Some(f) = f
+        && f.first >= from
+        && f.first < to
+    {
+        out.flows_in_period += 1;
+    }
+    match (s.filter(|s| s.present()), f) {
+        (Some(s), Some(f)) => {
+            out.matched += 1;
+            if s.status != GatewayStatus::Success {
+                let st = s.status.as_str();
                 out.findings.push(
-                    Finding::new(Kind::MissingInternal, bill)
+                    Finding::new(Kind::StatusMismatch, bill)
                         .bill(bill)
-                        .amounts(None, Some(s.amount))
-                        .seen(s.paid_at, s.paid_at)
+                        .user(Some(f.user_id))
+                        .amounts(Some(f.amount), Some(Decimal::ZERO))
+                        .seen(s.paid_at, Some(f.last))
                         .explain(
-                            format!("网关有、我方无：网关已收款 {}，我方没有入账流水——客户付了钱却没到账", format_amount(s.amount)),
-                            format!("gateway has it, we don't: the gateway took {} and no flow credits it — the customer paid and was not credited", format_amount(s.amount)),
+                            format!("我方已入账 {}，网关对账单状态为 {st}（已退款/撤销）：这笔钱网关不会结算给我们", format_amount(f.amount)),
+                            format!("we credited {} but the gateway's statement says {st} (refunded/revoked): the gateway will not settle this money to us", format_amount(f.amount)),
+                        ),
+                );
+            } else if f.count == 1 && f.amount != s.amount {
+                let diff = f.amount - s.amount;
+                let (zh, en) = if diff > Decimal::ZERO {
+                    (
+                        format!("我方入账比网关多 {}", format_amount(diff)),
+                        format!(
+                            "we credited {} more than the gateway took",
+                            format_amount(diff)
+                        ),
+                    )
+                } else {
+                    (
+                        format!("我方入账比网关少 {}", format_amount(-diff)),
+                        format!(
+                            "we credited {} less than the gateway took",
+                            format_amount(-diff)
+                        ),
+                    )
+                };
+                out.findings.push(
+                    Finding::new(Kind::AmountMismatch, bill)
+                        .bill(bill)
+                        .user(Some(f.user_id))
+                        .amounts(Some(f.amount), Some(s.amount))
+                        .seen(s.paid_at, Some(f.last))
+                        .explain(
+                            format!("双方都有这笔，金额不同：我方 {}，网关 {}；{zh}", format_amount(f.amount), format_amount(s.amount)),
+                            format!("both sides have it with different amounts: ours {}, gateway {}; {en}", format_amount(f.amount), format_amount(s.amount)),
                         ),
                 );
             }
-            None => {}
         }
-    }
-    for (bill, f) in &flows {
-        if f.first < from || f.first >= to {
-            continue;
-        }
-        out.flows_in_period += 1;
-        if stmt
-            .get(bill)
-            .is_some_and(|s| s.payments > 0 || s.refunded > Decimal::ZERO)
-        {
-            continue;
-        }
-        let near_edge = f.first < from + window || f.first >= to - window;
-        if near_edge {
+        (Some(s), None) if s.status == GatewayStatus::Success && s.payments > 0 => {
             out.findings.push(
-                Finding::new(Kind::PendingCrossDay, bill)
+                Finding::new(Kind::MissingInternal, bill)
                     .bill(bill)
-                    .user(Some(f.user_id))
-                    .amounts(Some(f.amount), None)
-                    .seen(Some(f.first), Some(f.last))
+                    .amounts(None, Some(s.amount))
+                    .seen(s.paid_at, s.paid_at)
                     .explain(
-                        format!("我方 {} 入账 {}，紧贴日切，不在本期对账单里：应在相邻一天的对账单中，导入后自动复核", f.first.format("%H:%M:%S"), format_amount(f.amount)),
-                        format!("credited {} at {}, right at the day boundary, and not in this statement: it should be in the neighbouring day's file and is re-checked when that is imported", format_amount(f.amount), f.first.format("%H:%M:%S")),
-                    ),
-            );
-        } else {
-            out.findings.push(
-                Finding::new(Kind::MissingExternal, bill)
-                    .bill(bill)
-                    .user(Some(f.user_id))
-                    .amounts(Some(f.amount), None)
-                    .seen(Some(f.first), Some(f.last))
-                    .explain(
-                        format!("我方有、网关无：我方已入账 {}，网关对账单没有这笔——入账的钱网关从未收到", format_amount(f.amount)),
-                        format!("we have it, the gateway doesn't: we credited {} and the statement has no such payment — money credited that the gateway never received", format_amount(f.amount)),
+                        format!("网关有、我方无：网关已收款 {}，我方没有入账流水——客户付了钱却没到账", format_amount(s.amount)),
+                        format!("gateway has it, we don't: the gateway took {} and no flow credits it — the customer paid and was not credited", format_amount(s.amount)),
                     ),
             );
         }
+        (None, Some(f)) if f.first >= from && f.first < to => {
+            let near_edge = f.first < from + window || f.first >= to - window;
+            if near_edge {
+                out.findings.push(
+                    Finding::new(Kind::PendingCrossDay, bill)
+                        .bill(bill)
+                        .user(Some(f.user_id))
+                        .amounts(Some(f.amount), None)
+                        .seen(Some(f.first), Some(f.last))
+                        .explain(
+                            format!("我方 {} 入账 {}，紧贴日切，不在本期对账单里：应在相邻一天的对账单中，导入后自动复核", f.first.format("%H:%M:%S"), format_amount(f.amount)),
+                            format!("credited {} at {}, right at the day boundary, and not in this statement: it should be in the neighbouring day's file and is re-checked when that is imported", format_amount(f.amount), f.first.format("%H:%M:%S")),
+                        ),
+                );
+            } else {
+                out.findings.push(
+                    Finding::new(Kind::MissingExternal, bill)
+                        .bill(bill)
+                        .user(Some(f.user_id))
+                        .amounts(Some(f.amount), None)
+                        .seen(Some(f.first), Some(f.last))
+                        .explain(
+                            format!("我方有、网关无：我方已入账 {}，网关对账单没有这笔——入账的钱网关从未收到", format_amount(f.amount)),
+                            format!("we have it, the gateway doesn't: we credited {} and the statement has no such payment — money credited that the gateway never received", format_amount(f.amount)),
+                        ),
+                );
+            }
+        }
+        _ => {}
     }
-    Ok(out)
 }
 
 /// A statement whose payments lie entirely outside the period (± one day) is
