@@ -186,7 +186,8 @@ async fn notify_checks(db: &Db, scope: &Scope, out: &mut CheckOutput) -> Result<
             OR SUM(CASE WHEN response_body = 'success' THEN 1 ELSE 0 END) = 0){h}"
     );
     let d = dec(db, "notify_log");
-    for row in db.fetch_all(&sql, &a).await? {
+    // Streamed: on a busy day most bills are retried, and only these rows come back.
+    db.for_each_row(&sql, &a, |row| -> Result<bool, DbError> {
         let bill = row.text(0).map_err(&d)?;
         let attempts = row.i64(1).map_err(&d)?;
         let credited = row.opt_i64(2).map_err(&d)?.unwrap_or(0);
@@ -268,7 +269,9 @@ async fn notify_checks(db: &Db, scope: &Scope, out: &mut CheckOutput) -> Result<
             }
             out.findings.push(f);
         }
-    }
+        Ok(true)
+    })
+    .await?;
     Ok(())
 }
 
