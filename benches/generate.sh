@@ -20,7 +20,7 @@ mkdir -p "$DIR"
 rm -f "$DIR/pay.db" "$DIR/pay.db-wal" "$DIR/pay.db-shm"
 "$BIN" migrate --db "sqlite://$DIR/pay.db" >/dev/null
 
-sqlite3 "$DIR/pay.db" <<SQL
+sqlite3 "$DIR/pay.db" >/dev/null <<SQL
 PRAGMA journal_mode=OFF;
 PRAGMA synchronous=OFF;
 PRAGMA cache_size=-1000000;

@@ -66,7 +66,7 @@ if ! pg_up; then
         log "initdb $PGDATA_DIR"
         mkdir -p "$PGDATA_DIR"
         [ "$(id -u)" = 0 ] && chown postgres:postgres "$PGDATA_DIR"
-        as_pg "$PGBIN/initdb" -q -D "$PGDATA_DIR" -U postgres --auth=trust -E UTF8 --locale=C >/dev/null
+        as_pg "$PGBIN/initdb" -D "$PGDATA_DIR" -U postgres --auth=trust -E UTF8 --locale=C >/dev/null
     fi
     log "starting PostgreSQL on 127.0.0.1:$PGPORT"
     as_pg "$PGBIN/pg_ctl" -D "$PGDATA_DIR" -l "$PGDATA_DIR/server.log" -w -o \
