@@ -13,6 +13,7 @@
 #   PAYRECON_BIN  (default /tmp/bench-target/release/payrecon)
 #   BENCH_DIR     (default /tmp/payrecon-bench; data in BENCH_DIR/N, PostgreSQL in BENCH_DIR/pgdata)
 #   RUNS          (default 3)     PGPORT (default 55432)     PGBIN (default /usr/lib/postgresql/15/bin)
+#   PREPARE_ONLY=1  generate and load, measure nothing
 #   KEEP=0        delete the generated data of this N at the end (the PostgreSQL database stays
 #                 until `bash benches/run.sh stop`)
 set -euo pipefail
@@ -89,6 +90,8 @@ SQL
     log "PostgreSQL loaded in $(echo "$(date +%s.%N) - $start" | bc) s"
 fi
 
+[ "${PREPARE_ONLY:-0}" = 1 ] && exit 0
+
 # ---- measuring ---------------------------------------------------------------------------
 : > "$RES"
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
@@ -96,7 +99,7 @@ median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 # when it finds high-severity breaks, which it is supposed to)
 measure() {
     local step=$1 tool=$2 rows=$3; shift 4
-    local walls=() rsss=() i t
+    local walls=() rsss=() cpus=() i t
     t=$(mktemp)
     for ((i = 1; i <= RUNS; i++)); do
         local rc=0
@@ -108,12 +111,14 @@ measure() {
         fi
         walls+=("$(awk -F': ' '/Elapsed \(wall clock\)/ {n = split($2, p, ":"); s = 0; for (k = 1; k <= n; k++) s = s * 60 + p[k]; print s}' "$t")")
         rsss+=("$(awk -F': ' '/Maximum resident set size/ {print $2}' "$t")")
+        cpus+=("$(awk -F': ' '/User time|System time/ {s += $2} END {print s}' "$t")")
     done
     rm -f "$t"
-    local w r
+    local w r c
     w=$(printf '%s\n' "${walls[@]}" | median)
+    c=$(printf '%s\n' "${cpus[@]}" | median)
     r=$(printf '%s\n' "${rsss[@]}" | median)
-    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$step" "$tool" "$rows" "$w" "$((r / 1024))" "${walls[*]}" >>"$RES"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$step" "$tool" "$rows" "$w" "$((r / 1024))" "${walls[*]}" "$c" "$(cut -d' ' -f1 /proc/loadavg)" >>"$RES"
     log "$step / $tool: median ${w}s (${walls[*]}), peak RSS $((r / 1024)) MB"
     cp "$OUT/last.stdout" "$OUT/$(echo "$step-$tool" | tr -c 'a-zA-Z0-9\n-' '_').stdout"
 }
@@ -157,12 +162,12 @@ rm -f "$OUT"/f-*.csv
     echo
     echo "### N = $N flows, $((N / 10)) accounts, statement of $STMT_LINES lines ($RUNS runs, median)"
     echo
-    echo "| step | tool | wall (s) | peak RSS (MB) | rows/s | runs (s) |"
-    echo "|---|---|---:|---:|---:|---|"
+    echo "| step | tool | wall (s) | peak RSS (MB) | rows/s | runs (s) | CPU of the process (s) | load avg |"
+    echo "|---|---|---:|---:|---:|---|---:|---:|"
     awk -F'\t' '{
-        if ($4 == "FAILED") { printf "| %s | %s | FAILED | | | |\n", $1, $2; next }
+        if ($4 == "FAILED") { printf "| %s | %s | FAILED | | | | | |\n", $1, $2; next }
         rps = ($4 > 0) ? sprintf("%.0f", $3 / $4) : "";
-        printf "| %s | %s | %.2f | %d | %s | %s |\n", $1, $2, $4, $5, rps, $6 }' "$RES"
+        printf "| %s | %s | %.2f | %d | %s | %s | %.2f | %s |\n", $1, $2, $4, $5, rps, $6, $7, $8 }' "$RES"
     echo
     echo "payrecon findings (SQLite reconcile):"
     sed -n '/^  [a-z_]* *[0-9]/p' "$OUT/reconcile-payrecon__SQLite_.stdout" 2>/dev/null | sed 's/^/    /'

@@ -5,22 +5,11 @@
 
 mod support;
 
-use std::process::Command;
+use std::path::Path;
 use support::{Backend, fresh_db};
 
-fn payrecon(args: &[&str], home: &std::path::Path) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_payrecon"))
-        .args(args)
-        .env("HOME", home)
-        .env("XDG_DATA_HOME", home.join("data"))
-        .env_remove("PAYRECON_DATABASE_URL")
-        .output()
-        .expect("run payrecon");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+fn payrecon(args: &[&str], home: &Path) -> (i32, String, String) {
+    support::payrecon_cli(env!("CARGO_BIN_EXE_payrecon"), args, home)
 }
 
 fn one_sentence(stderr: &str) -> &str {

@@ -11,18 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn payrecon(args: &[&str], home: &Path) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_payrecon"))
-        .args(args)
-        .env("HOME", home)
-        .env("XDG_DATA_HOME", home.join("data"))
-        .env_remove("PAYRECON_DATABASE_URL")
-        .output()
-        .expect("run payrecon");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    support::payrecon_cli(env!("CARGO_BIN_EXE_payrecon"), args, home)
 }
 
 fn day() -> chrono::NaiveDate {

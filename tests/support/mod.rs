@@ -724,3 +724,20 @@ fn tail(text: &str, lines: usize) -> String {
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
 }
+
+/// Runs the `payrecon` binary as a user would, with `home` as its home and
+/// data directory and no `PAYRECON_DATABASE_URL`; returns (exit code, stdout, stderr).
+pub fn payrecon_cli(bin: &str, args: &[&str], home: &Path) -> (i32, String, String) {
+    let out = std::process::Command::new(bin)
+        .args(args)
+        .env("HOME", home)
+        .env("XDG_DATA_HOME", home.join("data"))
+        .env_remove("PAYRECON_DATABASE_URL")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {bin}: {e}"));
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
