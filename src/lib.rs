@@ -18,3 +18,4 @@ pub mod recon;
 pub mod simulate;
 pub mod statement;
 pub mod views;
+pub mod workspace;

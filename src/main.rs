@@ -16,6 +16,9 @@ use std::process::ExitCode;
     about = "payrecon · 支付对账台 — payment idempotency and reconciliation console"
 )]
 struct Cli {
+    /// payrecon's own workspace database (runs, findings, resolutions, audit log).
+    #[arg(long, global = true, env = "PAYRECON_WORKSPACE")]
+    workspace: Option<PathBuf>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -51,6 +54,59 @@ enum Command {
     Export(Box<ExportArgs>),
     /// The whole story of a recharge or a user, with a verdict (read-only).
     Case(CaseArgs),
+    /// The findings queue in the workspace: list, show, acknowledge, resolve, accept.
+    #[command(subcommand)]
+    Findings(FindingsCmd),
+    /// The workspace's hash-chained audit log.
+    #[command(subcommand)]
+    Audit(AuditCmd),
+}
+
+#[derive(Subcommand)]
+enum AuditCmd {
+    /// Check the chain: exit 0 intact, 1 edited or deleted entries found.
+    Verify,
+    /// Print the last entries.
+    Show {
+        /// How many.
+        #[arg(long, default_value_t = 20)]
+        last: u32,
+    },
+}
+
+#[derive(Subcommand)]
+enum FindingsCmd {
+    /// List findings (newest problems first).
+    List {
+        /// Only this status.
+        #[arg(long, value_enum)]
+        status: Vec<payrecon::workspace::Status>,
+        /// Only this kind (e.g. duplicate_credit).
+        #[arg(long)]
+        kind: Vec<String>,
+        /// Only at least this old (days).
+        #[arg(long)]
+        min_age_days: Option<i64>,
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// One finding with its history.
+    Show {
+        /// Finding id.
+        id: i64,
+    },
+    /// Change a finding's status (resolve and accept need --note).
+    Set {
+        /// Finding id.
+        id: i64,
+        /// New status.
+        #[arg(long, value_enum)]
+        status: payrecon::workspace::Status,
+        /// Why (required for resolved, accepted and reopening).
+        #[arg(long, default_value = "")]
+        note: String,
+    },
 }
 
 #[derive(clap::Args)]
@@ -280,9 +336,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Simulate(a)) => cmd_simulate(*a).await,
-        Some(Command::Reconcile(a)) => cmd_reconcile(*a).await,
-        Some(Command::Export(a)) => cmd_export(*a).await,
+        Some(Command::Reconcile(a)) => cmd_reconcile(*a, cli.workspace).await,
+        Some(Command::Export(a)) => cmd_export(*a, cli.workspace).await,
         Some(Command::Case(a)) => cmd_case(a).await,
+        Some(Command::Findings(c)) => cmd_findings(c, cli.workspace).await,
+        Some(Command::Audit(c)) => cmd_audit(c, cli.workspace).await,
     }
 }
 
@@ -549,7 +607,12 @@ fn statement_inputs(a: &ReconcileArgs) -> anyhow::Result<Vec<payrecon::recon::St
     Ok(out)
 }
 
-async fn cmd_reconcile(a: ReconcileArgs) -> anyhow::Result<ExitCode> {
+async fn open_workspace(path: Option<PathBuf>) -> anyhow::Result<payrecon::workspace::Workspace> {
+    let p = path.unwrap_or_else(payrecon::workspace::Workspace::default_path);
+    Ok(payrecon::workspace::Workspace::open(&p).await?)
+}
+
+async fn cmd_reconcile(a: ReconcileArgs, workspace: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     use payrecon::recon::{self, Period, RunOptions, RunStatus};
     use std::io::IsTerminal as _;
     let statements = statement_inputs(&a)?;
@@ -586,10 +649,14 @@ async fn cmd_reconcile(a: ReconcileArgs) -> anyhow::Result<ExitCode> {
             eprint!("\r\x1b[2K{stage}: {n} rows");
         }
     };
+    let ws = open_workspace(workspace).await?;
     let out = recon::reconcile(&db, &opts, &cancel, &mut progress).await;
     if tty {
         eprint!("\r\x1b[2K");
     }
+    // The run is recorded first, whatever its outcome: a failed or cancelled
+    // run is on record as such.
+    let run_id = record_run(&ws, &db, &a, &opts, &out).await?;
     recon::write_outputs(&a.out, &out, a.bom)
         .with_context(|| format!("cannot write the results to {}", a.out.display()))?;
     if out.status != RunStatus::Ok {
@@ -631,6 +698,7 @@ async fn cmd_reconcile(a: ReconcileArgs) -> anyhow::Result<ExitCode> {
         println!("  {k:<26} {n:>6}  {amt}");
     }
     println!("findings: {}", a.out.join("findings.csv").display());
+    println!("workspace run {run_id}: {}", ws.path().display());
     Ok(if out.worst().is_some_and(|w| w >= a.fail_on) {
         ExitCode::from(1)
     } else {
@@ -650,7 +718,178 @@ fn parse_time(flag: &str, v: &str) -> anyhow::Result<chrono::NaiveDateTime> {
     anyhow::bail!("{flag} '{v}' is not a time: use YYYY-MM-DD or \"YYYY-MM-DD HH:MM:SS\"")
 }
 
-async fn cmd_export(a: ExportArgs) -> anyhow::Result<ExitCode> {
+async fn record_run(
+    ws: &payrecon::workspace::Workspace,
+    db: &Db,
+    a: &ReconcileArgs,
+    opts: &payrecon::recon::RunOptions,
+    out: &payrecon::recon::RunOutput,
+) -> anyhow::Result<i64> {
+    use payrecon::recon::Kind;
+    use payrecon::workspace::{self, RunRecord};
+    let mut not_checked: Vec<Kind> = out
+        .skipped
+        .iter()
+        .flat_map(|s| s.kinds.iter().filter_map(|k| Kind::parse(k)))
+        .collect();
+    if out.matching.is_none() {
+        not_checked.extend_from_slice(workspace::STATEMENT_KINDS);
+    }
+    let params = serde_json::json!({
+        "statements": a.statements.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+        "formats": a.formats,
+        "window_minutes": a.window_minutes,
+        "stuck_minutes": a.stuck_minutes,
+        "lock_ttl_seconds": a.lock_ttl_seconds,
+        "fail_on": a.fail_on.as_str(),
+        "as_of": opts.as_of.to_string(),
+        "out": a.out.display().to_string(),
+    });
+    let rec = RunRecord {
+        operator: workspace::current_operator(),
+        started_at: out.started_at,
+        finished_at: out.started_at
+            + chrono::Duration::milliseconds(i64::try_from(out.duration_ms).unwrap_or(i64::MAX)),
+        database: out.database.clone(),
+        period: out.period,
+        params,
+        status: out.status,
+        reason: out.error.clone(),
+        not_checked,
+    };
+    let id = ws
+        .record_run(&rec, &out.findings)
+        .await
+        .context("the run could not be recorded in the workspace")?;
+    ws.remember_connection(&db.redacted_url(), db.backend().name())
+        .await?;
+    Ok(id)
+}
+
+async fn cmd_findings(c: FindingsCmd, workspace: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    use payrecon::recon::Kind;
+    use payrecon::workspace::{FindingFilter, current_operator};
+    let ws = open_workspace(workspace).await?;
+    match c {
+        FindingsCmd::List {
+            status,
+            kind,
+            min_age_days,
+            limit,
+        } => {
+            let kinds = kind
+                .iter()
+                .map(|k| {
+                    Kind::parse(k)
+                        .ok_or_else(|| anyhow::anyhow!("--kind {k} is not a finding kind"))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let rows = ws
+                .list_findings(&FindingFilter {
+                    kinds,
+                    statuses: status,
+                    min_age_days,
+                    limit: Some(limit),
+                    ..FindingFilter::default()
+                })
+                .await?;
+            println!(
+                "{:>6}  {:<9} {:<24} {:<8} {:<26} {:>12}  {:>5}  database",
+                "id", "status", "kind", "severity", "key", "difference", "age"
+            );
+            for r in rows {
+                println!(
+                    "{:>6}  {:<9} {:<24} {:<8} {:<26} {:>12}  {:>4}d  {}{}",
+                    r.id,
+                    r.status.as_str(),
+                    r.kind.as_str(),
+                    r.severity.as_str(),
+                    r.key,
+                    r.difference.map(money::format_amount).unwrap_or_default(),
+                    r.age_days,
+                    r.database,
+                    if r.is_absent() {
+                        "  (not seen in the latest run)"
+                    } else {
+                        ""
+                    }
+                );
+            }
+        }
+        FindingsCmd::Show { id } => {
+            let r = ws.get_finding(id).await?;
+            println!(
+                "finding {} · {} · {} · {} · {}",
+                r.id,
+                r.kind.as_str(),
+                r.severity.as_str(),
+                r.key,
+                r.status.as_str()
+            );
+            println!("  {}\n  {}", r.detail_zh, r.detail_en);
+            println!(
+                "  first seen {} (run {}), last seen {} (run {}), {} runs, age {} days",
+                r.first_seen_at,
+                r.first_seen_run,
+                r.last_seen_at,
+                r.last_seen_run,
+                r.times_seen,
+                r.age_days
+            );
+            for e in ws.history(id).await? {
+                println!(
+                    "  {} {:<12} {:<11} → {:<12} {} {}",
+                    e.at,
+                    e.action,
+                    e.from.map(|s| s.as_str()).unwrap_or("-"),
+                    e.to.as_str(),
+                    e.operator,
+                    e.note
+                );
+            }
+        }
+        FindingsCmd::Set { id, status, note } => {
+            ws.set_status(id, status, &note, &current_operator())
+                .await?;
+            println!("finding {id} is now {}", status.as_str());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn cmd_audit(c: AuditCmd, workspace: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let ws = open_workspace(workspace).await?;
+    match c {
+        AuditCmd::Verify => {
+            let r = ws.verify_audit().await?;
+            if r.ok {
+                println!(
+                    "audit log intact: {} entries, head {}",
+                    r.entries, r.head_hash
+                );
+                Ok(ExitCode::SUCCESS)
+            } else {
+                println!("audit log BROKEN: {}", r.problem.unwrap_or_default());
+                Ok(ExitCode::from(1))
+            }
+        }
+        AuditCmd::Show { last } => {
+            let total = ws.verify_audit().await?.entries;
+            for e in ws
+                .audit_entries(total.saturating_sub(u64::from(last)), last)
+                .await?
+            {
+                println!(
+                    "{:>5} {} {:<10} {:<10} {}",
+                    e.seq, e.at, e.operator, e.action, e.params
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn cmd_export(a: ExportArgs, workspace: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     use payrecon::views::{self, Filter};
     let money = |flag: &str, v: &Option<String>| -> anyhow::Result<Option<rust_decimal::Decimal>> {
         v.as_deref()
@@ -701,6 +940,19 @@ async fn cmd_export(a: ExportArgs) -> anyhow::Result<ExitCode> {
     let rows = file
         .finish()
         .with_context(|| format!("cannot write {}", a.out.display()))?;
+    let ws = open_workspace(workspace).await?;
+    ws.append_audit(
+        &payrecon::workspace::current_operator(),
+        "export",
+        &serde_json::json!({
+            "database": db.redacted_url(),
+            "view": a.view,
+            "filter": filter,
+            "out": a.out.display().to_string(),
+            "rows": rows,
+        }),
+    )
+    .await?;
     println!(
         "exported {rows} rows of {} to {} in {} ms",
         a.view.table(),

@@ -493,3 +493,145 @@ fn check_failed(o: &std::process::Output, out: &Path) {
     assert!(s["error"].as_str().is_some_and(|e| !e.is_empty()));
     assert!(!out.join("findings.csv").exists());
 }
+
+/// The workspace keeps runs (failed ones too), findings with their
+/// lifecycle, resolutions with notes, and an audit chain that detects edits.
+#[test]
+fn workspace_runs_resolutions_and_the_audit_chain() {
+    let home = tempfile::tempdir().unwrap();
+    let (url, files, _) = setup(home.path());
+    let ws = home.path().join("ws.db");
+    let ws_s = ws.to_str().unwrap();
+    let out = home.path().join("out");
+    let args = |day: &str| {
+        vec![
+            "reconcile".to_owned(),
+            "--db".into(),
+            url.clone(),
+            "--statement".into(),
+            files[0].display().to_string(),
+            "--format".into(),
+            "hfb".into(),
+            "--day".into(),
+            day.into(),
+            "--out".into(),
+            out.display().to_string(),
+            "--workspace".into(),
+            ws_s.into(),
+        ]
+    };
+    let run = |a: Vec<String>| {
+        let v: Vec<&str> = a.iter().map(String::as_str).collect();
+        payrecon(&v, home.path())
+    };
+    assert_eq!(run(args("2026-11-20")).0, 1);
+    assert_eq!(run(args("2026-11-20")).0, 1);
+    // A failed run (statement for another day) is recorded as failed.
+    assert_eq!(run(args("2026-10-01")).0, 2);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (runs, open) = rt.block_on(async {
+        let w = payrecon::workspace::Workspace::open(&ws).await.unwrap();
+        let runs = w.list_runs(None, 10).await.unwrap();
+        let open = w
+            .list_findings(&payrecon::workspace::FindingFilter::default())
+            .await
+            .unwrap();
+        (runs, open)
+    });
+    assert_eq!(runs.len(), 3);
+    let statuses: Vec<String> = runs
+        .iter()
+        .map(|r| format!("{:?}", r.status).to_lowercase())
+        .collect();
+    assert!(statuses.contains(&"failed".to_owned()), "{statuses:?}");
+    let f = open
+        .iter()
+        .find(|f| f.kind.as_str() == "missing_internal")
+        .expect("a missing_internal finding");
+    assert_eq!(
+        f.times_seen, 2,
+        "seen in both ok runs, not counted by the failed one"
+    );
+    let id = f.id.to_string();
+    // Resolving needs a note; with one it is recorded with the operator.
+    let (code, _, err) = payrecon(
+        &[
+            "findings",
+            "set",
+            &id,
+            "--status",
+            "resolved",
+            "--workspace",
+            ws_s,
+        ],
+        home.path(),
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("note is required"), "{err}");
+    let (code, _, err) = payrecon(
+        &[
+            "findings",
+            "set",
+            &id,
+            "--status",
+            "resolved",
+            "--note",
+            "补单：已人工入账 credited by hand",
+            "--workspace",
+            ws_s,
+        ],
+        home.path(),
+    );
+    assert_eq!(code, 0, "{err}");
+    let (code, show, _) = payrecon(&["findings", "show", &id, "--workspace", ws_s], home.path());
+    assert_eq!(code, 0);
+    assert!(
+        show.contains("resolved") && show.contains("补单：已人工入账"),
+        "{show}"
+    );
+    // Export is audited too; the chain verifies.
+    let csv_path = home.path().join("o.csv");
+    assert_eq!(
+        payrecon(
+            &[
+                "export",
+                "--db",
+                &url,
+                "--view",
+                "orders",
+                "--out",
+                csv_path.to_str().unwrap(),
+                "--workspace",
+                ws_s
+            ],
+            home.path()
+        )
+        .0,
+        0
+    );
+    let (code, text, _) = payrecon(&["audit", "verify", "--workspace", ws_s], home.path());
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("intact"), "{text}");
+    let (_, log, _) = payrecon(&["audit", "show", "--workspace", ws_s], home.path());
+    for action in ["reconcile", "resolve", "export"] {
+        assert!(log.contains(action), "{action} not audited:\n{log}");
+    }
+    // Someone edits an audit entry behind payrecon's back: verify says so.
+    rt.block_on(async {
+        use sqlx::Executor as _;
+        let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", ws.display())).await.unwrap();
+        let tables: Vec<String> = sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE '%audit%' AND name NOT LIKE '%head%'")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+        let t = &tables[0];
+        pool.execute(sqlx::AssertSqlSafe(format!("UPDATE {t} SET operator = 'mallory' WHERE seq = 2"))).await.unwrap();
+        pool.close().await;
+    });
+    let (code, text, _) = payrecon(&["audit", "verify", "--workspace", ws_s], home.path());
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains("BROKEN") && text.contains("entry 2"),
+        "{text}"
+    );
+}
