@@ -10,7 +10,6 @@
 # DIR/stmt.csv   hfb statement: every flow except 0.1% (id % 1000 = 3), 0.1% with another
 #                amount (id % 1000 = 5, +0.01), and N/1000 extra bills the ledger lacks.
 # DIR/flows.csv  trans_no,user_id,trans_amount,create_time of the flows (DuckDB's input).
-# DIR/pg/*.csv   the three tables as CSV, for `\copy` into PostgreSQL (see run.sh).
 #
 # Deterministic: the same N always gives the same files.
 set -euo pipefail
@@ -82,9 +81,3 @@ SQL
   echo 'trans_no,user_id,trans_amount,create_time'
   sqlite3 -csv "$DIR/pay.db" "SELECT trans_no, user_id, trans_amount, create_time FROM trans_flow WHERE trans_type = 1 AND is_deleted = 0 ORDER BY id"
 } > "$DIR/flows.csv"
-
-# The tables as CSV for PostgreSQL's \copy (no header).
-mkdir -p "$DIR/pg"
-sqlite3 -csv "$DIR/pay.db" "SELECT id, user_id, user_name, trans_no, trans_type, trans_type_name, trans_amount, memo, create_time, update_time, is_deleted FROM trans_flow ORDER BY id" > "$DIR/pg/trans_flow.csv"
-sqlite3 -csv "$DIR/pay.db" "SELECT id, agent_bill_no, user_id, bind_code, charge_amt, fee_amt, status, version, create_time, update_time FROM recharge_order ORDER BY id" > "$DIR/pg/recharge_order.csv"
-sqlite3 -csv "$DIR/pay.db" "SELECT id, user_id, amount, freeze_amount, create_time, update_time, is_deleted, version FROM user_account ORDER BY id" > "$DIR/pg/user_account.csv"

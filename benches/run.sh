@@ -14,8 +14,8 @@
 #   BENCH_DIR     (default /tmp/payrecon-bench; data in BENCH_DIR/N, PostgreSQL in BENCH_DIR/pgdata)
 #   RUNS          (default 3)     PGPORT (default 55432)     PGBIN (default /usr/lib/postgresql/15/bin)
 #   PREPARE_ONLY=1  generate and load, measure nothing
-#   KEEP=0        delete the generated data of this N at the end (the PostgreSQL database stays
-#                 until `bash benches/run.sh stop`)
+#   KEEP=0        delete this N's data (files and PostgreSQL database) at the end
+# `bash benches/run.sh stop` stops the PostgreSQL cluster (its files stay in BENCH_DIR/pgdata).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 BIN=${PAYRECON_BIN:-/tmp/bench-target/release/payrecon}
@@ -80,6 +80,11 @@ if ! psql -X -h 127.0.0.1 -p "$PGPORT" -U postgres -d postgres -tAc "SELECT 1 FR
     start=$(date +%s.%N)
     psql -X -q -h 127.0.0.1 -p "$PGPORT" -U postgres -d postgres -c "CREATE DATABASE $PGDB"
     "$BIN" migrate --db "$PGURL" >/dev/null
+    # The same rows as in the SQLite database, as CSV for \copy (deleted after the load).
+    mkdir -p "$D/pg"
+    sqlite3 -readonly -csv "$D/pay.db" "SELECT id, user_id, user_name, trans_no, trans_type, trans_type_name, trans_amount, memo, create_time, update_time, is_deleted FROM trans_flow ORDER BY id" > "$D/pg/trans_flow.csv"
+    sqlite3 -readonly -csv "$D/pay.db" "SELECT id, agent_bill_no, user_id, bind_code, charge_amt, fee_amt, status, version, create_time, update_time FROM recharge_order ORDER BY id" > "$D/pg/recharge_order.csv"
+    sqlite3 -readonly -csv "$D/pay.db" "SELECT id, user_id, amount, freeze_amount, create_time, update_time, is_deleted, version FROM user_account ORDER BY id" > "$D/pg/user_account.csv"
     "${PSQL[@]}" <<SQL
 \copy trans_flow (id, user_id, user_name, trans_no, trans_type, trans_type_name, trans_amount, memo, create_time, update_time, is_deleted) from '$D/pg/trans_flow.csv' csv
 \copy recharge_order (id, agent_bill_no, user_id, bind_code, charge_amt, fee_amt, status, version, create_time, update_time) from '$D/pg/recharge_order.csv' csv
@@ -87,6 +92,7 @@ if ! psql -X -h 127.0.0.1 -p "$PGPORT" -U postgres -d postgres -tAc "SELECT 1 FR
 SELECT setval(pg_get_serial_sequence(t, 'id'), (SELECT max(id) FROM trans_flow)) FROM (VALUES ('trans_flow'), ('recharge_order')) v(t);
 VACUUM ANALYZE;
 SQL
+    rm -rf "$D/pg"
     log "PostgreSQL loaded in $(echo "$(date +%s.%N) - $start" | bc) s"
 fi
 
@@ -176,5 +182,6 @@ rm -f "$OUT"/f-*.csv
 } | tee "$D/report.md"
 
 if [ "${KEEP:-1}" = 0 ]; then
-    rm -rf "$D/pg" "$D/flows.csv"
+    rm -rf "$D"
+    psql -X -q -h 127.0.0.1 -p "$PGPORT" -U postgres -d postgres -c "DROP DATABASE $PGDB"
 fi
