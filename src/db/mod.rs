@@ -243,6 +243,13 @@ impl Db {
                         .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
                         .synchronous(sqlx::sqlite::SqliteSynchronous::Normal);
                 }
+                // Checks walk indexes (flows by user, by trans_no) and fetch rows
+                // in index order: with SQLite's default 2 MB page cache the same
+                // pages are read again and again. 128 MB of cache per connection
+                // keeps the working set in memory (2.2× faster checks at 1M flows,
+                // docs/BENCHMARKS.md); mmap would be faster still but its pages
+                // count against the memory budget.
+                o = o.pragma("cache_size", "-131072").pragma("temp_store", "MEMORY");
                 let p = pool_opts(opts)
                     .connect_with(o)
                     .await
