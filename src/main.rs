@@ -109,14 +109,31 @@ enum FindingsCmd {
     },
 }
 
+/// What `export` can write.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ExportView {
+    /// trans_flow.
+    Flows,
+    /// recharge_order.
+    Orders,
+    /// notify_log.
+    Notify,
+    /// idempotency_record.
+    Idempotency,
+    /// user_account with stored, expected and difference.
+    Accounts,
+    /// The workspace's findings for this database, with status and age.
+    Findings,
+}
+
 #[derive(clap::Args)]
 struct ExportArgs {
     /// Payment database URL (opened read-only).
     #[arg(long, env = "PAYRECON_DATABASE_URL")]
     db: String,
-    /// Which view.
+    /// Which view: a table of the payment database, or the workspace's findings.
     #[arg(long, value_enum)]
-    view: payrecon::views::View,
+    view: ExportView,
     /// Business key: agentBillNo / trans_no / idempotency seq.
     #[arg(long, alias = "bill")]
     key: Option<String>,
@@ -911,22 +928,30 @@ async fn cmd_export(a: ExportArgs, workspace: Option<PathBuf>) -> anyhow::Result
         max_amount: money("--max-amount", &a.max_amount)?,
         mismatched_only: a.mismatched,
     };
+    let view = match a.view {
+        ExportView::Flows => views::View::Flows,
+        ExportView::Orders => views::View::Orders,
+        ExportView::Notify => views::View::Notify,
+        ExportView::Idempotency => views::View::Idempotency,
+        ExportView::Accounts => views::View::Accounts,
+        ExportView::Findings => return export_findings(&a, workspace).await,
+    };
     let db = Db::connect(&a.db, &ConnectOptions::read_only()).await?;
     let s = schema::discover(&db).await?;
-    if !s.has_table(a.view.table()) {
+    if !s.has_table(view.table()) {
         anyhow::bail!(
             "{} has no table {}: nothing to export",
             db.redacted_url(),
-            a.view.table()
+            view.table()
         );
     }
-    let (sql, args) = views::select(&db, a.view, &filter)?;
+    let (sql, args) = views::select(&db, view, &filter)?;
     let started = std::time::Instant::now();
-    let mut file = payrecon::export::CsvFile::create(&a.out, a.view.header(), a.bom)
+    let mut file = payrecon::export::CsvFile::create(&a.out, view.header(), a.bom)
         .with_context(|| format!("cannot create {}", a.out.display()))?;
     let mut io_err = None;
     db.for_each_row(&sql, &args, |row| -> Result<bool, payrecon::db::DbError> {
-        let cells = views::format_row(&db, a.view, &row)?;
+        let cells = views::format_row(&db, view, &row)?;
         if let Err(e) = file.row(cells) {
             io_err = Some(e);
             return Ok(false);
@@ -946,7 +971,7 @@ async fn cmd_export(a: ExportArgs, workspace: Option<PathBuf>) -> anyhow::Result
         "export",
         &serde_json::json!({
             "database": db.redacted_url(),
-            "view": a.view,
+            "view": view,
             "filter": filter,
             "out": a.out.display().to_string(),
             "rows": rows,
@@ -955,7 +980,7 @@ async fn cmd_export(a: ExportArgs, workspace: Option<PathBuf>) -> anyhow::Result
     .await?;
     println!(
         "exported {rows} rows of {} to {} in {} ms",
-        a.view.table(),
+        view.table(),
         a.out.display(),
         started.elapsed().as_millis()
     );
@@ -987,4 +1012,55 @@ async fn cmd_case(a: CaseArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// `export --view findings`: the workspace's findings for this database.
+async fn export_findings(a: &ExportArgs, workspace: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    use payrecon::workspace::{FindingFilter, Status};
+    let ws = open_workspace(workspace).await?;
+    let database = payrecon::db::DbUrl::parse(&a.db)?.redacted();
+    let statuses = match a.status.as_deref() {
+        None => Vec::new(),
+        Some(w) => vec![Status::parse(w).ok_or_else(|| {
+            anyhow::anyhow!(
+                "--status {w} is not a finding status: open, acknowledged, resolved or accepted"
+            )
+        })?],
+    };
+    let rows = ws
+        .list_findings(&FindingFilter {
+            database: Some(database.clone()),
+            statuses,
+            ..FindingFilter::default()
+        })
+        .await?;
+    let mut header: Vec<&str> = payrecon::recon::run::FINDINGS_HEADER.to_vec();
+    header.extend(["id", "status", "first_detected", "age_days"]);
+    let mut file = payrecon::export::CsvFile::create(&a.out, &header, a.bom)
+        .with_context(|| format!("cannot create {}", a.out.display()))?;
+    for r in rows
+        .iter()
+        .filter(|r| a.key.as_deref().is_none_or(|k| r.key == k))
+    {
+        let mut cells = payrecon::recon::run::finding_cells(&r.finding());
+        cells.extend([
+            r.id.to_string(),
+            r.status.as_str().to_owned(),
+            r.first_seen_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+            r.age_days.to_string(),
+        ]);
+        file.row(cells)
+            .with_context(|| format!("cannot write {}", a.out.display()))?;
+    }
+    let n = file
+        .finish()
+        .with_context(|| format!("cannot write {}", a.out.display()))?;
+    ws.append_audit(
+        &payrecon::workspace::current_operator(),
+        "export",
+        &serde_json::json!({ "database": database, "view": "findings", "status": a.status, "key": a.key, "out": a.out.display().to_string(), "rows": n }),
+    )
+    .await?;
+    println!("exported {n} findings of {database} to {}", a.out.display());
+    Ok(ExitCode::SUCCESS)
 }

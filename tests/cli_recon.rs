@@ -609,6 +609,31 @@ fn workspace_runs_resolutions_and_the_audit_chain() {
         .0,
         0
     );
+    // The findings view exports what the operator resolved, with its status.
+    let fcsv = home.path().join("resolved.csv");
+    let (code, _, err) = payrecon(
+        &[
+            "export",
+            "--db",
+            &url,
+            "--view",
+            "findings",
+            "--status",
+            "resolved",
+            "--out",
+            fcsv.to_str().unwrap(),
+            "--workspace",
+            ws_s,
+        ],
+        home.path(),
+    );
+    assert_eq!(code, 0, "{err}");
+    let mut r = csv::Reader::from_path(&fcsv).unwrap();
+    let rows: Vec<csv::StringRecord> = r.records().map(|x| x.unwrap()).collect();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(&rows[0][0], "missing_internal");
+    assert_eq!(&rows[0][11], id.as_str());
+    assert_eq!(&rows[0][12], "resolved");
     let (code, text, _) = payrecon(&["audit", "verify", "--workspace", ws_s], home.path());
     assert_eq!(code, 0, "{text}");
     assert!(text.contains("intact"), "{text}");

@@ -249,7 +249,9 @@ impl Db {
                 // keeps the working set in memory (2.2× faster checks at 1M flows,
                 // docs/BENCHMARKS.md); mmap would be faster still but its pages
                 // count against the memory budget.
-                o = o.pragma("cache_size", "-131072").pragma("temp_store", "MEMORY");
+                o = o
+                    .pragma("cache_size", "-131072")
+                    .pragma("temp_store", "MEMORY");
                 let p = pool_opts(opts)
                     .connect_with(o)
                     .await

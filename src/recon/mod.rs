@@ -4,7 +4,7 @@
 pub mod checks;
 pub mod finding;
 pub mod matching;
-mod run;
+pub mod run;
 
 pub use checks::{Scope, Skipped};
 pub use finding::{Finding, Kind, Severity};

@@ -251,6 +251,23 @@ fn time(t: Option<NaiveDateTime>) -> String {
         .unwrap_or_default()
 }
 
+/// One finding as the cells of [`FINDINGS_HEADER`].
+pub fn finding_cells(f: &Finding) -> Vec<String> {
+    vec![
+        f.kind.as_str().to_owned(),
+        f.severity.as_str().to_owned(),
+        f.agent_bill_no.clone().unwrap_or_default(),
+        opt(f.user_id),
+        opt(f.amount_internal.map(format_amount)),
+        opt(f.amount_external.map(format_amount)),
+        opt(f.difference.map(format_amount)),
+        time(f.first_seen),
+        time(f.last_seen),
+        opt(f.attempts),
+        f.detail(),
+    ]
+}
+
 /// Writes `DIR/findings.csv` (only for a complete run) and `DIR/summary.json`.
 /// A failed or cancelled run writes its summary with that status and no
 /// findings file, so it can never pass for a clean result.
@@ -260,19 +277,7 @@ pub fn write_outputs(dir: &Path, out: &RunOutput, bom: bool) -> std::io::Result<
     if out.status == RunStatus::Ok {
         let mut w = CsvFile::create(&csv_path, &FINDINGS_HEADER, bom)?;
         for f in &out.findings {
-            w.row([
-                f.kind.as_str().to_owned(),
-                f.severity.as_str().to_owned(),
-                f.agent_bill_no.clone().unwrap_or_default(),
-                opt(f.user_id),
-                opt(f.amount_internal.map(format_amount)),
-                opt(f.amount_external.map(format_amount)),
-                opt(f.difference.map(format_amount)),
-                time(f.first_seen),
-                time(f.last_seen),
-                opt(f.attempts),
-                f.detail(),
-            ])?;
+            w.row(finding_cells(f))?;
         }
         w.finish()?;
     } else if csv_path.exists() {
