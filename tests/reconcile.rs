@@ -11,6 +11,7 @@ use payrecon::recon::{self, Kind, Period, RunOptions, RunStatus, StatementInput}
 use payrecon::simulate::{self, Faults, SimConfig};
 use payrecon::statement::Format;
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use support::{ALL, Backend, fresh_db};
 
@@ -195,4 +196,171 @@ async fn read_only_connections_are_refused_writes_by_the_database() {
             );
         }
     }
+}
+
+/// An unmodified srb database (the real MySQL dump) with rows added by hand:
+/// the checks that need tables srb lacks are reported as skipped, with the
+/// reason, and the others still find what is wrong.
+#[tokio::test]
+async fn unmodified_srb_dump_reconciles_with_skipped_checks() {
+    use sqlx::Executor as _;
+    let t = fresh_db(Backend::MySql).await;
+    let dump = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/fixtures/srb_core.sql"
+    ))
+    .expect("../shared/fixtures/srb_core.sql");
+    let pool = sqlx::MySqlPool::connect(&t.url).await.unwrap();
+    pool.execute(sqlx::raw_sql(sqlx::AssertSqlSafe(dump)))
+        .await
+        .unwrap();
+    pool.execute(
+        "INSERT INTO user_info (id, mobile, name, bind_code, bind_status) VALUES (1, '13800000001', '王伟', 'b1', 1), (2, '13800000002', '李娜', 'b2', 1);
+         INSERT INTO user_account (user_id, amount, freeze_amount) VALUES (1, 100.00, 0.00), (2, 250.00, 50.00);
+         INSERT INTO trans_flow (user_id, user_name, trans_no, trans_type, trans_type_name, trans_amount) VALUES
+           (1, '王伟', 'CHARGE20261120100000001', 1, '充值', 100.00),
+           (2, '李娜', 'CHARGE20261120100000002', 1, '充值', 300.00),
+           (2, '李娜', 'INVEST20261120100000003', 2, '投标锁定', 50.00);",
+    )
+    .await
+    .unwrap();
+    pool.close().await;
+    let db = Db::connect(&t.url, &ConnectOptions::read_only())
+        .await
+        .unwrap();
+    let opts = RunOptions {
+        period: None,
+        statements: Vec::new(),
+        cross_day_window: chrono::Duration::minutes(10),
+        stuck_after: chrono::Duration::minutes(30),
+        lock_ttl: chrono::Duration::seconds(90),
+        as_of: db.now(),
+    };
+    let out = recon::reconcile(&db, &opts, &AtomicBool::new(false), &mut |_, _| {}).await;
+    assert_eq!(out.status, RunStatus::Ok, "{:?}", out.error);
+    let skipped: Vec<&str> = out
+        .skipped
+        .iter()
+        .flat_map(|s| s.kinds.iter().copied())
+        .collect();
+    for k in [
+        "duplicate_notify",
+        "notify_exhausted",
+        "order_paid_without_flow",
+        "idempotency_stuck",
+    ] {
+        assert!(skipped.contains(&k), "{k} should be skipped: {skipped:?}");
+    }
+    assert!(
+        out.skipped
+            .iter()
+            .all(|s| s.reason_en.contains("is missing"))
+    );
+    let keys: BTreeSet<(String, String)> = out
+        .findings
+        .iter()
+        .map(|f| (f.kind.as_str().to_owned(), f.key.clone()))
+        .collect();
+    // User 2: 300 recharged − 50 locked = 250 available (right), 50 frozen (right) → no mismatch.
+    // User 1: fine. Nothing else is wrong except the missing tables.
+    let expected: BTreeSet<(String, String)> =
+        ["recharge_order", "notify_log", "idempotency_record"]
+            .iter()
+            .map(|t| ("schema_risk".to_owned(), (*t).to_owned()))
+            .collect();
+    assert_eq!(keys, expected);
+    // Now break a balance the way a manual fix would, and reconcile again.
+    let pool = sqlx::MySqlPool::connect(&t.url).await.unwrap();
+    pool.execute("UPDATE user_account SET amount = 350.00 WHERE user_id = 2")
+        .await
+        .unwrap();
+    pool.close().await;
+    let out = recon::reconcile(&db, &opts, &AtomicBool::new(false), &mut |_, _| {}).await;
+    let f = out
+        .findings
+        .iter()
+        .find(|f| f.kind == Kind::BalanceMismatch)
+        .expect("balance_mismatch");
+    assert_eq!(f.key, "user:2");
+    assert_eq!(
+        f.difference.map(payrecon::money::format_amount).as_deref(),
+        Some("100.00")
+    );
+    assert!(
+        f.detail_en.contains("more than its flows explain"),
+        "{}",
+        f.detail_en
+    );
+}
+
+/// Items credited just before midnight are pending against today's file and
+/// clear when tomorrow's file is given too.
+#[tokio::test]
+async fn pending_cross_day_items_clear_with_the_next_days_file() {
+    let t = fresh_db(Backend::Sqlite).await;
+    let w = writer(&t.url).await;
+    payrecon::db::migrate(&w).await.unwrap();
+    let mut cfg = SimConfig::new(HandlerKind::Locked, day());
+    cfg.recharges = 60;
+    cfg.users = 5;
+    cfg.faults = Faults::none();
+    let report = simulate::run(&w, &cfg).await.unwrap();
+    w.close().await;
+    assert!(!report.truth.keys("pending_cross_day").is_empty());
+    let dir = tempfile::tempdir().unwrap();
+    let today = dir.path().join("today.csv");
+    let tomorrow = dir.path().join("tomorrow.csv");
+    simulate::write_statement(&today, &report.statement).unwrap();
+    simulate::write_statement(&tomorrow, &report.next_day_statement).unwrap();
+    let db = Db::connect(&t.url, &ConnectOptions::read_only())
+        .await
+        .unwrap();
+    let run = |files: Vec<PathBuf>| {
+        let db = db.clone();
+        async move {
+            let opts = RunOptions {
+                period: Some(Period::day(day())),
+                statements: files
+                    .into_iter()
+                    .map(|path| StatementInput {
+                        path,
+                        format: Format::Hfb,
+                    })
+                    .collect(),
+                cross_day_window: chrono::Duration::minutes(10),
+                stuck_after: chrono::Duration::minutes(30),
+                lock_ttl: chrono::Duration::seconds(90),
+                as_of: db.now(),
+            };
+            recon::reconcile(&db, &opts, &AtomicBool::new(false), &mut |_, _| {}).await
+        }
+    };
+    let only_today = run(vec![today.clone()]).await;
+    let pending: BTreeSet<String> = only_today
+        .findings
+        .iter()
+        .filter(|f| f.kind == Kind::PendingCrossDay)
+        .map(|f| f.key.clone())
+        .collect();
+    assert_eq!(
+        pending,
+        report.truth.keys("pending_cross_day").into_iter().collect()
+    );
+    let both = run(vec![today, tomorrow]).await;
+    assert_eq!(both.status, RunStatus::Ok, "{:?}", both.error);
+    let left: Vec<_> = both
+        .findings
+        .iter()
+        .filter(|f| {
+            matches!(
+                f.kind,
+                Kind::PendingCrossDay | Kind::MissingExternal | Kind::MissingInternal
+            )
+        })
+        .map(|f| (f.kind, f.key.clone()))
+        .collect();
+    assert!(
+        left.is_empty(),
+        "with tomorrow's file nothing stays pending: {left:?}"
+    );
 }
