@@ -278,6 +278,7 @@ pub fn select(db: &Db, view: View, f: &Filter) -> Result<(String, Vec<Arg>), DbE
             let da = crate::recon::checks::effect_sum(db, false);
             let df = crate::recon::checks::effect_sum(db, true);
             let (a, fz) = (db.money_cmp("t.amount"), db.money_cmp("t.freeze_amount"));
+            let scan = db.full_scan("trans_flow");
             let mism = if f.mismatched_only {
                 format!(" AND ({a} <> COALESCE(e.da, 0) OR {fz} <> COALESCE(e.df, 0))")
             } else {
@@ -285,7 +286,7 @@ pub fn select(db: &Db, view: View, f: &Filter) -> Result<(String, Vec<Arg>), DbE
             };
             format!(
                 "SELECT t.user_id, {a}, e.da, {fz}, e.df, e.n, t.version, t.update_time FROM user_account t \
-                 LEFT JOIN (SELECT user_id, {da} AS da, {df} AS df, COUNT(*) AS n FROM trans_flow WHERE is_deleted = 0 GROUP BY user_id) e \
+                 LEFT JOIN (SELECT user_id, {da} AS da, {df} AS df, COUNT(*) AS n FROM {scan} WHERE is_deleted = 0 GROUP BY user_id) e \
                  ON e.user_id = t.user_id{w}{mism} ORDER BY t.user_id"
             )
         }

@@ -456,6 +456,16 @@ impl Db {
         format!("SUM({})", self.money_cmp(expr))
     }
 
+    /// `table` for a query that aggregates all of it: on SQLite `NOT INDEXED`,
+    /// because its planner would walk an index and fetch every row in random
+    /// order (3× slower on 1M flows than a scan and a sort, docs/BENCHMARKS.md).
+    pub fn full_scan(&self, table: &str) -> String {
+        match self.backend() {
+            Backend::Sqlite => format!("{table} NOT INDEXED"),
+            Backend::Postgres | Backend::MySql => table.to_owned(),
+        }
+    }
+
     /// The current business-local time, to the millisecond.
     pub fn now(&self) -> NaiveDateTime {
         let t = chrono::Utc::now().with_timezone(&self.tz).naive_local();
