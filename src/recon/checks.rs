@@ -109,26 +109,30 @@ pub async fn run_checks(
         ],
         &["notify_log"],
     ) {
-        notify_checks(db, scope, &mut out).await?;
+        timed("notify_checks", notify_checks(db, scope, &mut out)).await?;
     }
     // With uk_trans_no the database itself refuses a second flow per bill:
     // the full pass over trans_flow would only confirm it.
     if !skip(&mut out, &[Kind::DuplicateCredit], &["trans_flow"]) && !schema.trans_no_unique {
-        duplicate_flows(db, scope, &mut out).await?;
+        timed("duplicate_flows", duplicate_flows(db, scope, &mut out)).await?;
     }
     if !skip(
         &mut out,
         &[Kind::NotifyConflict],
         &["notify_log", "recharge_order"],
     ) {
-        conflicts_with_order(db, scope, &mut out).await?;
+        timed(
+            "conflicts_with_order",
+            conflicts_with_order(db, scope, &mut out),
+        )
+        .await?;
     }
     if !skip(
         &mut out,
         &[Kind::BalanceMismatch],
         &["user_account", "trans_flow"],
     ) {
-        balances(db, &mut out).await?;
+        timed("balances", balances(db, &mut out)).await?;
     }
     if !skip(
         &mut out,
@@ -139,17 +143,38 @@ pub async fn run_checks(
         ],
         &["recharge_order", "trans_flow"],
     ) {
-        orders(db, scope, schema.trans_no_unique, &mut out).await?;
+        timed(
+            "orders",
+            orders(db, scope, schema.trans_no_unique, &mut out),
+        )
+        .await?;
     }
     if !skip(
         &mut out,
         &[Kind::IdempotencyStuck, Kind::IdempotencyConflict],
         &["idempotency_record"],
     ) {
-        idempotency(db, scope, has("notify_log"), &mut out).await?;
+        timed(
+            "idempotency",
+            idempotency(db, scope, has("notify_log"), &mut out),
+        )
+        .await?;
     }
     merge_duplicate_credit(&mut out.findings);
     Ok(out)
+}
+
+/// Runs one check; with `PAYRECON_TIMINGS` set, says on stderr how long it took.
+async fn timed<F: std::future::Future<Output = Result<(), DbError>>>(
+    name: &str,
+    f: F,
+) -> Result<(), DbError> {
+    let t = std::time::Instant::now();
+    let r = f.await;
+    if std::env::var_os("PAYRECON_TIMINGS").is_some() {
+        eprintln!("check {name}: {} ms", t.elapsed().as_millis());
+    }
+    r
 }
 
 fn schema_risk(schema: &SchemaReport, out: &mut CheckOutput) {
