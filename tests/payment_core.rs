@@ -487,20 +487,7 @@ async fn schema_discovery_sees_the_legacy_layout() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn simulate_works_on_an_unmodified_srb_dump() {
-    let t = fresh_db(Backend::MySql).await;
-    let dump = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../shared/fixtures/srb_core.sql"
-    ))
-    .expect("../shared/fixtures/srb_core.sql");
-    {
-        use sqlx::Executor as _;
-        let pool = sqlx::MySqlPool::connect(&t.url).await.unwrap();
-        pool.execute(sqlx::raw_sql(sqlx::AssertSqlSafe(dump)))
-            .await
-            .unwrap();
-        pool.close().await;
-    }
+    let t = support::srb_dump_db().await;
     let db = connect(&t.url).await;
     let before = schema::discover(&db).await.unwrap();
     assert!(before.has_srb_tables() && before.trans_no_unique);

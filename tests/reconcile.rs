@@ -204,16 +204,8 @@ async fn read_only_connections_are_refused_writes_by_the_database() {
 #[tokio::test]
 async fn unmodified_srb_dump_reconciles_with_skipped_checks() {
     use sqlx::Executor as _;
-    let t = fresh_db(Backend::MySql).await;
-    let dump = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../shared/fixtures/srb_core.sql"
-    ))
-    .expect("../shared/fixtures/srb_core.sql");
+    let t = support::srb_dump_db().await;
     let pool = sqlx::MySqlPool::connect(&t.url).await.unwrap();
-    pool.execute(sqlx::raw_sql(sqlx::AssertSqlSafe(dump)))
-        .await
-        .unwrap();
     pool.execute(
         "INSERT INTO user_info (id, mobile, name, bind_code, bind_status) VALUES (1, '13800000001', '王伟', 'b1', 1), (2, '13800000002', '李娜', 'b2', 1);
          INSERT INTO user_account (user_id, amount, freeze_amount) VALUES (1, 100.00, 0.00), (2, 250.00, 50.00);

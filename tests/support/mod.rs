@@ -741,3 +741,21 @@ pub fn payrecon_cli(bin: &str, args: &[&str], home: &Path) -> (i32, String, Stri
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// Loads the real srb MySQL schema dump (`../shared/fixtures/srb_core.sql`),
+/// unmodified, into a fresh MariaDB database and returns it.
+pub async fn srb_dump_db() -> TestDb {
+    let t = fresh_db(Backend::MySql).await;
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/fixtures/srb_core.sql"
+    );
+    let dump = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {path}: {e}"));
+    let mut conn = sqlx::MySqlConnection::connect(&t.url)
+        .await
+        .unwrap_or_else(|e| panic!("cannot connect to {}: {e}", t.url));
+    sqlx::Executor::execute(&mut conn, sqlx::raw_sql(sqlx::AssertSqlSafe(dump)))
+        .await
+        .unwrap_or_else(|e| panic!("cannot load {path}: {e}"));
+    t
+}
