@@ -458,41 +458,9 @@ fn print_truth(t: &simulate::Truth) {
 
 async fn summarise(db: &Db) -> anyhow::Result<()> {
     println!("\n{} — {}", db.redacted_url(), db.backend().name());
-    for (label, sql) in [
-        ("users", "SELECT COUNT(*) FROM user_info"),
-        ("recharge orders", "SELECT COUNT(*) FROM recharge_order"),
-        ("callback attempts", "SELECT COUNT(*) FROM notify_log"),
-        (
-            "idempotency records",
-            "SELECT COUNT(*) FROM idempotency_record",
-        ),
-        ("trans flows", "SELECT COUNT(*) FROM trans_flow"),
-    ] {
-        let n = db
-            .fetch_optional(sql, &[])
-            .await?
-            .map(|r| r.i64(0))
-            .transpose()?
-            .unwrap_or(0);
-        println!("  {label:<20} {n}");
+    for (label, value) in demo::summary(db).await? {
+        println!("  {label:<20} {value}");
     }
-    let rows = db
-        .fetch_all(
-            "SELECT trans_type, trans_amount FROM trans_flow WHERE is_deleted = 0",
-            &[],
-        )
-        .await?;
-    let mut recharged = rust_decimal::Decimal::ZERO;
-    for r in rows {
-        if r.i64(0)? == 1 {
-            recharged += r.money(1)?;
-        }
-    }
-    println!(
-        "  {:<20} {}",
-        "recharged (flows)",
-        money::format_amount(recharged)
-    );
     Ok(())
 }
 

@@ -78,6 +78,13 @@ pub fn require_positive(d: Decimal) -> Result<Decimal, MoneyError> {
     }
 }
 
+/// An amount as whole cents (`123.45` → `12345`); `None` if it does not fit in `i64`.
+pub fn to_cents(d: Decimal) -> Option<i64> {
+    let mut x = d;
+    x.rescale(SCALE);
+    i64::try_from(x.mantissa()).ok()
+}
+
 /// Cents as an integer amount (for generators; `12345` → `123.45`).
 pub fn from_cents(cents: i64) -> Decimal {
     Decimal::new(cents, SCALE)
@@ -102,6 +109,7 @@ mod tests {
             Err(MoneyError::NotANumber(_))
         ));
         assert_eq!(format_amount(from_cents(12345)), "123.45");
+        assert_eq!(to_cents(parse_amount("-12.5").unwrap()), Some(-1250));
     }
 
     #[test]

@@ -257,7 +257,7 @@ pub fn select(db: &Db, view: View, f: &Filter) -> Result<(String, Vec<Arg>), DbE
         for (bound, op) in [(f.min_amount, ">="), (f.max_amount, "<=")] {
             if let Some(b) = bound {
                 w.push_str(&format!(" AND {c} {op} ?"));
-                args.push(money_arg(db, b));
+                args.push(money_arg(db, b)?);
             }
         }
     }
@@ -295,13 +295,13 @@ pub fn select(db: &Db, view: View, f: &Filter) -> Result<(String, Vec<Arg>), DbE
 }
 
 /// An amount bound for comparison with [`Db::money_cmp`]: cents on SQLite.
-fn money_arg(db: &Db, d: Decimal) -> Arg {
+fn money_arg(db: &Db, d: Decimal) -> Result<Arg, DbError> {
     if db.backend() == Backend::Sqlite {
-        let mut c = d;
-        c.rescale(crate::money::SCALE);
-        Arg::Int(i64::try_from(c.mantissa()).ok())
+        crate::money::to_cents(d)
+            .map(Arg::from)
+            .ok_or_else(|| DbError::State(format!("amount {d} is out of range")))
     } else {
-        Arg::from(d)
+        Ok(Arg::from(d))
     }
 }
 

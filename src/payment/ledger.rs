@@ -135,10 +135,8 @@ pub async fn add_to_account(
 
 /// An amount as integer cents.
 fn cents(d: Decimal) -> Result<i64, LedgerError> {
-    let mut x = d;
-    x.rescale(crate::money::SCALE);
-    i64::try_from(x.mantissa())
-        .map_err(|_| LedgerError::Db(DbError::State(format!("amount {d} is out of range"))))
+    crate::money::to_cents(d)
+        .ok_or_else(|| LedgerError::Db(DbError::State(format!("amount {d} is out of range"))))
 }
 
 /// SQLite: `col` plus the cents bound as parameter `?{param}`, as canonical TEXT.
