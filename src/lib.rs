@@ -7,15 +7,19 @@
 //! with hfb's retrying gateway, [`statement`] writes and reads gateway
 //! statement files.
 
+pub mod browse;
 pub mod case;
 pub mod db;
 pub mod demo;
 pub mod export;
+pub mod gui;
 pub mod model;
 pub mod money;
+pub mod ops;
 pub mod payment;
 pub mod recon;
 pub mod simulate;
 pub mod statement;
+pub mod stats;
 pub mod views;
 pub mod workspace;

@@ -60,6 +60,27 @@ enum Command {
     /// The workspace's hash-chained audit log.
     #[command(subcommand)]
     Audit(AuditCmd),
+    /// Open the desktop console (the default when no command is given).
+    Gui(GuiArgs),
+}
+
+#[derive(clap::Args, Default)]
+struct GuiArgs {
+    /// Payment database URL (opened read-only); default: the embedded demo, built on first run.
+    #[arg(long, env = "PAYRECON_DATABASE_URL")]
+    db: Option<String>,
+    /// The screen to open.
+    #[arg(long, value_enum)]
+    view: Option<payrecon::gui::Screen>,
+    /// A case search to run at start (phone, user id, name or agentBillNo).
+    #[arg(long)]
+    case: Option<String>,
+    /// Language: zh or en (default: the system locale).
+    #[arg(long)]
+    lang: Option<String>,
+    /// Render the view to this PNG file once its data has loaded, and exit.
+    #[arg(long)]
+    screenshot: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -312,7 +333,25 @@ struct SimulateArgs {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
+    // The console runs its own runtime beside the window, outside this one.
+    let gui_args = match cli.command.take() {
+        None => Some(GuiArgs::default()),
+        Some(Command::Gui(a)) => Some(a),
+        Some(other) => {
+            cli.command = Some(other);
+            None
+        }
+    };
+    if let Some(a) = gui_args {
+        return match gui(a, cli.workspace) {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::from(2)
+            }
+        };
+    }
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -335,7 +374,7 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        None => first_run().await,
+        None | Some(Command::Gui(_)) => anyhow::bail!("the console is started before the runtime"),
         Some(Command::Demo { db, seed }) => cmd_demo(db, seed).await,
         Some(Command::Migrate { db }) => {
             let db = Db::connect(&db, &ConnectOptions::read_write()).await?;
@@ -377,30 +416,27 @@ async fn print_schema(db: &Db) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `payrecon` with no subcommand: until the console exists, create the demo
-/// database on first run and summarise it.
-async fn first_run() -> anyhow::Result<ExitCode> {
-    let path = demo::default_demo_path();
-    if !path.exists() {
-        println!(
-            "First run: building the demo database at {} …",
-            path.display()
-        );
-        let r = demo::build_sqlite(
-            &path,
-            demo::business_today() - chrono::Duration::days(1),
-            2026,
-        )
-        .await?;
-        print_demo(&r);
+/// The desktop console. It runs its own background runtime beside the
+/// window, so it is started outside the command line's runtime.
+fn gui(a: GuiArgs, workspace: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let lang = match a.lang.as_deref() {
+        None => None,
+        Some(w) => Some(payrecon::gui::Lang::parse(w).ok_or_else(|| {
+            anyhow::anyhow!("--lang {w} is not a language of the console: use zh or en")
+        })?),
+    };
+    let opts = payrecon::gui::Options {
+        db: a.db,
+        workspace: workspace.unwrap_or_else(payrecon::workspace::Workspace::default_path),
+        screen: a.view,
+        lang,
+        case_query: a.case,
+        system_fonts: true,
+    };
+    payrecon::gui::run(opts, a.screenshot.clone())?;
+    if let Some(p) = a.screenshot {
+        println!("screenshot: {}", p.display());
     }
-    let db = Db::connect(
-        &format!("sqlite://{}", path.display()),
-        &ConnectOptions::read_only(),
-    )
-    .await?;
-    summarise(&db).await?;
-    println!("\nThe desktop console is not built yet; this summary stands in for it.");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -454,14 +490,6 @@ fn print_truth(t: &simulate::Truth) {
     for (k, v) in &t.anomalies {
         println!("  {k:<26} {}", v.len());
     }
-}
-
-async fn summarise(db: &Db) -> anyhow::Result<()> {
-    println!("\n{} — {}", db.redacted_url(), db.backend().name());
-    for (label, value) in demo::summary(db).await? {
-        println!("  {label:<20} {value}");
-    }
-    Ok(())
 }
 
 async fn cmd_simulate(a: SimulateArgs) -> anyhow::Result<ExitCode> {
@@ -598,7 +626,7 @@ async fn open_workspace(path: Option<PathBuf>) -> anyhow::Result<payrecon::works
 }
 
 async fn cmd_reconcile(a: ReconcileArgs, workspace: Option<PathBuf>) -> anyhow::Result<ExitCode> {
-    use payrecon::recon::{self, Period, RunOptions, RunStatus};
+    use payrecon::recon::{Period, RunOptions, RunStatus};
     use std::io::IsTerminal as _;
     let statements = statement_inputs(&a)?;
     let period = match (a.day, a.from, a.to) {
@@ -635,15 +663,34 @@ async fn cmd_reconcile(a: ReconcileArgs, workspace: Option<PathBuf>) -> anyhow::
         }
     };
     let ws = open_workspace(workspace).await?;
-    let out = recon::reconcile(&db, &opts, &cancel, &mut progress).await;
+    let params = serde_json::json!({
+        "statements": a.statements.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+        "formats": a.formats,
+        "window_minutes": a.window_minutes,
+        "stuck_minutes": a.stuck_minutes,
+        "lock_ttl_seconds": a.lock_ttl_seconds,
+        "fail_on": a.fail_on.as_str(),
+        "as_of": opts.as_of.to_string(),
+        "out": a.out.display().to_string(),
+    });
+    let recorded = payrecon::ops::reconcile_and_record(
+        &db,
+        &ws,
+        &opts,
+        params,
+        &a.out,
+        a.bom,
+        &cancel,
+        &mut progress,
+    )
+    .await;
     if tty {
         eprint!("\r\x1b[2K");
     }
-    // The run is recorded first, whatever its outcome: a failed or cancelled
-    // run is on record as such.
-    let run_id = record_run(&ws, &db, &a, &opts, &out).await?;
-    recon::write_outputs(&a.out, &out, a.bom)
-        .with_context(|| format!("cannot write the results to {}", a.out.display()))?;
+    let payrecon::ops::Recorded {
+        run_id,
+        output: out,
+    } = recorded.context("the run could not be recorded")?;
     if out.status != RunStatus::Ok {
         anyhow::bail!(
             "reconciliation {}: {} (recorded in {})",
@@ -692,63 +739,9 @@ async fn cmd_reconcile(a: ReconcileArgs, workspace: Option<PathBuf>) -> anyhow::
 }
 
 fn parse_time(flag: &str, v: &str) -> anyhow::Result<chrono::NaiveDateTime> {
-    if let Ok(d) = chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d") {
-        return Ok(d.and_time(chrono::NaiveTime::MIN));
-    }
-    for f in ["%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"] {
-        if let Ok(t) = chrono::NaiveDateTime::parse_from_str(v, f) {
-            return Ok(t);
-        }
-    }
-    anyhow::bail!("{flag} '{v}' is not a time: use YYYY-MM-DD or \"YYYY-MM-DD HH:MM:SS\"")
-}
-
-async fn record_run(
-    ws: &payrecon::workspace::Workspace,
-    db: &Db,
-    a: &ReconcileArgs,
-    opts: &payrecon::recon::RunOptions,
-    out: &payrecon::recon::RunOutput,
-) -> anyhow::Result<i64> {
-    use payrecon::recon::Kind;
-    use payrecon::workspace::{self, RunRecord};
-    let mut not_checked: Vec<Kind> = out
-        .skipped
-        .iter()
-        .flat_map(|s| s.kinds.iter().filter_map(|k| Kind::parse(k)))
-        .collect();
-    if out.matching.is_none() {
-        not_checked.extend_from_slice(workspace::STATEMENT_KINDS);
-    }
-    let params = serde_json::json!({
-        "statements": a.statements.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
-        "formats": a.formats,
-        "window_minutes": a.window_minutes,
-        "stuck_minutes": a.stuck_minutes,
-        "lock_ttl_seconds": a.lock_ttl_seconds,
-        "fail_on": a.fail_on.as_str(),
-        "as_of": opts.as_of.to_string(),
-        "out": a.out.display().to_string(),
-    });
-    let rec = RunRecord {
-        operator: workspace::current_operator(),
-        started_at: out.started_at,
-        finished_at: out.started_at
-            + chrono::Duration::milliseconds(i64::try_from(out.duration_ms).unwrap_or(i64::MAX)),
-        database: out.database.clone(),
-        period: out.period,
-        params,
-        status: out.status,
-        reason: out.error.clone(),
-        not_checked,
-    };
-    let id = ws
-        .record_run(&rec, &out.findings)
-        .await
-        .context("the run could not be recorded in the workspace")?;
-    ws.remember_connection(&db.redacted_url(), db.backend().name())
-        .await?;
-    Ok(id)
+    payrecon::views::parse_time(v).ok_or_else(|| {
+        anyhow::anyhow!("{flag} '{v}' is not a time: use YYYY-MM-DD or \"YYYY-MM-DD HH:MM:SS\"")
+    })
 }
 
 async fn cmd_findings(c: FindingsCmd, workspace: Option<PathBuf>) -> anyhow::Result<ExitCode> {
@@ -905,47 +898,12 @@ async fn cmd_export(a: ExportArgs, workspace: Option<PathBuf>) -> anyhow::Result
         ExportView::Findings => return export_findings(&a, workspace).await,
     };
     let db = Db::connect(&a.db, &ConnectOptions::read_only()).await?;
-    let s = schema::discover(&db).await?;
-    if !s.has_table(view.table()) {
-        anyhow::bail!(
-            "{} has no table {}: nothing to export",
-            db.redacted_url(),
-            view.table()
-        );
-    }
-    let (sql, args) = views::select(&db, view, &filter)?;
-    let started = std::time::Instant::now();
-    let mut file = payrecon::export::CsvFile::create(&a.out, view.header(), a.bom)
-        .with_context(|| format!("cannot create {}", a.out.display()))?;
-    let mut io_err = None;
-    db.for_each_row(&sql, &args, |row| -> Result<bool, payrecon::db::DbError> {
-        let cells = views::format_row(&db, view, &row)?;
-        if let Err(e) = file.row(cells) {
-            io_err = Some(e);
-            return Ok(false);
-        }
-        Ok(true)
-    })
-    .await?;
-    if let Some(e) = io_err {
-        return Err(anyhow::Error::new(e).context(format!("cannot write {}", a.out.display())));
-    }
-    let rows = file
-        .finish()
-        .with_context(|| format!("cannot write {}", a.out.display()))?;
     let ws = open_workspace(workspace).await?;
-    ws.append_audit(
-        &payrecon::workspace::current_operator(),
-        "export",
-        &serde_json::json!({
-            "database": db.redacted_url(),
-            "view": view,
-            "filter": filter,
-            "out": a.out.display().to_string(),
-            "rows": rows,
-        }),
-    )
-    .await?;
+    let started = std::time::Instant::now();
+    let never = std::sync::atomic::AtomicBool::new(false);
+    let rows =
+        payrecon::ops::export_view(&db, &ws, view, &filter, &a.out, a.bom, &never, &mut |_| {})
+            .await?;
     println!(
         "exported {rows} rows of {} to {} in {} ms",
         view.table(),
@@ -984,7 +942,7 @@ async fn cmd_case(a: CaseArgs) -> anyhow::Result<ExitCode> {
 
 /// `export --view findings`: the workspace's findings for this database.
 async fn export_findings(a: &ExportArgs, workspace: Option<PathBuf>) -> anyhow::Result<ExitCode> {
-    use payrecon::workspace::{FindingFilter, Status};
+    use payrecon::workspace::Status;
     let ws = open_workspace(workspace).await?;
     let database = payrecon::db::DbUrl::parse(&a.db)?.redacted();
     let statuses = match a.status.as_deref() {
@@ -995,40 +953,9 @@ async fn export_findings(a: &ExportArgs, workspace: Option<PathBuf>) -> anyhow::
             )
         })?],
     };
-    let rows = ws
-        .list_findings(&FindingFilter {
-            database: Some(database.clone()),
-            statuses,
-            ..FindingFilter::default()
-        })
-        .await?;
-    let mut header: Vec<&str> = payrecon::recon::run::FINDINGS_HEADER.to_vec();
-    header.extend(["id", "status", "first_detected", "age_days"]);
-    let mut file = payrecon::export::CsvFile::create(&a.out, &header, a.bom)
-        .with_context(|| format!("cannot create {}", a.out.display()))?;
-    for r in rows
-        .iter()
-        .filter(|r| a.key.as_deref().is_none_or(|k| r.key == k))
-    {
-        let mut cells = payrecon::recon::run::finding_cells(&r.finding());
-        cells.extend([
-            r.id.to_string(),
-            r.status.as_str().to_owned(),
-            r.first_seen_at.format("%Y-%m-%d %H:%M:%S").to_string(),
-            r.age_days.to_string(),
-        ]);
-        file.row(cells)
-            .with_context(|| format!("cannot write {}", a.out.display()))?;
-    }
-    let n = file
-        .finish()
-        .with_context(|| format!("cannot write {}", a.out.display()))?;
-    ws.append_audit(
-        &payrecon::workspace::current_operator(),
-        "export",
-        &serde_json::json!({ "database": database, "view": "findings", "status": a.status, "key": a.key, "out": a.out.display().to_string(), "rows": n }),
-    )
-    .await?;
+    let n =
+        payrecon::ops::export_findings(&ws, &database, statuses, a.key.as_deref(), &a.out, a.bom)
+            .await?;
     println!("exported {n} findings of {database} to {}", a.out.display());
     Ok(ExitCode::SUCCESS)
 }

@@ -115,7 +115,7 @@ impl View {
     }
 
     /// The column filters on time apply to.
-    fn time_col(self) -> &'static str {
+    pub(crate) fn time_col(self) -> &'static str {
         match self {
             Self::Flows | Self::Orders => "t.create_time",
             Self::Notify => "t.received_at",
@@ -124,12 +124,20 @@ impl View {
         }
     }
 
-    fn amount_col(self) -> Option<&'static str> {
+    pub(crate) fn amount_col(self) -> Option<&'static str> {
         match self {
             Self::Flows => Some("t.trans_amount"),
             Self::Orders | Self::Notify => Some("t.charge_amt"),
             Self::Accounts => Some("t.amount"),
             Self::Idempotency => None,
+        }
+    }
+
+    /// The column rows are ordered and paged by (unique).
+    pub(crate) fn id_col(self) -> &'static str {
+        match self {
+            Self::Accounts => "t.user_id",
+            _ => "t.id",
         }
     }
 
@@ -141,6 +149,18 @@ impl View {
             Self::Accounts => "t.user_id",
         }
     }
+}
+
+/// Reads a filter time as a user types it: `YYYY-MM-DD` (midnight),
+/// `YYYY-MM-DD HH:MM[:SS]` or with a `T`.
+pub fn parse_time(v: &str) -> Option<NaiveDateTime> {
+    let v = v.trim();
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d") {
+        return Some(d.and_time(chrono::NaiveTime::MIN));
+    }
+    ["%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
+        .iter()
+        .find_map(|f| NaiveDateTime::parse_from_str(v, f).ok())
 }
 
 /// Filters; every value reaches SQL as a bound parameter.
@@ -168,6 +188,25 @@ pub struct Filter {
 
 /// Builds `SELECT … WHERE <filters> ORDER BY id` for a view.
 pub fn select(db: &Db, view: View, f: &Filter) -> Result<(String, Vec<Arg>), DbError> {
+    let p = parts(db, view, f)?;
+    Ok((
+        format!("{}{} ORDER BY {}", p.head, p.filter, view.id_col()),
+        p.args,
+    ))
+}
+
+/// A view's query in pieces, so that the console can add paging to it.
+pub(crate) struct Parts {
+    /// `SELECT <columns> FROM <table> t …` (no WHERE).
+    pub head: String,
+    /// ` WHERE …` with `?` placeholders.
+    pub filter: String,
+    /// The bound values of `filter`, in order.
+    pub args: Vec<Arg>,
+}
+
+/// The filter of a view as SQL with bound parameters.
+pub(crate) fn parts(db: &Db, view: View, f: &Filter) -> Result<Parts, DbError> {
     let mut args = Vec::new();
     let mut w = String::from(" WHERE 1 = 1");
     if let Some(k) = &f.key {
@@ -261,41 +300,37 @@ pub fn select(db: &Db, view: View, f: &Filter) -> Result<(String, Vec<Arg>), DbE
             }
         }
     }
-    let sql = match view {
-        View::Flows => format!(
-            "SELECT t.id, t.user_id, t.user_name, t.trans_no, t.trans_type, t.trans_type_name, t.trans_amount, t.memo, t.create_time, t.is_deleted FROM trans_flow t{w} ORDER BY t.id"
-        ),
-        View::Orders => format!(
-            "SELECT t.id, t.agent_bill_no, t.user_id, t.bind_code, t.charge_amt, t.fee_amt, t.status, t.version, t.create_time, t.update_time FROM recharge_order t{w} ORDER BY t.id"
-        ),
-        View::Notify => format!(
-            "SELECT t.id, t.agent_bill_no, t.bind_code, t.charge_amt, t.result_code, t.sign_ok, t.outcome, t.response_body, t.received_at, t.handled_ms FROM notify_log t{w} ORDER BY t.id"
-        ),
-        View::Idempotency => format!(
-            "SELECT t.id, t.source, t.seq, t.request_hash, t.status, t.response_body, t.locked_at, t.created_at, t.completed_at, t.expires_at FROM idempotency_record t{w} ORDER BY t.id"
-        ),
+    let head = match view {
+        View::Flows => "SELECT t.id, t.user_id, t.user_name, t.trans_no, t.trans_type, t.trans_type_name, t.trans_amount, t.memo, t.create_time, t.is_deleted FROM trans_flow t".to_owned(),
+        View::Orders => "SELECT t.id, t.agent_bill_no, t.user_id, t.bind_code, t.charge_amt, t.fee_amt, t.status, t.version, t.create_time, t.update_time FROM recharge_order t".to_owned(),
+        View::Notify => "SELECT t.id, t.agent_bill_no, t.bind_code, t.charge_amt, t.result_code, t.sign_ok, t.outcome, t.response_body, t.received_at, t.handled_ms FROM notify_log t".to_owned(),
+        View::Idempotency => "SELECT t.id, t.source, t.seq, t.request_hash, t.status, t.response_body, t.locked_at, t.created_at, t.completed_at, t.expires_at FROM idempotency_record t".to_owned(),
         View::Accounts => {
             let da = crate::recon::checks::effect_sum(db, false);
             let df = crate::recon::checks::effect_sum(db, true);
             let (a, fz) = (db.money_cmp("t.amount"), db.money_cmp("t.freeze_amount"));
             let scan = db.full_scan("trans_flow");
-            let mism = if f.mismatched_only {
-                format!(" AND ({a} <> COALESCE(e.da, 0) OR {fz} <> COALESCE(e.df, 0))")
-            } else {
-                String::new()
-            };
+            if f.mismatched_only {
+                w.push_str(&format!(
+                    " AND ({a} <> COALESCE(e.da, 0) OR {fz} <> COALESCE(e.df, 0))"
+                ));
+            }
             format!(
                 "SELECT t.user_id, {a}, e.da, {fz}, e.df, e.n, t.version, t.update_time FROM user_account t \
                  LEFT JOIN (SELECT user_id, {da} AS da, {df} AS df, COUNT(*) AS n FROM {scan} WHERE is_deleted = 0 GROUP BY user_id) e \
-                 ON e.user_id = t.user_id{w}{mism} ORDER BY t.user_id"
+                 ON e.user_id = t.user_id"
             )
         }
     };
-    Ok((sql, args))
+    Ok(Parts {
+        head,
+        filter: w,
+        args,
+    })
 }
 
 /// An amount bound for comparison with [`Db::money_cmp`]: cents on SQLite.
-fn money_arg(db: &Db, d: Decimal) -> Result<Arg, DbError> {
+pub(crate) fn money_arg(db: &Db, d: Decimal) -> Result<Arg, DbError> {
     if db.backend() == Backend::Sqlite {
         crate::money::to_cents(d)
             .map(Arg::from)

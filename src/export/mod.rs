@@ -75,6 +75,14 @@ impl CsvFile {
         Ok(())
     }
 
+    /// Gives up: the partial file is removed, nothing appears under the real name.
+    pub fn abandon(self) {
+        let tmp = self.tmp.clone();
+        drop(self);
+        // Best effort: a leftover `.partial` file is harmless and says what it is.
+        let _ = std::fs::remove_file(tmp);
+    }
+
     /// Flushes and moves the file into place; returns the rows written.
     pub fn finish(self) -> std::io::Result<u64> {
         let mut inner = self.writer.into_inner().map_err(|e| e.into_error())?;
