@@ -258,17 +258,48 @@ fn demo_has_an_example_of_every_finding_kind() {
     assert!(one_sentence(&err).contains("already exists"));
 }
 
+/// The README's main command opens the console on the demo, built on first
+/// run; `--screenshot` renders a view of the real window (under Xvfb here) and
+/// exits. CI installs xvfb; without it this test fails, it never skips.
 #[test]
-fn first_run_builds_and_summarises_the_demo() {
+fn console_opens_on_the_demo_and_screenshots_its_views() {
     let home = tempfile::tempdir().unwrap();
-    let (code, out, err) = payrecon(&[], home.path());
-    assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("First run"), "{out}");
-    assert!(out.contains("trans flows"), "{out}");
-    let (code, out2, _) = payrecon(&[], home.path());
-    assert_eq!(code, 0);
+    let xvfb = std::process::Command::new("xvfb-run")
+        .arg("--help")
+        .output();
     assert!(
-        !out2.contains("First run"),
-        "the demo is built once: {out2}"
+        xvfb.is_ok(),
+        "xvfb-run is needed for the window test (apt-get install xvfb)"
     );
+    for (view, extra) in [
+        ("overview", None),
+        ("case", Some("--case=13800000000")),
+        ("flows", None),
+    ] {
+        let png = home.path().join(format!("{view}.png"));
+        let png_arg = format!("--screenshot={}", png.display());
+        let mut args = vec![
+            "-a",
+            "-s",
+            "-screen 0 1400x900x24",
+            env!("CARGO_BIN_EXE_payrecon"),
+            "gui",
+            "--lang=zh",
+            "--view",
+            view,
+            png_arg.as_str(),
+        ];
+        args.extend(extra);
+        let (code, out, err) = support::payrecon_cli("xvfb-run", &args, home.path());
+        assert_eq!(code, 0, "{view}: {out}{err}");
+        let bytes = std::fs::read(&png).unwrap();
+        assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "{view}: not a PNG");
+        assert!(
+            bytes.len() > 20_000,
+            "{view}: an empty picture ({} bytes)",
+            bytes.len()
+        );
+    }
+    // The demo was built once, by the first start, in the data directory.
+    assert!(home.path().join("data/payrecon/demo.db").is_file());
 }

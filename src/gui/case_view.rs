@@ -88,14 +88,17 @@ pub(crate) fn ui(app: &mut App, ui: &mut egui::Ui) {
     ui.heading(l.t("客诉查询", "Case"));
     let mut go = false;
     ui.horizontal(|ui| {
-        let r = ui.add(
-            egui::TextEdit::singleline(&mut app.case.query)
-                .hint_text(l.t(
-                    "手机号 / 用户编号 / 姓名 / 商户订单号 agentBillNo",
-                    "phone / user id / name / agentBillNo",
-                ))
-                .desired_width(360.0),
-        );
+        let lab = ui.label(l.t("手机号/用户/姓名/订单号", "Phone, user, name or bill"));
+        let r = ui
+            .add(
+                egui::TextEdit::singleline(&mut app.case.query)
+                    .hint_text(l.t(
+                        "手机号 / 用户编号 / 姓名 / 商户订单号 agentBillNo",
+                        "phone / user id / name / agentBillNo",
+                    ))
+                    .desired_width(360.0),
+            )
+            .labelled_by(lab.id);
         if r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter)) {
             go = true;
         }
@@ -230,7 +233,7 @@ fn bill_story(ui: &mut egui::Ui, b: &BillStory, l: Lang) {
                 ui.label(&a.outcome);
                 ui.label(RichText::new(&a.response).monospace());
                 ui.label(RichText::new(amount(a.charge_amt)).monospace());
-                ui.label(if a.sign_ok { "✔" } else { "×" });
+                ui.label(if a.sign_ok { "✓" } else { "×" });
                 ui.end_row();
             }
         });

@@ -264,23 +264,23 @@ pub(crate) fn ui(app: &mut App, ui: &mut egui::Ui) {
         .num_columns(2)
         .spacing([8.0, 6.0])
         .show(ui, |ui| {
-            ui.label(l.t("数据库地址", "Database URL"));
+            let lab = ui.label(l.t("数据库地址", "Database URL"));
             let r = ui.add(
                 egui::TextEdit::singleline(&mut app.connect.url)
                     .hint_text("sqlite:///data/pay.db · postgres://user@host/db · mysql://user@host/srb_core")
                     .desired_width(560.0),
-            );
+            ).labelled_by(lab.id);
             if r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter)) {
                 go = true;
             }
             ui.end_row();
-            ui.label(l.t("密码", "Password"));
+            let lab = ui.label(l.t("密码", "Password"));
             let r = ui.add(
                 egui::TextEdit::singleline(&mut app.connect.password)
                     .password(true)
                     .hint_text(l.t("（可选，不会保存）", "(optional, never stored)"))
                     .desired_width(240.0),
-            );
+            ).labelled_by(lab.id);
             if r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter)) {
                 go = true;
             }
@@ -379,7 +379,7 @@ fn schema_report(ui: &mut egui::Ui, c: &Conn, l: Lang) {
             if found {
                 ui.colored_label(
                     egui::Color32::from_rgb(0x1b, 0x7f, 0x3b),
-                    l.t("✔ 有", "✔ found"),
+                    l.t("✓ 有", "✓ found"),
                 );
             } else {
                 ui.colored_label(
@@ -397,8 +397,8 @@ fn schema_report(ui: &mut egui::Ui, c: &Conn, l: Lang) {
             ui.colored_label(
                 egui::Color32::from_rgb(0x1b, 0x7f, 0x3b),
                 l.t(
-                    "✔ 有：数据库会拒绝重复入账的第二条流水",
-                    "✔ present: the database refuses a second flow for one bill",
+                    "✓ 有：数据库会拒绝重复入账的第二条流水",
+                    "✓ present: the database refuses a second flow for one bill",
                 ),
             );
         } else {

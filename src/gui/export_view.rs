@@ -187,9 +187,8 @@ pub(crate) fn ui(app: &mut App, ui: &mut egui::Ui) {
     ui.add_enabled_ui(!running, |ui| {
         let st = &mut app.export;
         ui.horizontal(|ui| {
-            ui.label(l.t("内容", "What"));
             let before = st.target;
-            egui::ComboBox::from_id_salt("export-target")
+            egui::ComboBox::new("export-target", l.t("内容", "What"))
                 .selected_text(st.target.name(l))
                 .show_ui(ui, |ui| {
                     for v in View::ALL {
@@ -245,8 +244,9 @@ pub(crate) fn ui(app: &mut App, ui: &mut egui::Ui) {
             }
         });
         ui.horizontal(|ui| {
-            ui.label(l.t("保存到", "Save to"));
-            ui.add(egui::TextEdit::singleline(&mut st.path).desired_width(480.0));
+            let lab = ui.label(l.t("保存到", "Save to"));
+            ui.add(egui::TextEdit::singleline(&mut st.path).desired_width(480.0))
+                .labelled_by(lab.id);
             if ui.button(l.t("选择…", "Choose…")).clicked() {
                 pick = true;
             }

@@ -103,7 +103,7 @@ pub(crate) fn show(app: &mut App, ctx: &egui::Context) {
         ui.set_width(640.0);
         ui.heading(title);
         ui.horizontal(|ui| {
-            if ui.button("⬆").on_hover_text(l.t("上一级", "up")).clicked() {
+            if ui.button("↑").on_hover_text(l.t("上一级", "up")).clicked() {
                 if let Some(parent) = p.dir.parent() {
                     enter = Some(parent.to_path_buf());
                 }
@@ -118,7 +118,7 @@ pub(crate) fn show(app: &mut App, ctx: &egui::Context) {
             .show(ui, |ui| {
                 for (name, is_dir) in &p.entries {
                     let label = if *is_dir {
-                        format!("📁 {name}")
+                        format!("▶ {name}")
                     } else {
                         name.clone()
                     };
@@ -139,8 +139,9 @@ pub(crate) fn show(app: &mut App, ctx: &egui::Context) {
                 }
             });
         ui.horizontal(|ui| {
-            ui.label(l.t("文件", "File"));
-            ui.add(egui::TextEdit::singleline(&mut p.name).desired_width(420.0));
+            let lab = ui.label(l.t("文件", "File"));
+            ui.add(egui::TextEdit::singleline(&mut p.name).desired_width(420.0))
+                .labelled_by(lab.id);
         });
         ui.horizontal(|ui| {
             let ok = match p.purpose {

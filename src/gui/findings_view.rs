@@ -180,8 +180,7 @@ pub(crate) fn ui(app: &mut App, ui: &mut egui::Ui) {
     });
     ui.horizontal_wrapped(|ui| {
         let f = &mut app.findings;
-        ui.label(l.t("类型", "kind"));
-        egui::ComboBox::from_id_salt("f-kind")
+        egui::ComboBox::new("f-kind", l.t("类型", "kind"))
             .selected_text(
                 f.kind
                     .map_or(l.t("全部", "all"), |k| widgets::kind_name(k, l)),
@@ -196,8 +195,7 @@ pub(crate) fn ui(app: &mut App, ui: &mut egui::Ui) {
                         .changed();
                 }
             });
-        ui.label(l.t("严重度", "severity"));
-        egui::ComboBox::from_id_salt("f-sev")
+        egui::ComboBox::new("f-sev", l.t("严重度", "severity"))
             .selected_text(
                 f.severity
                     .map_or(l.t("全部", "all"), |s| widgets::severity_name(s, l)),
@@ -217,8 +215,7 @@ pub(crate) fn ui(app: &mut App, ui: &mut egui::Ui) {
                         .changed();
                 }
             });
-        ui.label(l.t("状态", "status"));
-        egui::ComboBox::from_id_salt("f-status")
+        egui::ComboBox::new("f-status", l.t("状态", "status"))
             .selected_text(f.status.map_or(
                 l.t("待处理（未结+已确认）", "to do (open + acknowledged)"),
                 |s| status_name(s, l),
@@ -256,10 +253,6 @@ pub(crate) fn ui(app: &mut App, ui: &mut egui::Ui) {
     ui.separator();
     let mut clicked = None;
     let avail = ui.available_height();
-    egui::Panel::bottom("finding-detail")
-        .resizable(true)
-        .default_size((avail * 0.45).max(220.0))
-        .show(ui, |ui| detail(app, ui));
     let rows = &app.findings.rows;
     let selected = app.findings.selected;
     {
@@ -267,6 +260,8 @@ pub(crate) fn ui(app: &mut App, ui: &mut egui::Ui) {
         TableBuilder::new(ui)
             .id_salt("findings")
             .striped(true)
+            .auto_shrink([false, true])
+            .max_scroll_height((avail * 0.5).max(160.0))
             .sense(egui::Sense::click())
             .column(Column::auto().at_least(40.0))
             .column(Column::auto().at_least(70.0))
@@ -313,9 +308,14 @@ pub(crate) fn ui(app: &mut App, ui: &mut egui::Ui) {
                         );
                     });
                     row.col(|ui| {
-                        ui.add(
-                            egui::Label::new(egui::RichText::new(&f.key).monospace()).truncate(),
+                        let r = ui.add(
+                            egui::Label::new(egui::RichText::new(&f.key).monospace())
+                                .truncate()
+                                .sense(egui::Sense::click()),
                         );
+                        if r.clicked() {
+                            clicked = Some(f.id);
+                        }
                     });
                     row.col(|ui| {
                         ui.label(
@@ -340,6 +340,8 @@ pub(crate) fn ui(app: &mut App, ui: &mut egui::Ui) {
     if let Some(id) = clicked {
         select(app, id);
     }
+    ui.separator();
+    detail(app, ui);
 }
 
 fn detail(app: &mut App, ui: &mut egui::Ui) {
@@ -402,9 +404,10 @@ fn detail(app: &mut App, ui: &mut egui::Ui) {
                 f.age_days
             ));
             ui.horizontal(|ui| {
-                ui.label(l.t("操作人", "Operator"));
-                ui.add(egui::TextEdit::singleline(&mut app.findings.operator).desired_width(120.0));
-                ui.label(l.t("说明", "Note"));
+                let lab = ui.label(l.t("操作人", "Operator"));
+                ui.add(egui::TextEdit::singleline(&mut app.findings.operator).desired_width(120.0))
+                    .labelled_by(lab.id);
+                let lab = ui.label(l.t("说明", "Note"));
                 ui.add(
                     egui::TextEdit::singleline(&mut app.findings.note)
                         .hint_text(l.t(
@@ -412,7 +415,8 @@ fn detail(app: &mut App, ui: &mut egui::Ui) {
                             "why (required to resolve or accept)",
                         ))
                         .desired_width(360.0),
-                );
+                )
+                .labelled_by(lab.id);
             });
             ui.horizontal(|ui| {
                 for to in f.status.allowed_next() {

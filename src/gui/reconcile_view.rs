@@ -417,9 +417,10 @@ pub(crate) fn ui(app: &mut App, ui: &mut egui::Ui) {
             .num_columns(2)
             .spacing([10.0, 6.0])
             .show(ui, |ui| {
-                ui.label(l.t("对账日", "Business day"));
+                let lab = ui.label(l.t("对账日", "Business day"));
                 ui.horizontal(|ui| {
-                    ui.add(egui::TextEdit::singleline(&mut st.day).desired_width(100.0));
+                    ui.add(egui::TextEdit::singleline(&mut st.day).desired_width(100.0))
+                        .labelled_by(lab.id);
                     ui.label(l.t("至（可选）", "to (optional)"));
                     ui.add(
                         egui::TextEdit::singleline(&mut st.to_day)
@@ -436,7 +437,7 @@ pub(crate) fn ui(app: &mut App, ui: &mut egui::Ui) {
                     for (i, (p, f)) in st.files.iter_mut().enumerate() {
                         ui.horizontal(|ui| {
                             ui.label(egui::RichText::new(p.display().to_string()).monospace());
-                            egui::ComboBox::from_id_salt(("fmt", i))
+                            egui::ComboBox::new(("fmt", i), l.t("格式", "format"))
                                 .selected_text(f.name(l))
                                 .show_ui(ui, |ui| {
                                     for c in FormatChoice::ALL {
@@ -498,9 +499,10 @@ pub(crate) fn ui(app: &mut App, ui: &mut egui::Ui) {
                     );
                 });
                 ui.end_row();
-                ui.label(l.t("结果保存到", "Results folder"));
+                let lab = ui.label(l.t("结果保存到", "Results folder"));
                 ui.horizontal(|ui| {
-                    ui.add(egui::TextEdit::singleline(&mut st.out_dir).desired_width(420.0));
+                    ui.add(egui::TextEdit::singleline(&mut st.out_dir).desired_width(420.0))
+                        .labelled_by(lab.id);
                     ui.checkbox(
                         &mut st.bom,
                         l.t("CSV 带 BOM（Excel）", "CSV with BOM (Excel)"),

@@ -223,9 +223,8 @@ pub(crate) fn ui(app: &mut App, ui: &mut egui::Ui, view: View) {
         });
         apply |= filter_bar(ui, view, &mut st.inputs, l);
         ui.horizontal(|ui| {
-            ui.label(l.t("排序", "Sort"));
             let before = st.sort;
-            egui::ComboBox::from_id_salt(("sort", view))
+            egui::ComboBox::new(("sort", view), l.t("排序", "sort"))
                 .selected_text(sort_name(st.sort.col, view, l))
                 .show_ui(ui, |ui| {
                     for c in SortCol::for_view(view) {
@@ -253,7 +252,7 @@ pub(crate) fn ui(app: &mut App, ui: &mut egui::Ui, view: View) {
                 None => (false, false, None, None),
             };
             if ui
-                .add_enabled(has_prev, egui::Button::new(l.t("⏮ 首页", "⏮ First")))
+                .add_enabled(has_prev, egui::Button::new(l.t("|◀ 首页", "|◀ First")))
                 .clicked()
             {
                 nav = Some(Cursor::First);
@@ -271,7 +270,7 @@ pub(crate) fn ui(app: &mut App, ui: &mut egui::Ui, view: View) {
                 nav = last.map(Cursor::After);
             }
             if ui
-                .add_enabled(has_next, egui::Button::new(l.t("末页 ⏭", "Last ⏭")))
+                .add_enabled(has_next, egui::Button::new(l.t("末页 ▶|", "Last ▶|")))
                 .clicked()
             {
                 nav = Some(Cursor::Last);
@@ -461,13 +460,32 @@ fn rows_table(
     let diff_cols: &[usize] = if view == View::Accounts { &[3, 6] } else { &[] };
     let mut clicked = None;
     let row_h = 20.0;
-    TableBuilder::new(ui)
-        .id_salt(("rows", view))
+    // Initial widths from the page's own text (then resizable by the user).
+    let widths: Vec<f32> = header
+        .iter()
+        .enumerate()
+        .map(|(ci, h)| {
+            let chars = p
+                .rows
+                .iter()
+                .take(50)
+                .map(|r| r.get(ci).map_or(0, |c| c.chars().count()))
+                .max()
+                .unwrap_or(0)
+                .max(column_title(h, l).chars().count() * 2)
+                .max(h.len().min(12));
+            (chars as f32 * 7.5 + 16.0).clamp(44.0, 340.0)
+        })
+        .collect();
+    let mut tb = TableBuilder::new(ui);
+    for w in &widths {
+        tb = tb.column(Column::initial(*w).at_least(36.0).clip(true));
+    }
+    tb.id_salt(("rows", view))
         .striped(true)
         .resizable(true)
         .sense(egui::Sense::click())
         .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
-        .columns(Column::auto().at_least(48.0).clip(true), header.len())
         .min_scrolled_height(200.0)
         .header(row_h + 2.0, |mut h| {
             for c in header {

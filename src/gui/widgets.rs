@@ -46,8 +46,9 @@ pub(crate) fn kind_name(k: crate::recon::Kind, l: super::Lang) -> &'static str {
 
 /// A labelled single-line text field.
 pub(crate) fn field(ui: &mut Ui, label: &str, value: &mut String, width: f32) -> egui::Response {
-    ui.label(label);
+    let l = ui.label(label);
     ui.add(egui::TextEdit::singleline(value).desired_width(width))
+        .labelled_by(l.id)
 }
 
 /// "1,234 ms"-style elapsed time for status lines.

@@ -1,0 +1,418 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! The console driven through its accessibility tree with egui_kittest: the
+//! real app, connected to a real demo database (SQLite), every click a click.
+//! Background jobs run on the app's own runtime; `settle` waits for them.
+
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use payrecon::gui::{App, Lang, Options, Screen};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// A demo database built once per test binary.
+fn demo() -> &'static (PathBuf, Vec<PathBuf>) {
+    static DEMO: std::sync::OnceLock<(tempfile::TempDir, PathBuf, Vec<PathBuf>)> =
+        std::sync::OnceLock::new();
+    let d = DEMO.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("demo.db");
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
+        let r = rt
+            .block_on(payrecon::demo::build_sqlite(&path, day, 2026))
+            .unwrap();
+        (dir, path, r.statements)
+    });
+    // A reference to the path and files; the TempDir lives as long as the process.
+    static VIEW: std::sync::OnceLock<(PathBuf, Vec<PathBuf>)> = std::sync::OnceLock::new();
+    VIEW.get_or_init(|| (d.1.clone(), d.2.clone()))
+}
+
+struct Console {
+    h: Harness<'static, App>,
+    workspace: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+fn console(lang: Lang, screen: Option<Screen>) -> Console {
+    let (db, _) = demo();
+    let dir = tempfile::tempdir().unwrap();
+    let workspace = dir.path().join("workspace.db");
+    let app = App::new(Options {
+        db: Some(format!("sqlite://{}", db.display())),
+        workspace: workspace.clone(),
+        screen,
+        lang: Some(lang),
+        case_query: None,
+        system_fonts: false,
+    })
+    .unwrap();
+    let h = Harness::builder()
+        .with_size(egui::vec2(1360.0, 860.0))
+        .build_ui_state(|ui, app: &mut App| app.show(ui), app);
+    let mut c = Console {
+        h,
+        workspace,
+        _dir: dir,
+    };
+    c.settle();
+    assert!(c.h.state().connected(), "{:?}", c.h.state().banner_text());
+    c
+}
+
+impl Console {
+    /// Steps frames until no background job is running (at most 120 s).
+    fn settle(&mut self) {
+        let start = Instant::now();
+        let mut idle = 0;
+        while idle < 3 {
+            self.h.step();
+            if self.h.state().busy() {
+                idle = 0;
+                std::thread::sleep(Duration::from_millis(10));
+            } else {
+                idle += 1;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(120),
+                "the console did not settle"
+            );
+        }
+    }
+
+    /// Clicks the last widget with this label (a screen's own button comes
+    /// after the navigation's entry of the same name).
+    fn click(&mut self, label: &str) {
+        self.h
+            .get_all_by_label(label)
+            .last()
+            .expect("a widget with this label")
+            .click();
+        self.h.step();
+        self.settle();
+    }
+
+    /// Clicks a navigation entry (the first widget with this label).
+    fn nav(&mut self, label: &str) {
+        self.h.get_all_by_label(label).next().unwrap().click();
+        self.h.step();
+        self.settle();
+    }
+
+    fn type_into(&mut self, field: &str, text: &str) {
+        let n = self
+            .h
+            .get_by_role_and_label(egui::accesskit::Role::TextInput, field);
+        n.focus();
+        self.h.step();
+        // Select what is there, so that typing replaces it.
+        self.h
+            .key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+        self.h.step();
+        let n = self
+            .h
+            .get_by_role_and_label(egui::accesskit::Role::TextInput, field);
+        n.type_text(text);
+        self.h.step();
+    }
+
+    fn has(&self, text: &str) -> bool {
+        self.h.query_all_by_label_contains(text).next().is_some()
+    }
+
+    fn banner(&self) -> String {
+        self.h.state().banner_text().unwrap_or_default().to_owned()
+    }
+}
+
+fn workspace_rt<T>(f: impl std::future::Future<Output = T>) -> T {
+    tokio::runtime::Runtime::new().unwrap().block_on(f)
+}
+
+#[test]
+fn every_view_opens_in_english_and_chinese() {
+    let mut c = console(Lang::En, None);
+    assert_eq!(c.h.state().screen(), Screen::Overview);
+    assert!(c.has("READ-ONLY"));
+    assert!(c.has("Callbacks per minute"));
+    for (nav, expect) in [
+        ("Trans flows", "trans_no"),
+        ("Recharge orders", "agent_bill_no"),
+        ("Callback attempts", "response_body"),
+        ("Idempotency records", "request_hash"),
+        ("Accounts", "amount_difference"),
+        ("Findings", "explanation"),
+        ("Reconcile", "Run reconciliation"),
+        ("Export", "Save to"),
+        ("Case", "Search"),
+        ("Connect", "Schema report"),
+    ] {
+        c.nav(nav);
+        assert!(c.has(expect), "{nav}: no '{expect}' on screen");
+        assert!(c.banner().is_empty(), "{nav}: {}", c.banner());
+    }
+    // Switch the language in the window.
+    c.click("中文");
+    c.nav("交易流水");
+    assert!(c.has("流水号"));
+    assert!(c.has("只读"));
+    c.nav("账户余额");
+    assert!(c.has("流水应有余额"));
+}
+
+#[test]
+fn table_pages_from_the_database_and_filters() {
+    let mut c = console(Lang::En, Some(Screen::Flows));
+    assert!(c.has("rows"));
+    let first_page = c.h.state().screen();
+    assert_eq!(first_page, Screen::Flows);
+    c.click("Last ▶|");
+    assert!(c.h.query_by_label("Next ▶").is_some());
+    // A filter on user 1: only that user's rows.
+    c.type_into("user", "1");
+    c.click("Filter");
+    assert!(c.banner().is_empty(), "{}", c.banner());
+    // A bad filter value: one sentence naming the field, the window still usable.
+    c.type_into("from", "yesterday");
+    c.click("Filter");
+    assert!(c.banner().contains("from"), "{}", c.banner());
+    assert!(c.banner().contains("yesterday"), "{}", c.banner());
+    c.click("Clear");
+}
+
+#[test]
+fn case_search_by_agent_bill_no_reads_the_verdict() {
+    let mut c = console(Lang::En, Some(Screen::Case));
+    // A bill the demo's naive day credited twice (the truth file names it).
+    let (db, _) = demo();
+    let truth: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(db.parent().unwrap().join("demo-truth.json")).unwrap(),
+    )
+    .unwrap();
+    let bill = truth["anomalies"]["duplicate_credit"][0]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    c.type_into("Phone, user, name or bill", &bill);
+    c.click("Search");
+    assert!(
+        c.has("credited twice: one recharge was credited more than once"),
+        "no verdict for {bill}"
+    );
+    assert!(c.has("Callback attempts"));
+    // In Chinese too.
+    c.click("中文");
+    assert!(c.has("重复入账：同一笔充值入账了不止一次"));
+    // Something that does not exist.
+    c.type_into("手机号/用户/姓名/订单号", "CHARGE00000000000000000000");
+    c.click("查询");
+    assert!(c.has("没有找到"));
+}
+
+fn clear_statements(c: &mut Console) {
+    while c.h.query_by_label("×").is_some() {
+        c.click("×");
+    }
+}
+
+fn add_statement(c: &mut Console, path: &Path) {
+    c.click("Add a statement file…");
+    c.type_into("File", &path.display().to_string());
+    c.click("Open");
+    assert!(c.has(&path.display().to_string()));
+}
+
+#[test]
+fn reconcile_runs_to_completion_and_another_is_cancelled() {
+    let mut c = console(Lang::En, Some(Screen::Reconcile));
+    let (_, statements) = demo();
+    let last = statements
+        .iter()
+        .find(|p| p.display().to_string().contains("hfb-2026-11-20"))
+        .unwrap()
+        .clone();
+    let out = c._dir.path().join("run1");
+    c.type_into("Business day", "2026-11-20");
+    c.type_into("Results folder", &out.display().to_string());
+    clear_statements(&mut c);
+    add_statement(&mut c, &last);
+    c.click("Run reconciliation");
+    assert!(
+        c.banner().contains("Reconciliation complete"),
+        "{}",
+        c.banner()
+    );
+    assert!(out.join("findings.csv").is_file());
+    assert!(c.has("Last run"));
+
+    // A second run with a large statement, cancelled at once.
+    let big = c._dir.path().join("hfb-big.csv");
+    let text = std::fs::read_to_string(&last).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    let body: Vec<&str> = lines.collect();
+    let mut s = String::from(header);
+    s.push('\n');
+    for _ in 0..2000 {
+        for l in &body {
+            s.push_str(l);
+            s.push('\n');
+        }
+    }
+    std::fs::write(&big, s).unwrap();
+    add_statement(&mut c, &big);
+    c.h.get_by_label("Run reconciliation").click();
+    c.h.step();
+    c.h.step();
+    c.h.get_by_label("Cancel").click();
+    c.settle();
+    assert!(c.banner().contains("cancelled"), "{}", c.banner());
+    let runs = workspace_rt(async {
+        let ws = payrecon::workspace::Workspace::open(&c.workspace)
+            .await
+            .unwrap();
+        ws.list_runs(None, 10).await.unwrap()
+    });
+    assert_eq!(
+        runs.first().unwrap().status,
+        payrecon::recon::RunStatus::Cancelled
+    );
+    assert!(
+        runs.iter()
+            .any(|r| r.status == payrecon::recon::RunStatus::Ok)
+    );
+}
+
+#[test]
+fn a_finding_is_resolved_with_a_note_and_audited() {
+    let mut c = console(Lang::En, Some(Screen::Reconcile));
+    let out = c._dir.path().join("run").display().to_string();
+    c.type_into("Results folder", &out);
+    c.type_into("Business day", "2026-11-20");
+    clear_statements(&mut c);
+    c.click("Run reconciliation");
+    assert!(c.banner().contains("complete"), "{}", c.banner());
+    c.click("Open the findings queue");
+    // The first critical finding of the queue, as the workspace lists it.
+    let ws_path = c.workspace.clone();
+    let key = workspace_rt(async move {
+        let ws = payrecon::workspace::Workspace::open(&ws_path)
+            .await
+            .unwrap();
+        let rows = ws
+            .list_findings(&payrecon::workspace::FindingFilter {
+                kinds: vec![payrecon::recon::Kind::BalanceMismatch],
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        rows.first().unwrap().key.clone()
+    });
+    c.click(&key);
+    // Resolving needs a note: without one, a banner says so.
+    c.click("Resolve");
+    assert!(c.banner().contains("note"), "{}", c.banner());
+    c.type_into("Note", "refunded by hand, ticket 4711");
+    c.click("Resolve");
+    assert!(c.banner().contains("resolved"), "{}", c.banner());
+    let entries = workspace_rt(async {
+        let ws = payrecon::workspace::Workspace::open(&c.workspace)
+            .await
+            .unwrap();
+        assert!(ws.verify_audit().await.unwrap().ok);
+        ws.audit_entries(0, 1000).await.unwrap()
+    });
+    assert!(
+        entries
+            .iter()
+            .any(|e| e.action == "resolve" && e.params.to_string().contains("ticket 4711")),
+        "{entries:?}"
+    );
+}
+
+#[test]
+fn export_a_filtered_view_and_read_it_back() {
+    let mut c = console(Lang::En, Some(Screen::Export));
+    let out = c._dir.path().join("flows-user-1.csv");
+    c.type_into("user", "1");
+    c.type_into("Save to", &out.display().to_string());
+    c.click("Export");
+    assert!(c.banner().contains("Exported"), "{}", c.banner());
+    let mut r = csv::Reader::from_path(&out).unwrap();
+    let header = r.headers().unwrap().clone();
+    assert_eq!(&header[1], "user_id");
+    let rows: Vec<csv::StringRecord> = r.records().map(|r| r.unwrap()).collect();
+    assert!(!rows.is_empty());
+    assert!(rows.iter().all(|r| &r[1] == "1"), "only user 1");
+    // Exact amounts: two decimals, never a float.
+    assert!(rows.iter().all(|r| {
+        let a = &r[6];
+        a.split_once('.').is_some_and(|(_, f)| f.len() == 2)
+    }));
+}
+
+#[test]
+fn bad_input_gets_a_banner_and_the_window_stays_usable() {
+    // Nothing listens on this port.
+    let dir = tempfile::tempdir().unwrap();
+    let app = App::new(Options {
+        db: Some("postgres://payrecon@127.0.0.1:1/nothing".into()),
+        workspace: dir.path().join("ws.db"),
+        screen: None,
+        lang: Some(Lang::En),
+        case_query: None,
+        system_fonts: false,
+    })
+    .unwrap();
+    let h = Harness::builder()
+        .with_size(egui::vec2(1360.0, 860.0))
+        .build_ui_state(|ui, app: &mut App| app.show(ui), app);
+    let mut c = Console {
+        h,
+        workspace: dir.path().join("ws.db"),
+        _dir: dir,
+    };
+    c.settle();
+    assert!(!c.h.state().connected());
+    let b = c.banner();
+    assert!(b.contains("Connection failed"), "{b}");
+    assert!(b.contains("server did not answer"), "{b}");
+    // A missing SQLite file.
+    c.type_into("Database URL", "sqlite:///nonexistent/dir/pay.db");
+    c.click("Connect");
+    assert!(c.banner().contains("Connection failed"), "{}", c.banner());
+    // A cancelled file dialog.
+    c.click("Choose a SQLite file…");
+    c.click("Cancel");
+    assert!(c.banner().contains("No file chosen"), "{}", c.banner());
+    // Still usable: the demo opens from the same window.
+    let (db, _) = demo();
+    c.type_into("Database URL", &format!("sqlite://{}", db.display()));
+    c.click("Connect");
+    assert!(c.h.state().connected(), "{}", c.banner());
+
+    // A statement of the wrong format: the run fails with the reason.
+    c.nav("Reconcile");
+    let (_, statements) = demo();
+    let wechat = statements
+        .iter()
+        .find(|p| p.display().to_string().contains("hfb"))
+        .unwrap()
+        .clone();
+    clear_statements(&mut c);
+    c.type_into("Business day", "2026-11-20");
+    c.type_into(
+        "Results folder",
+        &c._dir.path().join("bad").display().to_string(),
+    );
+    add_statement(&mut c, &wechat);
+    // Say it is an Alipay bill (it is not).
+    c.h.get_by_value("hfb (our gateway)").click();
+    c.h.step();
+    c.settle();
+    c.click("Alipay (GBK)");
+    c.click("Run reconciliation");
+    assert!(c.banner().contains("failed"), "{}", c.banner());
+    c.nav("Overview");
+    assert!(c.has("Callbacks per minute"));
+}
