@@ -141,7 +141,7 @@ pub async fn export_view(
             return Ok(false);
         }
         n += 1;
-        if n % 10_000 == 0 {
+        if n.is_multiple_of(10_000) {
             progress(n);
         }
         Ok(true)

@@ -232,15 +232,13 @@ pub(crate) fn ui(app: &mut App, ui: &mut egui::Ui) {
                     }
                 }
             }
-            if let Target::View(v) = st.target {
-                if ui
+            if let Target::View(v) = st.target
+                && ui
                     .button(l.t("用表格里的筛选", "Use the table's filter"))
                     .clicked()
-                {
-                    if let Some(t) = app.tables.map.get(&v) {
-                        st.inputs = t.inputs.clone();
-                    }
-                }
+                && let Some(t) = app.tables.map.get(&v)
+            {
+                st.inputs = t.inputs.clone();
             }
         });
         ui.horizontal(|ui| {

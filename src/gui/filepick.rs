@@ -63,7 +63,7 @@ impl Picker {
                         let ext_ok = Path::new(&name)
                             .extension()
                             .map(|x| x.to_string_lossy().to_lowercase())
-                            .is_some_and(|x| self.exts.iter().any(|e| *e == x));
+                            .is_some_and(|x| self.exts.contains(&x));
                         (is_dir || ext_ok).then_some((name, is_dir))
                     })
                     .collect();
@@ -103,10 +103,10 @@ pub(crate) fn show(app: &mut App, ctx: &egui::Context) {
         ui.set_width(640.0);
         ui.heading(title);
         ui.horizontal(|ui| {
-            if ui.button("↑").on_hover_text(l.t("上一级", "up")).clicked() {
-                if let Some(parent) = p.dir.parent() {
-                    enter = Some(parent.to_path_buf());
-                }
+            if ui.button("↑").on_hover_text(l.t("上一级", "up")).clicked()
+                && let Some(parent) = p.dir.parent()
+            {
+                enter = Some(parent.to_path_buf());
             }
             ui.label(egui::RichText::new(p.dir.display().to_string()).monospace());
         });

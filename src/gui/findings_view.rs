@@ -113,10 +113,10 @@ fn select(app: &mut App, id: i64) {
     app.jobs.spawn(async move {
         let h = ws.history(id).await;
         Box::new(move |app: &mut App| {
-            if app.findings.selected == Some(id) {
-                if let Ok(h) = h {
-                    app.findings.history = h;
-                }
+            if app.findings.selected == Some(id)
+                && let Ok(h) = h
+            {
+                app.findings.history = h;
             }
         }) as super::jobs::Apply
     });
@@ -381,10 +381,10 @@ fn detail(app: &mut App, ui: &mut egui::Ui) {
                     .agent_bill_no
                     .clone()
                     .or_else(|| f.user_id.map(|u| u.to_string()));
-                if let Some(k) = case_key {
-                    if ui.button(l.t("打开客诉视图", "Open its case")).clicked() {
-                        open_case = Some(k);
-                    }
+                if let Some(k) = case_key
+                    && ui.button(l.t("打开客诉视图", "Open its case")).clicked()
+                {
+                    open_case = Some(k);
                 }
             });
             ui.label(l.t(&f.detail_zh, &f.detail_en));

@@ -275,19 +275,18 @@ pub(crate) fn ui(app: &mut App, ui: &mut egui::Ui, view: View) {
             {
                 nav = Some(Cursor::Last);
             }
-            if let Some(i) = st.selected {
-                if let Some(key) = st
+            if let Some(i) = st.selected
+                && let Some(key) = st
                     .page
                     .as_ref()
                     .and_then(|p| case_key(view, p.rows.get(i)?))
+            {
+                ui.separator();
+                if ui
+                    .button(format!("{} {key}", l.t("查看客诉：", "Open case:")))
+                    .clicked()
                 {
-                    ui.separator();
-                    if ui
-                        .button(format!("{} {key}", l.t("查看客诉：", "Open case:")))
-                        .clicked()
-                    {
-                        open_case = Some(key);
-                    }
+                    open_case = Some(key);
                 }
             }
         });
