@@ -49,7 +49,11 @@ fn main() {
         .unwrap();
     rt.block_on(schema::discover(&db)).unwrap();
     let first = page(&db, &Filter::default(), Sort::default(), &Cursor::First);
-    println!("| open: connect + schema + first page of trans_flow | {} | {} rows |", ms(t.elapsed()), first.rows.len());
+    println!(
+        "| open: connect + schema + first page of trans_flow | {} | {} rows |",
+        ms(t.elapsed()),
+        first.rows.len()
+    );
     let rss0 = rss_mb();
 
     let time = |f: &dyn Fn()| {
@@ -71,31 +75,50 @@ fn main() {
         page(&db, &none, Sort::default(), &Cursor::Last);
     });
     println!("| jump to the end (last page) | {} | median of 7 |", ms(d));
-    let by_time = Sort { col: SortCol::Time, desc: true };
+    let by_time = Sort {
+        col: SortCol::Time,
+        desc: true,
+    };
     let d = time(&|| {
         page(&db, &none, by_time, &Cursor::First);
     });
-    println!("| newest first (sort by create_time desc) | {} | median of 7 |", ms(d));
+    println!(
+        "| newest first (sort by create_time desc) | {} | median of 7 |",
+        ms(d)
+    );
     let last = first.keys.last().cloned().unwrap();
     let d = time(&|| {
         page(&db, &none, Sort::default(), &Cursor::After(last.clone()));
     });
     println!("| next page | {} | median of 7 |", ms(d));
-    let user = Filter { user_id: Some(4242), ..Filter::default() };
+    let user = Filter {
+        user_id: Some(4242),
+        ..Filter::default()
+    };
     let d = time(&|| {
         page(&db, &user, Sort::default(), &Cursor::First);
     });
-    println!("| filter user_id = 4242 (indexed) | {} | median of 7 |", ms(d));
+    println!(
+        "| filter user_id = 4242 (indexed) | {} | median of 7 |",
+        ms(d)
+    );
     let key_text = first.rows[first.rows.len() / 2][3].clone();
-    let key = Filter { key: Some(key_text), ..Filter::default() };
+    let key = Filter {
+        key: Some(key_text),
+        ..Filter::default()
+    };
     let d = time(&|| {
         page(&db, &key, Sort::default(), &Cursor::First);
     });
-    println!("| filter trans_no = … (indexed) | {} | median of 7 |", ms(d));
+    println!(
+        "| filter trans_no = … (indexed) | {} | median of 7 |",
+        ms(d)
+    );
     let d = time(&|| {
-        rt.block_on(payrecon::case::lookup(&db, &payrecon::case::Query::Bill(
-            first.rows[10][3].clone(),
-        )))
+        rt.block_on(payrecon::case::lookup(
+            &db,
+            &payrecon::case::Query::Bill(first.rows[10][3].clone()),
+        ))
         .unwrap();
     });
     println!("| case lookup by agentBillNo | {} | median of 7 |", ms(d));
@@ -108,7 +131,12 @@ fn main() {
         c = Cursor::After(p.keys.last().cloned().unwrap());
     }
     let per = t.elapsed() / 2000;
-    println!("| 2,000 next pages in a row | {} per page | RSS {} MB after the first page, {} MB after 400k rows |", ms(per), rss0, rss_mb());
+    println!(
+        "| 2,000 next pages in a row | {} per page | RSS {} MB after the first page, {} MB after 400k rows |",
+        ms(per),
+        rss0,
+        rss_mb()
+    );
 
     // Frames: the real app on the flows table, laid out headless (kittest).
     let dir = std::env::temp_dir().join("payrecon-console-bench");
@@ -143,5 +171,9 @@ fn main() {
         })
         .collect();
     let max = frames.iter().max().copied().unwrap_or_default();
-    println!("| frame (flows table, 200-row page, layout + tessellation) | {} | median of 300; max {} |", ms(median(frames)), ms(max));
+    println!(
+        "| frame (flows table, 200-row page, layout + tessellation) | {} | median of 300; max {} |",
+        ms(median(frames)),
+        ms(max)
+    );
 }

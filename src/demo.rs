@@ -210,38 +210,3 @@ pub async fn fill(
     truth.config = None;
     Ok((files, truth))
 }
-
-/// Counts of the main tables and the money recharged, for the first-run summary.
-pub async fn summary(db: &Db) -> Result<Vec<(&'static str, String)>, DbError> {
-    let mut out = Vec::new();
-    for (label, table) in [
-        ("users", "user_info"),
-        ("recharge orders", "recharge_order"),
-        ("callback attempts", "notify_log"),
-        ("idempotency records", "idempotency_record"),
-        ("trans flows", "trans_flow"),
-    ] {
-        let row = db
-            .fetch_optional(&format!("SELECT COUNT(*) FROM {table}"), &[])
-            .await?;
-        let n = row
-            .map(|r| r.i64(0))
-            .transpose()
-            .map_err(|e| db.decode(table, e))?;
-        out.push((label, n.unwrap_or(0).to_string()));
-    }
-    // Summed in the database, exactly (integer cents on SQLite).
-    let sql = format!(
-        "SELECT {} FROM trans_flow WHERE is_deleted = 0 AND trans_type = 1",
-        db.money_sum("trans_amount")
-    );
-    let row = db.fetch_optional(&sql, &[]).await?;
-    let sum = row
-        .map(|r| r.opt_money_agg(0))
-        .transpose()
-        .map_err(|e| db.decode("trans_flow", e))?
-        .flatten()
-        .unwrap_or_default();
-    out.push(("recharged (flows)", crate::money::format_amount(sum)));
-    Ok(out)
-}

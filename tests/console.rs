@@ -47,20 +47,24 @@ fn console(lang: Lang, screen: Option<Screen>) -> Console {
         system_fonts: false,
     })
     .unwrap();
-    let h = Harness::builder()
-        .with_size(egui::vec2(1360.0, 860.0))
-        .build_ui_state(|ui, app: &mut App| app.show(ui), app);
-    let mut c = Console {
-        h,
-        workspace,
-        _dir: dir,
-    };
+    let mut c = Console::new(app, workspace, dir);
     c.settle();
     assert!(c.h.state().connected(), "{:?}", c.h.state().banner_text());
     c
 }
 
 impl Console {
+    fn new(app: App, workspace: PathBuf, dir: tempfile::TempDir) -> Self {
+        let h = Harness::builder()
+            .with_size(egui::vec2(1360.0, 860.0))
+            .build_ui_state(|ui, app: &mut App| app.show(ui), app);
+        Console {
+            h,
+            workspace,
+            _dir: dir,
+        }
+    }
+
     /// Steps frames until no background job is running (at most 120 s).
     fn settle(&mut self) {
         let start = Instant::now();
@@ -364,14 +368,8 @@ fn bad_input_gets_a_banner_and_the_window_stays_usable() {
         system_fonts: false,
     })
     .unwrap();
-    let h = Harness::builder()
-        .with_size(egui::vec2(1360.0, 860.0))
-        .build_ui_state(|ui, app: &mut App| app.show(ui), app);
-    let mut c = Console {
-        h,
-        workspace: dir.path().join("ws.db"),
-        _dir: dir,
-    };
+    let ws = dir.path().join("ws.db");
+    let mut c = Console::new(app, ws, dir);
     c.settle();
     assert!(!c.h.state().connected());
     let b = c.banner();

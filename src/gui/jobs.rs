@@ -61,19 +61,24 @@ impl Jobs {
         })
     }
 
-    /// Runs `job` in the background; its closure is applied on the UI thread.
-    pub(crate) fn spawn<F>(&self, job: F)
-    where
-        F: Future<Output = Apply> + Send + 'static,
-    {
-        let Some(rt) = &self.rt else { return };
+    /// Counts a job as started; its [`Done`] guard counts it as finished.
+    fn begin(&self) -> (Done, mpsc::Sender<Apply>) {
         self.pending.fetch_add(1, Ordering::SeqCst);
         let done = Done(
             Arc::clone(&self.pending),
             self.tx.clone(),
             Arc::clone(&self.ctx),
         );
-        let tx = self.tx.clone();
+        (done, self.tx.clone())
+    }
+
+    /// Runs `job` in the background; its closure is applied on the UI thread.
+    pub(crate) fn spawn<F>(&self, job: F)
+    where
+        F: Future<Output = Apply> + Send + 'static,
+    {
+        let Some(rt) = &self.rt else { return };
+        let (done, tx) = self.begin();
         rt.spawn(async move {
             let _done = done;
             let apply = job.await;
@@ -90,13 +95,7 @@ impl Jobs {
     {
         let Some(rt) = &self.rt else { return };
         let handle = rt.handle().clone();
-        self.pending.fetch_add(1, Ordering::SeqCst);
-        let done = Done(
-            Arc::clone(&self.pending),
-            self.tx.clone(),
-            Arc::clone(&self.ctx),
-        );
-        let tx = self.tx.clone();
+        let (done, tx) = self.begin();
         let spawned = std::thread::Builder::new()
             .name("payrecon-run".into())
             .spawn(move || {
