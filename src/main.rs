@@ -913,26 +913,18 @@ async fn cmd_export(a: ExportArgs, workspace: Option<PathBuf>) -> anyhow::Result
             view.table()
         );
     }
-    let (sql, args) = views::select(&db, view, &filter)?;
+    // A filter the view cannot take is refused before any file is created.
+    views::select(&db, view, &filter)?;
     let started = std::time::Instant::now();
-    let mut file = payrecon::export::CsvFile::create(&a.out, view.header(), a.bom)
+    let file = payrecon::export::CsvFile::create(&a.out, view.header(), a.bom)
         .with_context(|| format!("cannot create {}", a.out.display()))?;
-    let mut io_err = None;
-    db.for_each_row(&sql, &args, |row| -> Result<bool, payrecon::db::DbError> {
-        let cells = views::format_row(&db, view, &row)?;
-        if let Err(e) = file.row(cells) {
-            io_err = Some(e);
-            return Ok(false);
+    let rows = match payrecon::export::write_view(&db, view, &filter, file).await {
+        Ok(rows) => rows,
+        Err(payrecon::export::ExportError::Io(e)) => {
+            return Err(anyhow::Error::new(e).context(format!("cannot write {}", a.out.display())));
         }
-        Ok(true)
-    })
-    .await?;
-    if let Some(e) = io_err {
-        return Err(anyhow::Error::new(e).context(format!("cannot write {}", a.out.display())));
-    }
-    let rows = file
-        .finish()
-        .with_context(|| format!("cannot write {}", a.out.display()))?;
+        Err(e) => return Err(e.into()),
+    };
     let ws = open_workspace(workspace).await?;
     ws.append_audit(
         &payrecon::workspace::current_operator(),
