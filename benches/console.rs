@@ -155,7 +155,7 @@ fn main() {
         .with_accessibility_check(false)
         .build_ui_state(|ui, app: &mut payrecon::gui::App| app.show(ui), app);
     let t = Instant::now();
-    while !(h.state().connected() && !h.state().busy()) {
+    while !h.state().connected() || h.state().busy() {
         h.step();
         std::thread::sleep(Duration::from_millis(1));
         assert!(t.elapsed() < Duration::from_secs(120));

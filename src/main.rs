@@ -900,10 +900,7 @@ async fn cmd_export(a: ExportArgs, workspace: Option<PathBuf>) -> anyhow::Result
     let db = Db::connect(&a.db, &ConnectOptions::read_only()).await?;
     let ws = open_workspace(workspace).await?;
     let started = std::time::Instant::now();
-    let never = std::sync::atomic::AtomicBool::new(false);
-    let rows =
-        payrecon::ops::export_view(&db, &ws, view, &filter, &a.out, a.bom, &never, &mut |_| {})
-            .await?;
+    let rows = payrecon::ops::export_view(&db, &ws, view, &filter, &a.out, a.bom, None).await?;
     println!(
         "exported {rows} rows of {} to {} in {} ms",
         view.table(),

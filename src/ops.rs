@@ -8,7 +8,7 @@ use crate::recon::{self, Kind, RunOptions, RunOutput};
 use crate::views::{self, Filter, View};
 use crate::workspace::{self, FindingFilter, RunRecord, Status, Workspace, WorkspaceError};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// Why an operation failed; each variant says what and where.
 #[derive(Debug, thiserror::Error)]
@@ -97,13 +97,22 @@ pub async fn reconcile_and_record(
     Ok(Recorded { run_id, output })
 }
 
+/// Stops an export from another thread and reports its progress.
+#[derive(Debug, Default)]
+pub struct ExportControl {
+    /// Set to stop; the partial file is removed.
+    pub cancel: AtomicBool,
+    /// Rows written so far.
+    pub rows: AtomicU64,
+}
+
 /// Exports a database view with its filter to CSV (streamed, written under a
 /// temporary name and moved into place only when complete), and records the
 /// export in the audit log. Returns the rows written.
 ///
-/// `progress` is called every 10,000 rows; setting `cancel` stops the export
-/// and leaves no file behind.
-#[allow(clippy::too_many_arguments)]
+/// Without `control` the export takes the engine's fastest path
+/// ([`crate::export::write_view`]); with it (the console) rows are counted
+/// and the export can be cancelled between rows, leaving no file behind.
 pub async fn export_view(
     db: &Db,
     ws: &Workspace,
@@ -111,8 +120,7 @@ pub async fn export_view(
     filter: &Filter,
     out: &Path,
     bom: bool,
-    cancel: &AtomicBool,
-    progress: &mut (dyn FnMut(u64) + Send),
+    control: Option<&ExportControl>,
 ) -> Result<u64, OpsError> {
     let s = schema::discover(db).await?;
     if !s.has_table(view.table()) {
@@ -121,41 +129,48 @@ pub async fn export_view(
             table: view.table(),
         });
     }
+    // A filter the view cannot take is refused before any file is created.
     let (sql, args) = views::select(db, view, filter)?;
     let write_err = |source| OpsError::Write {
         path: out.to_path_buf(),
         source,
     };
-    let mut file = CsvFile::create(out, view.header(), bom).map_err(write_err)?;
-    let mut io_err = None;
-    let mut n = 0u64;
-    let mut cancelled = false;
-    db.for_each_row(&sql, &args, |row| -> Result<bool, DbError> {
-        if cancel.load(Ordering::Relaxed) {
-            cancelled = true;
-            return Ok(false);
+    let file = CsvFile::create(out, view.header(), bom).map_err(write_err)?;
+    let rows = match control {
+        None => match crate::export::write_view(db, view, filter, file).await {
+            Ok(n) => n,
+            Err(crate::export::ExportError::Io(e)) => return Err(write_err(e)),
+            Err(crate::export::ExportError::Db(e)) => return Err(e.into()),
+        },
+        Some(c) => {
+            let mut file = file;
+            let mut io_err = None;
+            let mut cancelled = false;
+            db.for_each_row(&sql, &args, |row| -> Result<bool, DbError> {
+                if c.cancel.load(Ordering::Relaxed) {
+                    cancelled = true;
+                    return Ok(false);
+                }
+                let cells = views::format_row(db, view, &row)?;
+                if let Err(e) = file.row(cells) {
+                    io_err = Some(e);
+                    return Ok(false);
+                }
+                c.rows.fetch_add(1, Ordering::Relaxed);
+                Ok(true)
+            })
+            .await?;
+            if let Some(e) = io_err {
+                file.abandon();
+                return Err(write_err(e));
+            }
+            if cancelled {
+                file.abandon();
+                return Err(OpsError::Cancelled);
+            }
+            file.finish().map_err(write_err)?
         }
-        let cells = views::format_row(db, view, &row)?;
-        if let Err(e) = file.row(cells) {
-            io_err = Some(e);
-            return Ok(false);
-        }
-        n += 1;
-        if n.is_multiple_of(10_000) {
-            progress(n);
-        }
-        Ok(true)
-    })
-    .await?;
-    if let Some(e) = io_err {
-        file.abandon();
-        return Err(write_err(e));
-    }
-    if cancelled {
-        file.abandon();
-        return Err(OpsError::Cancelled);
-    }
-    let rows = file.finish().map_err(write_err)?;
+    };
     ws.append_audit(
         &workspace::current_operator(),
         "export",

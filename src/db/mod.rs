@@ -8,6 +8,7 @@
 mod migrate;
 mod query;
 pub mod schema;
+pub mod sqlite_read;
 mod url;
 
 pub use migrate::{MigrateReport, migrate};
@@ -56,6 +57,15 @@ pub enum DbError {
         /// The driver error.
         #[source]
         source: sqlx::Error,
+    },
+    /// A statement of the synchronous SQLite reader failed.
+    #[error("SQLite at {target}: {source}")]
+    SqliteRead {
+        /// The file.
+        target: String,
+        /// The driver error.
+        #[source]
+        source: rusqlite::Error,
     },
     /// A value could not be read as the engine needs it.
     #[error("{table}: {source}")]
@@ -319,6 +329,81 @@ impl Db {
         self.access
     }
 
+    /// The SQLite file, for the bulk reader ([`sqlite_read::SqliteReader`]).
+    pub fn sqlite_path(&self) -> Option<&std::path::Path> {
+        match &self.url {
+            DbUrl::Sqlite(p) => Some(p),
+            DbUrl::Postgres(_) | DbUrl::MySql(_) => None,
+        }
+    }
+
+    /// Runs `work` on a blocking thread with a read-only [`sqlite_read::SqliteReader`]
+    /// on this database's file; `None` when the database is not SQLite.
+    pub async fn with_sqlite_reader<T, E, F>(&self, work: F) -> Option<Result<T, E>>
+    where
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+        F: FnOnce(&sqlite_read::SqliteReader) -> Result<T, E> + Send + 'static,
+    {
+        let path = self.sqlite_path()?.to_path_buf();
+        let r = tokio::task::spawn_blocking(move || {
+            let reader = sqlite_read::SqliteReader::open(&path).map_err(E::from)?;
+            work(&reader)
+        })
+        .await;
+        Some(match r {
+            Ok(v) => v,
+            Err(e) => Err(E::from(DbError::State(format!(
+                "the SQLite reader stopped: {e}"
+            )))),
+        })
+    }
+
+    /// SQLite only: runs `sql` through the synchronous reader on a blocking
+    /// thread and sends the rows, mapped by `map`, in batches of `batch`: one
+    /// channel message per batch instead of one per row. Dropping the receiver
+    /// stops the reader. `None` when the database is not SQLite.
+    pub fn sqlite_batches<T, F>(
+        &self,
+        sql: String,
+        args: Vec<Arg>,
+        batch: usize,
+        mut map: F,
+    ) -> Option<tokio::sync::mpsc::Receiver<DbResult<Vec<T>>>>
+    where
+        T: Send + 'static,
+        F: FnMut(&rusqlite::Row<'_>) -> DbResult<T> + Send + 'static,
+    {
+        let path = self.sqlite_path()?.to_path_buf();
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        tokio::task::spawn_blocking(move || {
+            let mut stopped = false;
+            let mut run = || -> DbResult<()> {
+                let r = sqlite_read::SqliteReader::open(&path)?;
+                let mut buf = Vec::with_capacity(batch);
+                r.for_each(&sql, &args, |row| -> DbResult<bool> {
+                    buf.push(map(row)?);
+                    if buf.len() >= batch {
+                        let full = std::mem::replace(&mut buf, Vec::with_capacity(batch));
+                        if tx.blocking_send(Ok(full)).is_err() {
+                            stopped = true;
+                            return Ok(false);
+                        }
+                    }
+                    Ok(true)
+                })?;
+                if !stopped && !buf.is_empty() {
+                    let _ = tx.blocking_send(Ok(buf));
+                }
+                Ok(())
+            };
+            if let Err(e) = run() {
+                let _ = tx.blocking_send(Err(e));
+            }
+        });
+        Some(rx)
+    }
+
     /// The business time zone.
     pub fn business_tz(&self) -> FixedOffset {
         self.tz
@@ -387,6 +472,56 @@ impl Db {
             Pool::MySql(p) => drive!(p, bind_mysql, MySql, sql.to_owned()),
         }
         Ok(())
+    }
+
+    /// PostgreSQL only: runs `COPY (…) TO STDOUT (FORMAT csv)` and hands the
+    /// server's CSV to `each` in chunks of about 1 MB, each with the number of
+    /// rows it holds; returns the rows. The server formats, payrecon relays.
+    pub async fn copy_out<E>(
+        &self,
+        sql: &str,
+        mut each: impl FnMut(&[u8], u64) -> Result<(), E>,
+    ) -> Result<u64, E>
+    where
+        E: From<DbError>,
+    {
+        use futures_util::StreamExt as _;
+        let Pool::Postgres(p) = &self.pool else {
+            return Err(E::from(DbError::State(
+                "COPY is for PostgreSQL only".into(),
+            )));
+        };
+        let mut conn = p.acquire().await.map_err(|e| E::from(self.err(e)))?;
+        let mut stream = conn
+            .copy_out_raw(sql)
+            .await
+            .map_err(|e| E::from(self.err(e)))?;
+        const CHUNK: usize = 1 << 20;
+        let mut buf = Vec::with_capacity(CHUNK + 64 * 1024);
+        let (mut in_quotes, mut rows, mut total) = (false, 0u64, 0u64);
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| E::from(self.err(e)))?;
+            // Rows end at a newline outside quotes (a quoted cell may hold one).
+            for &b in chunk.iter() {
+                if b == b'"' {
+                    in_quotes = !in_quotes;
+                } else if b == b'\n' && !in_quotes {
+                    rows += 1;
+                }
+            }
+            buf.extend_from_slice(&chunk);
+            if buf.len() >= CHUNK {
+                each(&buf, rows)?;
+                total += rows;
+                buf.clear();
+                rows = 0;
+            }
+        }
+        if !buf.is_empty() {
+            each(&buf, rows)?;
+            total += rows;
+        }
+        Ok(total)
     }
 
     /// Runs a query and returns its first row, if any.

@@ -2,6 +2,10 @@
 //! cells that would start a spreadsheet formula neutralised — real numbers
 //! such as `-12.50` stay numbers.
 
+mod view;
+
+pub use view::{ExportError, write_view};
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -81,6 +85,31 @@ impl CsvFile {
         drop(self);
         // Best effort: a leftover `.partial` file is harmless and says what it is.
         let _ = std::fs::remove_file(tmp);
+    }
+
+    /// Writes one cell of the current row, neutralised (no allocation for a
+    /// safe cell); [`CsvFile::end_row`] ends the row.
+    pub fn field(&mut self, cell: &str) -> std::io::Result<()> {
+        self.writer.write_field(neutralize(cell).as_bytes())?;
+        Ok(())
+    }
+
+    /// Ends the row begun with [`CsvFile::field`].
+    pub fn end_row(&mut self) -> std::io::Result<()> {
+        self.writer.write_record(None::<&[u8]>)?;
+        self.rows += 1;
+        Ok(())
+    }
+
+    /// Appends CSV text that is already formatted and neutralised (PostgreSQL's
+    /// `COPY … (FORMAT csv)` output) holding `rows` rows.
+    pub(crate) fn raw(&mut self, bytes: &[u8], rows: u64) -> std::io::Result<()> {
+        // Flush what the csv writer holds, then write to the file itself.
+        self.writer.flush()?;
+        let mut file: &std::fs::File = self.writer.get_ref().get_ref();
+        file.write_all(bytes)?;
+        self.rows += rows;
+        Ok(())
     }
 
     /// Flushes and moves the file into place; returns the rows written.

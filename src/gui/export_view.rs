@@ -7,7 +7,7 @@ use super::{App, Lang, filepick, widgets};
 use crate::views::View;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 /// What to export.
@@ -41,8 +41,7 @@ impl Target {
 
 /// An export in progress.
 pub(crate) struct Running {
-    cancel: Arc<AtomicBool>,
-    rows: Arc<AtomicU64>,
+    control: Arc<crate::ops::ExportControl>,
     started: Instant,
 }
 
@@ -118,23 +117,15 @@ fn start(app: &mut App) {
             return;
         }
     };
-    let cancel = Arc::new(AtomicBool::new(false));
-    let rows = Arc::new(AtomicU64::new(0));
+    let control = Arc::new(crate::ops::ExportControl::default());
     app.export.running = Some(Running {
-        cancel: Arc::clone(&cancel),
-        rows: Arc::clone(&rows),
+        control: Arc::clone(&control),
         started: Instant::now(),
     });
-    let waker = app.jobs.waker();
-    app.jobs.spawn_on_thread(move || async move {
+    app.jobs.spawn(async move {
         let r = match target {
             Target::View(v) => {
-                let mut progress = |n: u64| {
-                    rows.store(n, Ordering::Relaxed);
-                    waker.wake();
-                };
-                crate::ops::export_view(&c.db, &ws, v, &filter, &path, bom, &cancel, &mut progress)
-                    .await
+                crate::ops::export_view(&c.db, &ws, v, &filter, &path, bom, Some(&control)).await
             }
             Target::Findings => {
                 crate::ops::export_findings(
@@ -278,12 +269,12 @@ pub(crate) fn ui(app: &mut App, ui: &mut egui::Ui) {
     if let Some(r) = &app.export.running {
         ui.add(egui::ProgressBar::new(0.5).animate(true).text(format!(
             "{} {} · {}",
-            r.rows.load(Ordering::Relaxed),
+            r.control.rows.load(Ordering::Relaxed),
             l.t("行", "rows"),
             widgets::elapsed(r.started.elapsed())
         )));
         if ui.button(l.t("取消", "Cancel")).clicked() {
-            r.cancel.store(true, Ordering::Relaxed);
+            r.control.cancel.store(true, Ordering::Relaxed);
         }
     }
     if let Some((p, n)) = &app.export.last {

@@ -76,27 +76,41 @@ pub struct MatchOutput {
 /// A business key stored inline (srb's keys are 23 bytes), or in a side
 /// table when longer: 26 bytes instead of a heap `String` per row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Key {
+pub(super) enum Key {
     Inline { len: u8, bytes: [u8; 24] },
     Long(u32),
 }
 
 #[derive(Default)]
-struct Keys {
+pub(super) struct Keys {
     long: Vec<String>,
     long_index: HashMap<String, u32>,
 }
 
+/// The inline form of a key of at most 24 bytes.
+pub(super) fn inline_key(s: &str) -> Option<Key> {
+    let b = s.as_bytes();
+    if b.len() > 24 {
+        return None;
+    }
+    let mut bytes = [0u8; 24];
+    bytes[..b.len()].copy_from_slice(b);
+    Some(Key::Inline {
+        len: b.len() as u8,
+        bytes,
+    })
+}
+
+/// A key read on the SQLite reader's thread: inline, or text still to intern.
+enum RawKey {
+    Inline(Key),
+    Long(String),
+}
+
 impl Keys {
-    fn key(&mut self, s: &str) -> Key {
-        let b = s.as_bytes();
-        if b.len() <= 24 {
-            let mut bytes = [0u8; 24];
-            bytes[..b.len()].copy_from_slice(b);
-            return Key::Inline {
-                len: b.len() as u8,
-                bytes,
-            };
+    pub(super) fn key(&mut self, s: &str) -> Key {
+        if let Some(k) = inline_key(s) {
+            return k;
         }
         if let Some(i) = self.long_index.get(s) {
             return Key::Long(*i);
@@ -319,24 +333,75 @@ pub async fn match_statements(
         db.money_cmp("trans_amount")
     );
     let args = [Arg::from(from - window), Arg::from(to + window)];
-    db.for_each_row(&sql, &args, |row| -> Result<bool, MatchError> {
-        let d = |e| MatchError::Db(db.decode("trans_flow", e));
-        let bill = row.text(0).map_err(d)?;
-        flows.push(FlowRec {
-            key: keys.key(&bill),
-            user_id: row.i64(1).map_err(d)?,
-            amount: row.opt_money_agg(2).map_err(d)?.unwrap_or_default(),
-            at: row.time(3).map_err(d)?,
-        });
-        if flows.len().is_multiple_of(65_536) {
+    // SQLite: the synchronous reader, rows sent in batches (docs/BENCHMARKS.md).
+    let raw_sql = "SELECT trans_no, user_id, trans_amount, create_time FROM trans_flow \
+         WHERE trans_type = 1 AND is_deleted = 0 AND create_time >= ? AND create_time < ?";
+    let fast = db.sqlite_batches(raw_sql.to_owned(), args.to_vec(), 65_536, |row| {
+        use crate::db::sqlite_read as sr;
+        let d = |e| DbError::Decode {
+            table: "trans_flow".into(),
+            source: e,
+        };
+        let bill = sr::opt_text(sr::value(row, 0, "trans_no").map_err(d)?, "trans_no")
+            .map_err(d)?
+            .unwrap_or_default();
+        let key = match inline_key(&bill) {
+            Some(k) => RawKey::Inline(k),
+            None => RawKey::Long(bill.into_owned()),
+        };
+        let user_id = sr::opt_i64(sr::value(row, 1, "user_id").map_err(d)?, "user_id")
+            .map_err(d)?
+            .ok_or_else(|| d(null("user_id")))?;
+        let cents = sr::opt_cents(
+            sr::value(row, 2, "trans_amount").map_err(d)?,
+            "trans_amount",
+        )
+        .map_err(d)?
+        .unwrap_or_default();
+        let at = sr::opt_time(sr::value(row, 3, "create_time").map_err(d)?, "create_time")
+            .map_err(d)?
+            .ok_or_else(|| d(null("create_time")))?;
+        Ok((key, user_id, cents, at))
+    });
+    if let Some(mut rx) = fast {
+        while let Some(batch) = rx.recv().await {
+            for (key, user_id, cents, at) in batch? {
+                let key = match key {
+                    RawKey::Inline(k) => k,
+                    RawKey::Long(s) => keys.key(&s),
+                };
+                flows.push(FlowRec {
+                    key,
+                    user_id,
+                    amount: Decimal::new(cents, crate::money::SCALE),
+                    at,
+                });
+            }
             progress("flows", flows.len() as u64);
             if cancel.load(Ordering::Relaxed) {
                 return Err(MatchError::Cancelled);
             }
         }
-        Ok(true)
-    })
-    .await?;
+    } else {
+        db.for_each_row(&sql, &args, |row| -> Result<bool, MatchError> {
+            let d = |e| MatchError::Db(db.decode("trans_flow", e));
+            let bill = row.text(0).map_err(d)?;
+            flows.push(FlowRec {
+                key: keys.key(&bill),
+                user_id: row.i64(1).map_err(d)?,
+                amount: row.opt_money_agg(2).map_err(d)?.unwrap_or_default(),
+                at: row.time(3).map_err(d)?,
+            });
+            if flows.len().is_multiple_of(65_536) {
+                progress("flows", flows.len() as u64);
+                if cancel.load(Ordering::Relaxed) {
+                    return Err(MatchError::Cancelled);
+                }
+            }
+            Ok(true)
+        })
+        .await?;
+    }
     progress("flows", flows.len() as u64);
     flows.sort_unstable_by_key(|r| r.key);
 
@@ -366,6 +431,13 @@ pub async fn match_statements(
         }
     }
     Ok(out)
+}
+
+fn null(column: &str) -> crate::db::DecodeError {
+    crate::db::DecodeError {
+        column: column.to_owned(),
+        reason: "is NULL".to_owned(),
+    }
 }
 
 /// One key: the statement's view against ours.
