@@ -211,15 +211,15 @@ pub async fn page(
     }
     let order = match sort.col {
         SortCol::Id => format!("{id} {dir}"),
-        // MySQL and PostgreSQL disagree on where NULLs go; say it.
-        _ => {
-            let nulls = if desc { "1" } else { "0" };
-            let notnull = if desc { "0" } else { "1" };
-            format!(
-                "CASE WHEN {expr} IS NULL THEN {nulls} ELSE {notnull} END {dir_n}, {expr} {dir}, {id} {dir}",
-                dir_n = "ASC"
-            )
+        // NULLs come first ascending and last descending, as the keyset
+        // conditions above assume. SQLite and MySQL sort NULL lowest already,
+        // so a plain ORDER BY lets the column's index serve the page;
+        // PostgreSQL sorts NULL highest and must be told.
+        _ if db.backend() == crate::db::Backend::Postgres => {
+            let nulls = if desc { "NULLS LAST" } else { "NULLS FIRST" };
+            format!("{expr} {dir} {nulls}, {id} {dir}")
         }
+        _ => format!("{expr} {dir}, {id} {dir}"),
     };
     let sql = format!(
         "{}{} ORDER BY {order} LIMIT {}",

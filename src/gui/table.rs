@@ -89,6 +89,8 @@ pub(crate) struct TState {
     pub counting: bool,
     pub fetch_time: Option<Duration>,
     pub selected: Option<usize>,
+    /// Initial column widths of the page on screen.
+    pub widths: Vec<f32>,
 }
 
 impl Default for TState {
@@ -105,6 +107,7 @@ impl Default for TState {
             counting: false,
             fetch_time: None,
             selected: None,
+            widths: Vec::new(),
         }
     }
 }
@@ -176,6 +179,7 @@ pub(crate) fn fetch(app: &mut App, view: View, cursor: Cursor, recount: bool) {
             st.loading = false;
             match r {
                 Ok(p) => {
+                    st.widths = column_widths(view, &p);
                     st.page = Some(p);
                     st.fetch_time = Some(took);
                     st.selected = None;
@@ -319,7 +323,7 @@ pub(crate) fn ui(app: &mut App, ui: &mut egui::Ui, view: View) {
             ui.label(l.t("没有符合条件的行。", "No rows match."));
         }
         Some(p) => {
-            let clicked = rows_table(ui, view, p, st.selected, l);
+            let clicked = rows_table(ui, view, p, &st.widths, st.selected, l);
             if let Some(i) = clicked {
                 st.selected = Some(i);
             }
@@ -446,21 +450,10 @@ pub(crate) fn column_title(col: &'static str, l: Lang) -> &'static str {
     }
 }
 
-/// Lays out only the visible rows; returns a clicked row.
-fn rows_table(
-    ui: &mut egui::Ui,
-    view: View,
-    p: &Page,
-    selected: Option<usize>,
-    l: Lang,
-) -> Option<usize> {
-    use egui_extras::{Column, TableBuilder};
-    let header = view.header();
-    let diff_cols: &[usize] = if view == View::Accounts { &[3, 6] } else { &[] };
-    let mut clicked = None;
-    let row_h = 20.0;
-    // Initial widths from the page's own text (then resizable by the user).
-    let widths: Vec<f32> = header
+/// Initial column widths from a page's own text (then resizable by the
+/// user): computed once when the page arrives, not every frame.
+fn column_widths(view: View, p: &Page) -> Vec<f32> {
+    view.header()
         .iter()
         .enumerate()
         .map(|(ci, h)| {
@@ -471,13 +464,29 @@ fn rows_table(
                 .map(|r| r.get(ci).map_or(0, |c| c.chars().count()))
                 .max()
                 .unwrap_or(0)
-                .max(column_title(h, l).chars().count() * 2)
+                .max(column_title(h, Lang::Zh).chars().count() * 2)
                 .max(h.len().min(12));
             (chars as f32 * 7.5 + 16.0).clamp(44.0, 340.0)
         })
-        .collect();
+        .collect()
+}
+
+/// Lays out only the visible rows; returns a clicked row.
+fn rows_table(
+    ui: &mut egui::Ui,
+    view: View,
+    p: &Page,
+    widths: &[f32],
+    selected: Option<usize>,
+    l: Lang,
+) -> Option<usize> {
+    use egui_extras::{Column, TableBuilder};
+    let header = view.header();
+    let diff_cols: &[usize] = if view == View::Accounts { &[3, 6] } else { &[] };
+    let mut clicked = None;
+    let row_h = 20.0;
     let mut tb = TableBuilder::new(ui);
-    for w in &widths {
+    for w in widths {
         tb = tb.column(Column::initial(*w).at_least(36.0).clip(true));
     }
     tb.id_salt(("rows", view))
