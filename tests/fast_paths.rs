@@ -219,13 +219,14 @@ async fn postgres_copy_export_is_byte_identical() {
     assert_eq!(fast.lines().count(), 1 + 7 + 1, "one memo holds a newline");
 }
 
-/// The same rows in SQLite (one-scan checks in Rust) and PostgreSQL (the SQL
-/// checks): the same findings, to the cent and to the word.
+/// The same rows in SQLite (one-scan checks in Rust), PostgreSQL (one FULL
+/// JOIN for the bill-keyed checks) and MariaDB (the separate SQL queries): the
+/// same findings, to the cent and to the word.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_checks_agree_with_the_sql_checks() {
     use payrecon::recon::{self, Period, RunOptions, RunStatus};
     let mut results = Vec::new();
-    for backend in [Backend::Sqlite, Backend::Postgres] {
+    for backend in [Backend::Sqlite, Backend::Postgres, Backend::MySql] {
         let t = fresh_db(backend).await;
         let db = Db::connect(&t.url, &ConnectOptions::read_write())
             .await
@@ -320,9 +321,15 @@ async fn sqlite_checks_agree_with_the_sql_checks() {
             results.push((backend, period.is_some(), rows));
         }
     }
-    let (sqlite, pg): (Vec<_>, Vec<_>) = results.into_iter().partition(|r| r.0 == Backend::Sqlite);
-    for (s, p) in sqlite.iter().zip(&pg) {
-        assert_eq!(s.2, p.2, "period: {}", s.1);
+    let per = |b: Backend| results.iter().filter(move |r| r.0 == b).collect::<Vec<_>>();
+    let (sqlite, pg, my) = (
+        per(Backend::Sqlite),
+        per(Backend::Postgres),
+        per(Backend::MySql),
+    );
+    for ((s, p), m) in sqlite.iter().zip(&pg).zip(&my) {
+        assert_eq!(m.2, p.2, "MariaDB vs PostgreSQL, period: {}", s.1);
+        assert_eq!(s.2, m.2, "SQLite vs MariaDB, period: {}", s.1);
     }
     let kinds: Vec<&str> = sqlite[0].2.iter().map(|r| r[0].as_str()).collect();
     for k in [
