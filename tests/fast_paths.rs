@@ -241,6 +241,7 @@ async fn sqlite_checks_agree_with_the_sql_checks() {
             (4, 1000, 0),
             (5, 0, 0),
             (6, 1500, 500),
+            (5_000_000_000, 100, 0),
         ] {
             db.execute(
                 "INSERT INTO user_account (user_id, amount, freeze_amount, create_time, update_time, is_deleted, version) \
@@ -251,7 +252,15 @@ async fn sqlite_checks_agree_with_the_sql_checks() {
             .unwrap();
         }
         // (user, bill, type, cents, time, deleted)
-        let flows: [(i64, &str, i64, i64, &str, i64); 14] = [
+        let flows: [(i64, &str, i64, i64, &str, i64); 15] = [
+            (
+                5_000_000_000,
+                "BIG-ID",
+                1,
+                200,
+                "2026-11-20 14:00:00.000",
+                0,
+            ),
             (1, "CHARGE-A", 1, 10000, "2026-11-20 10:00:00.000", 0),
             (1, "DEL-1", 1, 99900, "2026-11-20 10:00:00.000", 1),
             (2, "CHARGE-B", 1, 6000, "2026-11-20 11:00:00.000", 0),
