@@ -166,16 +166,29 @@ pub async fn run_checks(
             timed("stuck_orders", stuck_orders(db, scope, &mut out)).await?;
         }
     } else {
-        if want_balances {
-            timed("balances", balances(db, &mut out)).await?;
-        }
-        if want_orders {
-            timed(
-                "orders",
-                orders(db, scope, schema.trans_no_unique, &mut out),
-            )
-            .await?;
-        }
+        // Two independent passes over the big tables: on the servers they run
+        // at the same time on two pooled connections (the server does the work).
+        let (mut ob, mut oo) = (CheckOutput::default(), CheckOutput::default());
+        let (rb, ro) = tokio::join!(
+            async {
+                if want_balances {
+                    timed("balances", balances(db, &mut ob)).await
+                } else {
+                    Ok(())
+                }
+            },
+            async {
+                if want_orders {
+                    timed("orders", orders(db, scope, schema.trans_no_unique, &mut oo)).await
+                } else {
+                    Ok(())
+                }
+            },
+        );
+        rb?;
+        ro?;
+        out.findings.extend(ob.findings);
+        out.findings.extend(oo.findings);
     }
     if !skip(
         &mut out,
