@@ -33,9 +33,54 @@ pub enum MoneyError {
 /// The result always has scale 2. Trailing zeros beyond the cent are
 /// accepted (`"1.500"`), other digits beyond the cent are refused.
 pub fn parse_amount(text: &str) -> Result<Decimal, MoneyError> {
+    // The common `123.45` without a general decimal parser (statements, SQLite TEXT).
+    if let Some(c) = fast_cents(text.as_bytes()) {
+        return Ok(Decimal::new(c, SCALE));
+    }
     let t = text.trim();
     let d = Decimal::from_str(t).map_err(|_| MoneyError::NotANumber(t.to_owned()))?;
     normalize(d).ok_or_else(|| MoneyError::TooPrecise(t.to_owned()))
+}
+
+/// `-?digits(.d{1,2})?` straight to cents; anything else (spaces, exponents,
+/// more decimals, very long numbers, negative zero) goes through [`parse_amount`].
+pub(crate) fn fast_cents(b: &[u8]) -> Option<i64> {
+    let (neg, digits) = match b.first()? {
+        b'-' => (true, &b[1..]),
+        _ => (false, b),
+    };
+    let (int, frac) = match digits.iter().position(|&c| c == b'.') {
+        Some(p) => (&digits[..p], &digits[p + 1..]),
+        None => (digits, &digits[digits.len()..]),
+    };
+    if int.is_empty()
+        || int.len() > 15
+        || frac.len() > 2
+        || (frac.is_empty() && int.len() < digits.len())
+    {
+        return None;
+    }
+    let mut v: i64 = 0;
+    for &c in int {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v * 10 + i64::from(c - b'0');
+    }
+    let mut f: i64 = 0;
+    for k in 0..2 {
+        let d = match frac.get(k) {
+            Some(c) if c.is_ascii_digit() => i64::from(c - b'0'),
+            Some(_) => return None,
+            None => 0,
+        };
+        f = f * 10 + d;
+    }
+    let c = v * 100 + f;
+    if neg && c == 0 {
+        return None;
+    }
+    Some(if neg { -c } else { c })
 }
 
 /// Brings an exact decimal to scale 2, or `None` if it has sub-cent digits.

@@ -218,3 +218,135 @@ async fn postgres_copy_export_is_byte_identical() {
     assert_eq!(fast.replace("\"\\.\"", "\\."), slow);
     assert_eq!(fast.lines().count(), 1 + 7 + 1, "one memo holds a newline");
 }
+
+/// The same rows in SQLite (one-scan checks in Rust), PostgreSQL (one FULL
+/// JOIN for the bill-keyed checks) and MariaDB (the separate SQL queries): the
+/// same findings, to the cent and to the word.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_checks_agree_with_the_sql_checks() {
+    use payrecon::recon::{self, Period, RunOptions, RunStatus};
+    let mut results = Vec::new();
+    for backend in [Backend::Sqlite, Backend::Postgres, Backend::MySql] {
+        let t = fresh_db(backend).await;
+        let db = Db::connect(&t.url, &ConnectOptions::read_write())
+            .await
+            .unwrap();
+        payrecon::db::migrate(&db).await.unwrap();
+        // (user, amount, freeze): 1 right, 2 amount off, 3 freeze off, 4 no flows
+        // but money, 5 no flows and nothing, 6 right with every type code.
+        for (u, a, f) in [
+            (1, 10000, 0),
+            (2, 5000, 0),
+            (3, 2000, 700),
+            (4, 1000, 0),
+            (5, 0, 0),
+            (6, 1500, 500),
+            (5_000_000_000, 100, 0),
+        ] {
+            db.execute(
+                "INSERT INTO user_account (user_id, amount, freeze_amount, create_time, update_time, is_deleted, version) \
+                 VALUES (?, ?, ?, ?, ?, 0, 0)",
+                &args![u, Decimal::new(a, 2), Decimal::new(f, 2), at("2026-11-01 00:00:00"), at("2026-11-01 00:00:00")],
+            )
+            .await
+            .unwrap();
+        }
+        // (user, bill, type, cents, time, deleted)
+        let flows: [(i64, &str, i64, i64, &str, i64); 15] = [
+            (
+                5_000_000_000,
+                "BIG-ID",
+                1,
+                200,
+                "2026-11-20 14:00:00.000",
+                0,
+            ),
+            (1, "CHARGE-A", 1, 10000, "2026-11-20 10:00:00.000", 0),
+            (1, "DEL-1", 1, 99900, "2026-11-20 10:00:00.000", 1),
+            (2, "CHARGE-B", 1, 6000, "2026-11-20 11:00:00.000", 0),
+            (3, "CHARGE-C", 1, 2000, "2026-11-20 00:00:00.000", 0),
+            (3, "LOCK-C", 2, 500, "2026-11-20 12:00:00.000", 0),
+            (3, "BACK-C", 7, 500, "2026-11-20 12:30:00.000", 0),
+            (6, "CHARGE-OLD", 1, 2000, "2026-11-18 09:00:00.000", 0),
+            (6, "LOCK-6", 2, 800, "2026-11-20 13:00:00.000", 0),
+            (6, "UNLOCK-6", 3, 200, "2026-11-20 13:10:00.000", 0),
+            (6, "CANCEL-6", 4, 100, "2026-11-20 13:20:00.000", 0),
+            (6, "BORROW-6", 5, 300, "2026-11-20 13:30:00.000", 0),
+            (6, "REPAY-6", 6, 400, "2026-11-20 13:40:00.000", 0),
+            (6, "WD-6", 8, 100, "2026-11-20 13:50:00.000", 0),
+            (6, "CHARGE-NEXT", 1, 0, "2026-11-21 00:00:00.000", 0),
+        ];
+        for (u, bill, tt, c, ts, del) in flows {
+            db.execute(
+                "INSERT INTO trans_flow (user_id, user_name, trans_no, trans_type, trans_type_name, trans_amount, memo, create_time, update_time, is_deleted) \
+                 VALUES (?, 'x', ?, ?, NULL, ?, NULL, ?, ?, ?)",
+                &args![u, bill, tt, Decimal::new(c, 2), at(ts), at(ts), del],
+            )
+            .await
+            .unwrap();
+        }
+        // (bill, user, cents, status, created)
+        let orders: [(&str, i64, i64, i64, &str); 6] = [
+            ("CHARGE-A", 1, 10000, 2, "2026-11-20 09:59:00.000"),
+            ("CHARGE-B", 2, 6000, 1, "2026-11-20 10:59:00.000"),
+            ("PAID-NOFLOW", 4, 1000, 2, "2026-11-20 15:00:00.000"),
+            ("PAID-NOFLOW-OLD", 4, 1000, 2, "2026-11-19 15:00:00.000"),
+            ("FAILED", 5, 300, 3, "2026-11-20 16:00:00.000"),
+            ("CHARGE-OLD", 6, 2000, 3, "2026-11-18 08:59:00.000"),
+        ];
+        for (bill, u, c, st, ts) in orders {
+            db.execute(
+                "INSERT INTO recharge_order (agent_bill_no, user_id, bind_code, charge_amt, fee_amt, status, version, create_time, update_time) \
+                 VALUES (?, ?, 'b', ?, ?, ?, 0, ?, ?)",
+                &args![bill, u, Decimal::new(c, 2), Decimal::ZERO, st, at(ts), at(ts)],
+            )
+            .await
+            .unwrap();
+        }
+        let ro = Db::connect(&t.url, &ConnectOptions::read_only())
+            .await
+            .unwrap();
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
+        for period in [Some(Period::day(day)), None] {
+            let opts = RunOptions {
+                period,
+                statements: Vec::new(),
+                cross_day_window: chrono::Duration::minutes(10),
+                stuck_after: chrono::Duration::minutes(30),
+                lock_ttl: chrono::Duration::seconds(90),
+                as_of: at("2026-11-21 02:00:00"),
+            };
+            let out = recon::reconcile(
+                &ro,
+                &opts,
+                &std::sync::atomic::AtomicBool::new(false),
+                &mut |_, _| {},
+            )
+            .await;
+            assert_eq!(out.status, RunStatus::Ok, "{backend:?}: {:?}", out.error);
+            let mut rows: Vec<Vec<String>> =
+                out.findings.iter().map(recon::run::finding_cells).collect();
+            rows.sort();
+            results.push((backend, period.is_some(), rows));
+        }
+    }
+    let per = |b: Backend| results.iter().filter(move |r| r.0 == b).collect::<Vec<_>>();
+    let (sqlite, pg, my) = (
+        per(Backend::Sqlite),
+        per(Backend::Postgres),
+        per(Backend::MySql),
+    );
+    for ((s, p), m) in sqlite.iter().zip(&pg).zip(&my) {
+        assert_eq!(m.2, p.2, "MariaDB vs PostgreSQL, period: {}", s.1);
+        assert_eq!(s.2, m.2, "SQLite vs MariaDB, period: {}", s.1);
+    }
+    let kinds: Vec<&str> = sqlite[0].2.iter().map(|r| r[0].as_str()).collect();
+    for k in [
+        "balance_mismatch",
+        "order_paid_without_flow",
+        "flow_without_paid_order",
+        "order_stuck",
+    ] {
+        assert!(kinds.contains(&k), "{k} missing: {kinds:?}");
+    }
+}

@@ -155,7 +155,7 @@ pub fn opt_cents(v: ValueRef<'_>, col: &str) -> Result<Option<i64>, DecodeError>
                 .ok_or_else(|| derr(col, format!("{i} does not fit in cents")));
         }
         ValueRef::Text(b) => {
-            if let Some(c) = fast_cents(b) {
+            if let Some(c) = money::fast_cents(b) {
                 return Ok(Some(c));
             }
             let s = std::str::from_utf8(b).map_err(|e| derr(col, e))?;
@@ -167,44 +167,6 @@ pub fn opt_cents(v: ValueRef<'_>, col: &str) -> Result<Option<i64>, DecodeError>
     money::to_cents(d)
         .map(Some)
         .ok_or_else(|| derr(col, format!("{d} does not fit in cents")))
-}
-
-/// `-?digits(.d{1,2})?` straight to cents; anything else (spaces, exponents,
-/// more decimals, very long numbers) goes through [`money::parse_amount`].
-fn fast_cents(b: &[u8]) -> Option<i64> {
-    let (neg, digits) = match b.first()? {
-        b'-' => (true, &b[1..]),
-        _ => (false, b),
-    };
-    let (int, frac) = match digits.iter().position(|&c| c == b'.') {
-        Some(p) => (&digits[..p], &digits[p + 1..]),
-        None => (digits, &digits[digits.len()..]),
-    };
-    if int.is_empty()
-        || int.len() > 15
-        || frac.len() > 2
-        || (frac.is_empty() && int.len() < digits.len())
-    {
-        return None;
-    }
-    let mut v: i64 = 0;
-    for &c in int {
-        if !c.is_ascii_digit() {
-            return None;
-        }
-        v = v * 10 + i64::from(c - b'0');
-    }
-    let mut f: i64 = 0;
-    for k in 0..2 {
-        let d = match frac.get(k) {
-            Some(c) if c.is_ascii_digit() => i64::from(c - b'0'),
-            Some(_) => return None,
-            None => 0,
-        };
-        f = f * 10 + d;
-    }
-    let c = v * 100 + f;
-    Some(if neg { -c } else { c })
 }
 
 /// A time as naive business-local time; NULL → `None`. Accepts what sqlx
@@ -244,7 +206,7 @@ fn digits(b: &[u8]) -> Option<u32> {
 
 /// `YYYY-MM-DD HH:MM:SS[.f{1,9}]`, the layout payrecon and srb write, without
 /// a format string; `None` sends anything else to the general parser.
-fn fast_time(b: &[u8]) -> Option<NaiveDateTime> {
+pub(crate) fn fast_time(b: &[u8]) -> Option<NaiveDateTime> {
     if b.len() < 19
         || b[4] != b'-'
         || b[7] != b'-'
@@ -393,8 +355,12 @@ mod tests {
             "1.2.3",
             "0012.30",
         ] {
-            let slow = money::parse_amount(s).ok().and_then(money::to_cents);
-            if let Some(c) = fast_cents(s.as_bytes()) {
+            // The general decimal parser, without the fast path.
+            let slow = <rust_decimal::Decimal as std::str::FromStr>::from_str(s.trim())
+                .ok()
+                .and_then(money::normalize)
+                .and_then(money::to_cents);
+            if let Some(c) = money::fast_cents(s.as_bytes()) {
                 assert_eq!(Some(c), slow, "{s}");
             }
             let v = opt_cents(ValueRef::Text(s.as_bytes()), "x").ok().flatten();

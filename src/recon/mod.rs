@@ -5,6 +5,7 @@ pub mod checks;
 pub mod finding;
 pub mod matching;
 pub mod run;
+mod sqlite_checks;
 
 pub use checks::{Scope, Skipped};
 pub use finding::{Finding, Kind, Severity};

@@ -184,6 +184,23 @@ async fn run_inner(
         stuck_after: opts.stuck_after,
         lock_ttl: opts.lock_ttl,
     };
+    // On the servers the checks are the server's work: read the statements on a
+    // blocking thread meanwhile (2 cores: the client would otherwise wait).
+    // Not on SQLite, whose checks run in this process and would hold their
+    // memory at the same time as the statement's.
+    let early = match opts.period {
+        Some(p)
+            if !opts.statements.is_empty()
+                && db.backend() != crate::db::Backend::Sqlite
+                && schema.has_table("trans_flow") =>
+        {
+            let files = opts.statements.clone();
+            Some(tokio::task::spawn_blocking(move || {
+                matching::read_statements(&files, p.start(), p.end(), None, &mut |_, _| {})
+            }))
+        }
+        _ => None,
+    };
     progress("checks", 0);
     let c = checks::run_checks(db, &schema, &scope).await?;
     out.findings.extend(c.findings);
@@ -210,9 +227,29 @@ async fn run_inner(
             });
             return Ok(());
         }
-        let m = matching::match_statements(
+        let read = match early {
+            Some(h) => {
+                let r = h.await.map_err(|e| {
+                    MatchError::Db(DbError::State(format!(
+                        "reading the statements stopped: {e}"
+                    )))
+                })??;
+                for n in r.entries() {
+                    progress("statement", n);
+                }
+                r
+            }
+            None => matching::read_statements(
+                &opts.statements,
+                period.start(),
+                period.end(),
+                Some(cancel),
+                progress,
+            )?,
+        };
+        let m = matching::match_read(
             db,
-            &opts.statements,
+            read,
             period.start(),
             period.end(),
             opts.cross_day_window,

@@ -999,6 +999,10 @@ pub(crate) fn exact(col: &str, text: &str) -> Result<Decimal, String> {
 
 /// A time in one of the layouts statements use.
 pub(crate) fn time(col: &str, text: &str) -> Result<NaiveDateTime, String> {
+    // The first layout without interpreting a format string per line.
+    if let Some(t) = crate::db::sqlite_read::fast_time(text.as_bytes()) {
+        return Ok(t);
+    }
     const LAYOUTS: [&str; 3] = [
         "%Y-%m-%d %H:%M:%S%.f",
         "%Y/%m/%d %H:%M:%S%.f",
