@@ -6,7 +6,8 @@
 # DIR/pay.db     SQLite database made by `payrecon migrate`, then filled with sqlite3:
 #                N recharge flows (trans_type 1) on business day 2026-11-20 for N/10 users,
 #                one paid recharge_order per flow, one user_account per user whose balance
-#                is the sum of its flows except for 0.1% of users (+1.00).
+#                is the sum of its flows except for 0.1% of users (+1.00), one user_info per
+#                user (mobile 139 + 8 digits of the id, name 用户<id>) for the case lookups.
 # DIR/stmt.csv   hfb statement: every flow except 0.1% (id % 1000 = 3), 0.1% with another
 #                amount (id % 1000 = 5, +0.01), and N/1000 extra bills the ledger lacks.
 # DIR/flows.csv  trans_no,user_id,trans_amount,create_time of the flows (DuckDB's input).
@@ -54,6 +55,10 @@ SELECT user_id, user_id,
        '0.00', '2026-11-01 00:00:00.000', '2026-11-20 23:59:59.000', 0, n
 FROM (SELECT user_id, SUM(100 + (id * 7919) % 99900) AS s, COUNT(*) AS n FROM trans_flow GROUP BY user_id)
 ORDER BY user_id;
+INSERT INTO user_info (id, user_type, mobile, name, bind_status, bind_code, create_time, update_time)
+SELECT user_id, 1, '139' || printf('%08d', user_id), '用户' || user_id, 1, 'BC' || printf('%08d', user_id),
+       '2026-11-01 00:00:00.000', '2026-11-01 00:00:00.000'
+FROM user_account ORDER BY user_id;
 COMMIT;
 CREATE INDEX IF NOT EXISTS idx_trans_flow_user_id ON trans_flow (user_id);
 CREATE INDEX IF NOT EXISTS idx_recharge_order_user_id ON recharge_order (user_id);

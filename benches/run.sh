@@ -85,11 +85,14 @@ if ! psql -X -h 127.0.0.1 -p "$PGPORT" -U postgres -d postgres -tAc "SELECT 1 FR
     sqlite3 -readonly -csv "$D/pay.db" "SELECT id, user_id, user_name, trans_no, trans_type, trans_type_name, trans_amount, memo, create_time, update_time, is_deleted FROM trans_flow ORDER BY id" > "$D/pg/trans_flow.csv"
     sqlite3 -readonly -csv "$D/pay.db" "SELECT id, agent_bill_no, user_id, bind_code, charge_amt, fee_amt, status, version, create_time, update_time FROM recharge_order ORDER BY id" > "$D/pg/recharge_order.csv"
     sqlite3 -readonly -csv "$D/pay.db" "SELECT id, user_id, amount, freeze_amount, create_time, update_time, is_deleted, version FROM user_account ORDER BY id" > "$D/pg/user_account.csv"
+    sqlite3 -readonly -csv "$D/pay.db" "SELECT id, user_type, mobile, name, bind_status, bind_code, create_time, update_time FROM user_info ORDER BY id" > "$D/pg/user_info.csv"
     "${PSQL[@]}" <<SQL
 \copy trans_flow (id, user_id, user_name, trans_no, trans_type, trans_type_name, trans_amount, memo, create_time, update_time, is_deleted) from '$D/pg/trans_flow.csv' csv
 \copy recharge_order (id, agent_bill_no, user_id, bind_code, charge_amt, fee_amt, status, version, create_time, update_time) from '$D/pg/recharge_order.csv' csv
 \copy user_account (id, user_id, amount, freeze_amount, create_time, update_time, is_deleted, version) from '$D/pg/user_account.csv' csv
+\copy user_info (id, user_type, mobile, name, bind_status, bind_code, create_time, update_time) from '$D/pg/user_info.csv' csv
 SELECT setval(pg_get_serial_sequence(t, 'id'), (SELECT max(id) FROM trans_flow)) FROM (VALUES ('trans_flow'), ('recharge_order')) v(t);
+SELECT setval(pg_get_serial_sequence('user_info', 'id'), (SELECT max(id) FROM user_info));
 VACUUM ANALYZE;
 SQL
     rm -rf "$D/pg"

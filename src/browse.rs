@@ -146,12 +146,19 @@ fn read_key(db: &Db, view: View, col: SortCol, r: &Row) -> Result<RowKey, DbErro
     Ok(RowKey { id, value })
 }
 
+/// Whether the backend sorts NULL below every value (SQLite, MySQL) rather
+/// than above (PostgreSQL).
+fn nulls_low(db: &Db) -> bool {
+    db.backend() != crate::db::Backend::Postgres
+}
+
 /// Fetches one page of `limit` rows (at most 1,000).
 ///
 /// Keyset paging: the page after a row is `WHERE (sort, id) > (its sort, its
 /// id) ORDER BY sort, id LIMIT n`, which an index on the sort column answers
-/// without reading the rows before it. NULL sort values come first in
-/// ascending order on every backend (they are compared as such).
+/// without reading the rows before it. NULL sort values stand where the
+/// backend puts them (first ascending on SQLite and MySQL, last on
+/// PostgreSQL), so that a plain index on the column serves every page.
 pub async fn page(
     db: &Db,
     view: View,
@@ -188,16 +195,21 @@ pub async fn page(
             }
             (v, _) => {
                 let is_null = matches!(v, SortValue::Time(None) | SortValue::Amount(None));
-                // NULLs sort first: spelled out, as NULL never compares.
-                let cond = match (is_null, desc) {
-                    (true, false) => {
-                        format!(" AND (({expr} IS NULL AND {id} > ?) OR {expr} IS NOT NULL)")
+                // NULL never compares, so where NULLs stand is spelled out: the
+                // backend's own order (lowest on SQLite/MySQL, highest on
+                // PostgreSQL), which lets the column's index serve the page.
+                let nulls_first = nulls_low(db) != desc;
+                let cond = match (is_null, nulls_first) {
+                    (true, true) => {
+                        format!(" AND (({expr} IS NULL AND {id} {op} ?) OR {expr} IS NOT NULL)")
                     }
-                    (true, true) => format!(" AND ({expr} IS NULL AND {id} < ?)"),
-                    (false, false) => format!(" AND ({expr} > ? OR ({expr} = ? AND {id} > ?))"),
+                    (true, false) => format!(" AND ({expr} IS NULL AND {id} {op} ?)"),
                     (false, true) => {
-                        format!(" AND ({expr} < ? OR ({expr} = ? AND {id} < ?) OR {expr} IS NULL)")
+                        format!(" AND ({expr} {op} ? OR ({expr} = ? AND {id} {op} ?))")
                     }
+                    (false, false) => format!(
+                        " AND ({expr} {op} ? OR ({expr} = ? AND {id} {op} ?) OR {expr} IS NULL)"
+                    ),
                 };
                 filter_sql.push_str(&cond);
                 if !is_null {
@@ -211,14 +223,6 @@ pub async fn page(
     }
     let order = match sort.col {
         SortCol::Id => format!("{id} {dir}"),
-        // NULLs come first ascending and last descending, as the keyset
-        // conditions above assume. SQLite and MySQL sort NULL lowest already,
-        // so a plain ORDER BY lets the column's index serve the page;
-        // PostgreSQL sorts NULL highest and must be told.
-        _ if db.backend() == crate::db::Backend::Postgres => {
-            let nulls = if desc { "NULLS LAST" } else { "NULLS FIRST" };
-            format!("{expr} {dir} {nulls}, {id} {dir}")
-        }
         _ => format!("{expr} {dir}, {id} {dir}"),
     };
     let sql = format!(

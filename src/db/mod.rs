@@ -125,6 +125,8 @@ pub struct ConnectOptions {
     pub connect_timeout: Duration,
     /// How long work may wait for a free pooled connection under load.
     pub acquire_timeout: Duration,
+    /// SQLite page cache per connection, in MiB (SQLite fills it on demand).
+    pub sqlite_cache_mib: u32,
 }
 
 /// UTC+08:00, Asia/Shanghai's offset (no DST), the default business zone.
@@ -145,6 +147,18 @@ impl ConnectOptions {
             business_tz: default_business_tz(),
             connect_timeout: Duration::from_secs(8),
             acquire_timeout: Duration::from_secs(30),
+            sqlite_cache_mib: 128,
+        }
+    }
+
+    /// Read-only, for the console: a page of rows at a time, so a small SQLite
+    /// page cache — paging through a 10M-row table must not grow the window's
+    /// memory (SPEC §9); batch work keeps the large cache of [`Self::read_only`].
+    pub fn interactive() -> Self {
+        Self {
+            max_connections: 4,
+            sqlite_cache_mib: 8,
+            ..Self::read_only()
         }
     }
 
@@ -256,11 +270,14 @@ impl Db {
                 // Checks walk indexes (flows by user, by trans_no) and fetch rows
                 // in index order: with SQLite's default 2 MB page cache the same
                 // pages are read again and again. 128 MB of cache per connection
-                // keeps the working set in memory (2.2× faster checks at 1M flows,
-                // docs/BENCHMARKS.md); mmap would be faster still but its pages
-                // count against the memory budget.
+                // (the batch default) keeps the working set in memory (2.2× faster
+                // checks at 1M flows, docs/BENCHMARKS.md); mmap would be faster
+                // still but its pages count against the memory budget.
                 o = o
-                    .pragma("cache_size", "-131072")
+                    .pragma(
+                        "cache_size",
+                        format!("-{}", u64::from(opts.sqlite_cache_mib) * 1024),
+                    )
                     .pragma("temp_store", "MEMORY");
                 let p = pool_opts(opts)
                     .connect_with(o)

@@ -58,6 +58,11 @@ impl From<NaiveDateTime> for Arg {
         Self::Time(Some(v))
     }
 }
+impl From<Option<Decimal>> for Arg {
+    fn from(v: Option<Decimal>) -> Self {
+        Self::Money(v)
+    }
+}
 impl From<Option<NaiveDateTime>> for Arg {
     fn from(v: Option<NaiveDateTime>) -> Self {
         Self::Time(v)

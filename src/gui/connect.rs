@@ -177,7 +177,7 @@ async fn open(target: Target, l: Lang) -> Result<Conn, String> {
         }
         Target::Url(u) => (u, false),
     };
-    let db = Db::connect(&url, &ConnectOptions::read_only())
+    let db = Db::connect(&url, &ConnectOptions::interactive())
         .await
         .map_err(|e| explain(&e.to_string(), l))?;
     let schema = schema::discover(&db)
