@@ -11,7 +11,8 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 
 /// What the support agent typed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "by", content = "value", rename_all = "snake_case")]
 pub enum Query {
     /// An `agentBillNo`.
     Bill(String),
@@ -24,6 +25,23 @@ pub enum Query {
 }
 
 impl Query {
+    /// What is searched by, in Chinese and English (`手机号` / `phone`).
+    pub fn by(&self) -> (&'static str, &'static str) {
+        match self {
+            Self::Bill(_) => ("订单号", "agentBillNo"),
+            Self::User(_) => ("用户编号", "user id"),
+            Self::Mobile(_) => ("手机号", "phone"),
+            Self::Name(_) => ("姓名", "name"),
+        }
+    }
+
+    /// The searched value as typed.
+    pub fn value(&self) -> String {
+        match self {
+            Self::Bill(v) | Self::Mobile(v) | Self::Name(v) => v.clone(),
+            Self::User(id) => id.to_string(),
+        }
+    }
     /// Guesses what one search box entry means: `CHARGE…`/`WITHDRAW…` is a bill,
     /// 11 digits a mobile, other digits a user id, anything else a name.
     pub fn guess(text: &str) -> Self {
@@ -185,7 +203,7 @@ pub struct AccountStory {
 #[derive(Debug, Clone, Serialize)]
 pub struct Case {
     /// What was asked.
-    pub query: String,
+    pub query: Query,
     /// For a bill query.
     pub bill: Option<BillStory>,
     /// For a user query (several users may share a mobile).
@@ -212,7 +230,7 @@ pub async fn lookup(db: &Db, q: &Query) -> Result<Case, DbError> {
     .map(|t| format!("{t} is missing: that part of the story cannot be shown"))
     .collect();
     let mut case = Case {
-        query: format!("{q:?}"),
+        query: q.clone(),
         bill: None,
         users: Vec::new(),
         missing,
@@ -602,10 +620,11 @@ pub fn render(case: &Case) -> String {
     }
     if case.bill.is_none() && case.users.is_empty() {
         o.push_str(&format!(
-            "{} / {}: {}\n",
+            "{} / {}: {} {}\n",
             Verdict::NotFound.zh(),
             Verdict::NotFound.en(),
-            case.query
+            case.query.by().1,
+            case.query.value()
         ));
     }
     for m in &case.missing {

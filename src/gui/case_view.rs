@@ -125,7 +125,13 @@ pub(crate) fn ui(app: &mut App, ui: &mut egui::Ui) {
     };
     let mut open_bill = None;
     egui::ScrollArea::vertical().show(ui, |ui| {
-        ui.weak(format!("{} {}", l.t("查询：", "query:"), c.query));
+        let (zh, en) = c.query.by();
+        ui.weak(format!(
+            "{}{} {}",
+            l.t("按", "by "),
+            l.t(zh, en),
+            c.query.value()
+        ));
         for m in &c.missing {
             ui.colored_label(
                 Color32::from_rgb(0xd3, 0x6b, 0x00),
