@@ -179,9 +179,12 @@ pub(crate) fn ui(app: &mut App, ui: &mut egui::Ui) {
         let st = &mut app.export;
         ui.horizontal(|ui| {
             let before = st.target;
-            egui::ComboBox::new("export-target", l.t("内容", "What"))
-                .selected_text(st.target.name(l))
-                .show_ui(ui, |ui| {
+            widgets::combo(
+                ui,
+                "export-target",
+                l.t("内容", "What"),
+                st.target.name(l),
+                |ui| {
                     for v in View::ALL {
                         ui.selectable_value(
                             &mut st.target,
@@ -190,7 +193,8 @@ pub(crate) fn ui(app: &mut App, ui: &mut egui::Ui) {
                         );
                     }
                     ui.selectable_value(&mut st.target, Target::Findings, Target::Findings.name(l));
-                });
+                },
+            );
             if st.target != before || st.path.is_empty() {
                 st.path = default_path(st.target).display().to_string();
             }

@@ -180,12 +180,13 @@ pub(crate) fn ui(app: &mut App, ui: &mut egui::Ui) {
     });
     ui.horizontal_wrapped(|ui| {
         let f = &mut app.findings;
-        egui::ComboBox::new("f-kind", l.t("类型", "kind"))
-            .selected_text(
-                f.kind
-                    .map_or(l.t("全部", "all"), |k| widgets::kind_name(k, l)),
-            )
-            .show_ui(ui, |ui| {
+        widgets::combo(
+            ui,
+            "f-kind",
+            l.t("类型", "kind"),
+            f.kind
+                .map_or(l.t("全部", "all"), |k| widgets::kind_name(k, l)),
+            |ui| {
                 reload |= ui
                     .selectable_value(&mut f.kind, None, l.t("全部", "all"))
                     .changed();
@@ -194,13 +195,15 @@ pub(crate) fn ui(app: &mut App, ui: &mut egui::Ui) {
                         .selectable_value(&mut f.kind, Some(*k), widgets::kind_name(*k, l))
                         .changed();
                 }
-            });
-        egui::ComboBox::new("f-sev", l.t("严重度", "severity"))
-            .selected_text(
-                f.severity
-                    .map_or(l.t("全部", "all"), |s| widgets::severity_name(s, l)),
-            )
-            .show_ui(ui, |ui| {
+            },
+        );
+        widgets::combo(
+            ui,
+            "f-sev",
+            l.t("严重度", "severity"),
+            f.severity
+                .map_or(l.t("全部", "all"), |s| widgets::severity_name(s, l)),
+            |ui| {
                 reload |= ui
                     .selectable_value(&mut f.severity, None, l.t("全部", "all"))
                     .changed();
@@ -214,13 +217,17 @@ pub(crate) fn ui(app: &mut App, ui: &mut egui::Ui) {
                         .selectable_value(&mut f.severity, Some(s), widgets::severity_name(s, l))
                         .changed();
                 }
-            });
-        egui::ComboBox::new("f-status", l.t("状态", "status"))
-            .selected_text(f.status.map_or(
+            },
+        );
+        widgets::combo(
+            ui,
+            "f-status",
+            l.t("状态", "status"),
+            f.status.map_or(
                 l.t("待处理（未结+已确认）", "to do (open + acknowledged)"),
                 |s| status_name(s, l),
-            ))
-            .show_ui(ui, |ui| {
+            ),
+            |ui| {
                 reload |= ui
                     .selectable_value(
                         &mut f.status,
@@ -233,7 +240,8 @@ pub(crate) fn ui(app: &mut App, ui: &mut egui::Ui) {
                         .selectable_value(&mut f.status, Some(*s), status_name(*s, l))
                         .changed();
                 }
-            });
+            },
+        );
         let r = widgets::field(
             ui,
             l.t("至少几天", "at least days old"),
@@ -326,7 +334,7 @@ pub(crate) fn ui(app: &mut App, ui: &mut egui::Ui) {
                         );
                     });
                     row.col(|ui| {
-                        ui.label(format!("{}d", f.age_days));
+                        ui.label(format!("{}{}", f.age_days, l.t(" 天", "d")));
                     });
                     row.col(|ui| {
                         ui.add(egui::Label::new(l.t(&f.detail_zh, &f.detail_en)).truncate());
@@ -389,7 +397,7 @@ fn detail(app: &mut App, ui: &mut egui::Ui) {
             });
             ui.label(l.t(&f.detail_zh, &f.detail_en));
             ui.label(format!(
-                "{} {} · {} {} · {} {} · {} {}d",
+                "{} {} · {} {} · {} {} · {} {}{}",
                 l.t("内部", "internal"),
                 f.amount_internal
                     .map(format_amount)
@@ -401,7 +409,8 @@ fn detail(app: &mut App, ui: &mut egui::Ui) {
                 l.t("首次发现", "first seen"),
                 f.first_seen_at.format("%Y-%m-%d %H:%M"),
                 l.t("已存在", "age"),
-                f.age_days
+                f.age_days,
+                l.t(" 天", "d")
             ));
             ui.horizontal(|ui| {
                 let lab = ui.label(l.t("操作人", "Operator"));

@@ -115,22 +115,41 @@ pub(crate) fn status_name(s: RunStatus, l: Lang) -> &'static str {
     }
 }
 
-/// Yesterday (the day a finance operator reconciles), its statement if the
-/// demo has one, and an output folder.
+/// Yesterday (the day a finance operator reconciles) — on the demo, the newest
+/// day it wrote a statement for — with that statement, and an output folder.
 pub(crate) fn prefill(app: &mut App) {
-    let day = crate::demo::business_today() - chrono::Duration::days(1);
+    let dir = crate::demo::data_dir();
+    let yesterday = crate::demo::business_today() - chrono::Duration::days(1);
+    // The demo's statements are for the days it was built with, which need
+    // not be yesterday any more: the newest one is the day to reconcile.
+    let demo_file = if app.conn.as_ref().is_some_and(|c| c.demo) {
+        newest_demo_statement(&dir)
+    } else {
+        None
+    };
+    let day = demo_file.as_ref().map_or(yesterday, |(d, _)| *d);
     let st = &mut app.recon;
     st.day = day.to_string();
     st.to_day.clear();
     st.files.clear();
-    let dir = crate::demo::data_dir();
-    if app.conn.as_ref().is_some_and(|c| c.demo) {
-        let f = dir.join(format!("hfb-{day}.csv"));
-        if f.is_file() {
-            st.files.push((f, FormatChoice::Hfb));
-        }
+    if let Some((_, f)) = demo_file {
+        st.files.push((f, FormatChoice::Hfb));
     }
     st.out_dir = dir.join("runs").join(day.to_string()).display().to_string();
+}
+
+/// The newest `hfb-YYYY-MM-DD.csv` the demo wrote into `dir`, with its day.
+fn newest_demo_statement(dir: &std::path::Path) -> Option<(chrono::NaiveDate, PathBuf)> {
+    std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let name = e.file_name();
+            let day = name.to_str()?.strip_prefix("hfb-")?.strip_suffix(".csv")?;
+            let day = chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").ok()?;
+            Some((day, e.path()))
+        })
+        .max_by_key(|(d, _)| *d)
 }
 
 /// The demo's first open: check the whole database once, so that the
@@ -437,13 +456,17 @@ pub(crate) fn ui(app: &mut App, ui: &mut egui::Ui) {
                     for (i, (p, f)) in st.files.iter_mut().enumerate() {
                         ui.horizontal(|ui| {
                             ui.label(egui::RichText::new(p.display().to_string()).monospace());
-                            egui::ComboBox::new(("fmt", i), l.t("格式", "format"))
-                                .selected_text(f.name(l))
-                                .show_ui(ui, |ui| {
+                            widgets::combo(
+                                ui,
+                                ("fmt", i),
+                                l.t("格式", "format"),
+                                f.name(l),
+                                |ui| {
                                     for c in FormatChoice::ALL {
                                         ui.selectable_value(f, c, c.name(l));
                                     }
-                                });
+                                },
+                            );
                             if ui
                                 .small_button("×")
                                 .on_hover_text(l.t("移除", "remove"))

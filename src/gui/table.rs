@@ -228,13 +228,17 @@ pub(crate) fn ui(app: &mut App, ui: &mut egui::Ui, view: View) {
         apply |= filter_bar(ui, view, &mut st.inputs, l);
         ui.horizontal(|ui| {
             let before = st.sort;
-            egui::ComboBox::new(("sort", view), l.t("排序", "sort"))
-                .selected_text(sort_name(st.sort.col, view, l))
-                .show_ui(ui, |ui| {
+            widgets::combo(
+                ui,
+                ("sort", view),
+                l.t("排序", "sort"),
+                sort_name(st.sort.col, view, l),
+                |ui| {
                     for c in SortCol::for_view(view) {
                         ui.selectable_value(&mut st.sort.col, *c, sort_name(*c, view, l));
                     }
-                });
+                },
+            );
             ui.checkbox(&mut st.sort.desc, l.t("倒序", "descending"));
             if st.sort != before {
                 apply = true;

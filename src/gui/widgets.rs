@@ -51,6 +51,24 @@ pub(crate) fn field(ui: &mut Ui, label: &str, value: &mut String, width: f32) ->
         .labelled_by(l.id)
 }
 
+/// A drop-down with its label on the left, like [`field`]'s (egui puts a
+/// `ComboBox`'s own label on the right, where it reads as the next control's);
+/// the label also names the drop-down for screen readers.
+pub(crate) fn combo<R>(
+    ui: &mut Ui,
+    id_salt: impl egui::AsIdSalt,
+    label: &str,
+    selected: impl Into<egui::WidgetText>,
+    add_contents: impl FnOnce(&mut Ui) -> R,
+) -> egui::InnerResponse<Option<R>> {
+    let l = ui.label(label);
+    let r = egui::ComboBox::from_id_salt(id_salt)
+        .selected_text(selected)
+        .show_ui(ui, add_contents);
+    let response = r.response.labelled_by(l.id);
+    egui::InnerResponse::new(r.inner, response)
+}
+
 /// "1,234 ms"-style elapsed time for status lines.
 pub(crate) fn elapsed(d: std::time::Duration) -> String {
     let ms = d.as_millis();
