@@ -18,21 +18,26 @@ pub fn neutralize(cell: &str) -> std::borrow::Cow<'_, str> {
         .chars()
         .next()
         .is_some_and(|c| matches!(c, '=' | '+' | '-' | '@' | '\t' | '\r'));
-    if risky && !is_plain_number(cell) {
+    if risky && !is_plain_number(cell.as_bytes()) {
         std::borrow::Cow::Owned(format!("'{cell}"))
     } else {
         std::borrow::Cow::Borrowed(cell)
     }
 }
 
-fn is_plain_number(s: &str) -> bool {
-    let body = s.strip_prefix(['-', '+']).unwrap_or(s);
-    let mut parts = body.splitn(2, '.');
-    let int = parts.next().unwrap_or_default();
-    let frac = parts.next();
+/// `[-+]?digits(.digits)?` — a number a spreadsheet reads as a number.
+pub(crate) fn is_plain_number(s: &[u8]) -> bool {
+    let body = s
+        .strip_prefix(b"-")
+        .or_else(|| s.strip_prefix(b"+"))
+        .unwrap_or(s);
+    let (int, frac) = match body.iter().position(|&b| b == b'.') {
+        Some(p) => (&body[..p], Some(&body[p + 1..])),
+        None => (body, None),
+    };
     !int.is_empty()
-        && int.bytes().all(|b| b.is_ascii_digit())
-        && frac.is_none_or(|f| !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit()))
+        && int.iter().all(u8::is_ascii_digit)
+        && frac.is_none_or(|f| !f.is_empty() && f.iter().all(u8::is_ascii_digit))
 }
 
 /// A CSV file written to a temporary name and moved into place on

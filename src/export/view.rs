@@ -234,16 +234,98 @@ fn column_name<'a>(row: &'a rusqlite::Row<'_>, i: usize) -> &'a str {
     row.as_ref().column_name(i).unwrap_or("?")
 }
 
-/// `x`, neutralised for a spreadsheet exactly as [`super::neutralize`] does
-/// (a leading `= + - @ TAB CR` gets a `'` unless the cell is a plain number),
-/// and an empty text as NULL: COPY would quote an empty string, payrecon does not.
-/// `ascii()` (code of the first character: `= + - @ TAB CR`) is an integer
-/// test; `left(x, 1) IN (…)` built a text per cell and cost the server ~25% more.
-fn pg_neutral(x: &str) -> String {
-    format!(
-        "NULLIF(CASE WHEN ascii({x}) IN (61, 43, 45, 64, 9, 13) \
-         AND {x} !~ '^[-+]?[0-9]+([.][0-9]+)?$' THEN '''' || {x} ELSE {x} END, '')"
-    )
+/// Rewrites PostgreSQL's `COPY … (FORMAT csv)` output into payrecon's CSV, as
+/// the rows stream past: in the text columns, a cell that would start a
+/// spreadsheet formula gets a `'` exactly as [`super::neutralize`] does, and an
+/// empty text (`""` in COPY's output, to tell it from NULL) is written empty.
+/// Doing this here instead of in SQL leaves the server COPY's raw cost —
+/// `psql \copy`'s — while this runs on the other core.
+struct CopyNeutralizer {
+    /// Which columns hold text (by position).
+    text: Vec<bool>,
+    /// The current row's bytes, not yet complete.
+    row: Vec<u8>,
+    in_quotes: bool,
+}
+
+impl CopyNeutralizer {
+    fn new(text: Vec<bool>) -> Self {
+        Self {
+            text,
+            row: Vec::with_capacity(4096),
+            in_quotes: false,
+        }
+    }
+
+    /// Takes the next bytes of COPY output; whole rows go to `out`
+    /// rewritten, a partial row waits for the next call. Returns whole rows.
+    fn feed(&mut self, bytes: &[u8], out: &mut Vec<u8>) -> u64 {
+        let mut rows = 0;
+        let mut start = 0;
+        for (i, &b) in bytes.iter().enumerate() {
+            if b == b'"' {
+                self.in_quotes = !self.in_quotes;
+            } else if b == b'\n' && !self.in_quotes {
+                self.row.extend_from_slice(&bytes[start..=i]);
+                start = i + 1;
+                self.rewrite_row(out);
+                self.row.clear();
+                rows += 1;
+            }
+        }
+        self.row.extend_from_slice(&bytes[start..]);
+        rows
+    }
+
+    /// One complete row (ending in `\n`): fields split at commas outside quotes.
+    fn rewrite_row(&self, out: &mut Vec<u8>) {
+        let row = &self.row[..self.row.len() - 1];
+        let (mut col, mut start, mut quoted) = (0, 0, false);
+        for i in 0..=row.len() {
+            let end = i == row.len();
+            if !end {
+                match row[i] {
+                    b'"' => {
+                        quoted = !quoted;
+                        continue;
+                    }
+                    b',' if !quoted => {}
+                    _ => continue,
+                }
+            }
+            if col > 0 {
+                out.push(b',');
+            }
+            let cell = &row[start..i];
+            if self.text.get(col).copied().unwrap_or(false) {
+                neutral_cell(cell, out);
+            } else {
+                out.extend_from_slice(cell);
+            }
+            col += 1;
+            start = i + 1;
+        }
+        out.push(b'\n');
+    }
+}
+
+/// One text cell as COPY wrote it, as payrecon writes it (see [`super::neutralize`]).
+fn neutral_cell(cell: &[u8], out: &mut Vec<u8>) {
+    let risky = |b: u8| matches!(b, b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r');
+    match cell {
+        // An empty text: payrecon writes it empty, like NULL.
+        b"\"\"" => {}
+        // Quoted (it holds a comma, quote, CR or LF): never a plain number.
+        [b'"', first, ..] if risky(*first) => {
+            out.extend_from_slice(b"\"'");
+            out.extend_from_slice(&cell[1..]);
+        }
+        [first, ..] if *first != b'"' && risky(*first) && !super::is_plain_number(cell) => {
+            out.push(b'\'');
+            out.extend_from_slice(cell);
+        }
+        _ => out.extend_from_slice(cell),
+    }
 }
 
 /// The unfiltered flows export through `COPY`, when the table's column types
@@ -295,17 +377,53 @@ async fn postgres_copy_flows(db: &Db, file: &mut CsvFile) -> Result<Option<u64>,
     }
     names.push_str(" END");
     let sql = format!(
-        "COPY (SELECT t.id, t.user_id, {}, {}, t.trans_type, {}, t.trans_amount, {}, \
+        "COPY (SELECT t.id, t.user_id, t.user_name, t.trans_no, t.trans_type, \
+         COALESCE(t.trans_type_name, {names}), t.trans_amount, t.memo, \
          to_char(t.create_time, 'YYYY-MM-DD HH24:MI:SS'), t.is_deleted \
-         FROM trans_flow t ORDER BY t.id) TO STDOUT (FORMAT csv)",
-        pg_neutral("t.user_name"),
-        pg_neutral("t.trans_no"),
-        pg_neutral(&format!("COALESCE(t.trans_type_name, {names})")),
-        pg_neutral("t.memo"),
+         FROM trans_flow t ORDER BY t.id) TO STDOUT (FORMAT csv)"
     );
-    db.copy_out(&sql, |chunk, rows| -> Result<(), ExportError> {
-        Ok(file.raw(chunk, rows)?)
-    })
-    .await
-    .map(Some)
+    let text = [2, 3, 5, 7];
+    let mut neutral = CopyNeutralizer::new((0..10).map(|c| text.contains(&c)).collect());
+    let mut out = Vec::with_capacity(1 << 21);
+    let n = db
+        .copy_out(&sql, |chunk, _| -> Result<(), ExportError> {
+            out.clear();
+            let rows = neutral.feed(chunk, &mut out);
+            Ok(file.raw(&out, rows)?)
+        })
+        .await?;
+    if !neutral.row.is_empty() {
+        return Err(ExportError::Io(std::io::Error::other(
+            "PostgreSQL's COPY output ended inside a row",
+        )));
+    }
+    Ok(Some(n))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CopyNeutralizer;
+
+    #[test]
+    fn copy_output_is_neutralised_row_by_row_across_chunk_boundaries() {
+        // Columns 1 and 2 are text. COPY quotes empty text (`""`) and cells with
+        // a comma, quote or newline; NULL is empty and unquoted.
+        let copy = b"1,=1+2,\"a,\"\"b\"\"\"\n2,\"\",-12.50\n3,,\"-x\ny\"\n4,@x,\"\"\n";
+        let want = "1,'=1+2,\"a,\"\"b\"\"\"\n2,,-12.50\n3,,\"'-x\ny\"\n4,'@x,\n";
+        let text = vec![false, true, true];
+        let mut whole = Vec::new();
+        let mut n = CopyNeutralizer::new(text.clone());
+        assert_eq!(n.feed(copy, &mut whole), 4);
+        assert_eq!(String::from_utf8(whole).unwrap(), want);
+        // One byte at a time: rows and quotes split anywhere.
+        let mut bytewise = Vec::new();
+        let mut n = CopyNeutralizer::new(text);
+        let rows: u64 = copy
+            .iter()
+            .map(|b| n.feed(std::slice::from_ref(b), &mut bytewise))
+            .sum();
+        assert_eq!(rows, 4);
+        assert!(n.row.is_empty());
+        assert_eq!(String::from_utf8(bytewise).unwrap(), want);
+    }
 }
