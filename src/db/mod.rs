@@ -491,14 +491,13 @@ impl Db {
         Ok(())
     }
 
-    /// PostgreSQL only: runs `COPY (…) TO STDOUT (FORMAT csv)` and hands the
-    /// server's CSV to `each` in chunks of about 1 MB, each with the number of
-    /// rows it holds; returns the rows. The server formats, payrecon relays.
+    /// PostgreSQL only: runs `COPY (…) TO STDOUT` and hands the server's
+    /// output to `each` as it arrives (for COPY TO, one message per row).
     pub async fn copy_out<E>(
         &self,
         sql: &str,
-        mut each: impl FnMut(&[u8], u64) -> Result<(), E>,
-    ) -> Result<u64, E>
+        mut each: impl FnMut(&[u8]) -> Result<(), E>,
+    ) -> Result<(), E>
     where
         E: From<DbError>,
     {
@@ -513,32 +512,10 @@ impl Db {
             .copy_out_raw(sql)
             .await
             .map_err(|e| E::from(self.err(e)))?;
-        const CHUNK: usize = 1 << 20;
-        let mut buf = Vec::with_capacity(CHUNK + 64 * 1024);
-        let (mut in_quotes, mut rows, mut total) = (false, 0u64, 0u64);
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| E::from(self.err(e)))?;
-            // Rows end at a newline outside quotes (a quoted cell may hold one).
-            for &b in chunk.iter() {
-                if b == b'"' {
-                    in_quotes = !in_quotes;
-                } else if b == b'\n' && !in_quotes {
-                    rows += 1;
-                }
-            }
-            buf.extend_from_slice(&chunk);
-            if buf.len() >= CHUNK {
-                each(&buf, rows)?;
-                total += rows;
-                buf.clear();
-                rows = 0;
-            }
+            each(&chunk.map_err(|e| E::from(self.err(e)))?)?;
         }
-        if !buf.is_empty() {
-            each(&buf, rows)?;
-            total += rows;
-        }
-        Ok(total)
+        Ok(())
     }
 
     /// Runs a query and returns its first row, if any.

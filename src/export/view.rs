@@ -47,7 +47,7 @@ pub async fn write_view(
     }
     if view == View::Flows && args.is_empty() && db.backend() == Backend::Postgres {
         let mut file = file;
-        if postgres_copy_flows(db, &mut file).await?.is_some() {
+        if postgres_copy_flows(db, &mut file).await? {
             return Ok(file.finish()?);
         }
         return generic(db, view, &sql, &args, file).await;
@@ -262,14 +262,21 @@ impl CopyNeutralizer {
     fn feed(&mut self, bytes: &[u8], out: &mut Vec<u8>) -> u64 {
         let mut rows = 0;
         let mut start = 0;
-        for (i, &b) in bytes.iter().enumerate() {
-            if b == b'"' {
+        for i in memchr::memchr2_iter(b'"', b'\n', bytes) {
+            if bytes[i] == b'"' {
                 self.in_quotes = !self.in_quotes;
-            } else if b == b'\n' && !self.in_quotes {
-                self.row.extend_from_slice(&bytes[start..=i]);
+            } else if !self.in_quotes {
+                if self.row.is_empty() {
+                    // The usual case: COPY sends one row per message.
+                    self.rewrite_row(&bytes[start..=i], out);
+                } else {
+                    self.row.extend_from_slice(&bytes[start..=i]);
+                    let row = std::mem::take(&mut self.row);
+                    self.rewrite_row(&row, out);
+                    self.row = row;
+                    self.row.clear();
+                }
                 start = i + 1;
-                self.rewrite_row(out);
-                self.row.clear();
                 rows += 1;
             }
         }
@@ -278,8 +285,8 @@ impl CopyNeutralizer {
     }
 
     /// One complete row (ending in `\n`): fields split at commas outside quotes.
-    fn rewrite_row(&self, out: &mut Vec<u8>) {
-        let row = &self.row[..self.row.len() - 1];
+    fn rewrite_row(&self, row: &[u8], out: &mut Vec<u8>) {
+        let row = &row[..row.len() - 1];
         let (mut col, mut start, mut quoted) = (0, 0, false);
         for i in 0..=row.len() {
             let end = i == row.len();
@@ -330,8 +337,8 @@ fn neutral_cell(cell: &[u8], out: &mut Vec<u8>) {
 
 /// The unfiltered flows export through `COPY`, when the table's column types
 /// let SQL format every cell as payrecon does (amounts NUMERIC with scale 2,
-/// integer codes, timestamps); `None` when they do not, for the generic path.
-async fn postgres_copy_flows(db: &Db, file: &mut CsvFile) -> Result<Option<u64>, ExportError> {
+/// integer codes, timestamps); `false` when they do not, for the generic path.
+async fn postgres_copy_flows(db: &Db, file: &mut CsvFile) -> Result<bool, ExportError> {
     let types = db
         .fetch_all(
             "SELECT column_name::text, data_type::text, COALESCE(numeric_scale, -1)::bigint \
@@ -360,12 +367,12 @@ async fn postgres_copy_flows(db: &Db, file: &mut CsvFile) -> Result<Option<u64>,
             _ => continue,
         };
         if !fits {
-            return Ok(None);
+            return Ok(false);
         }
         ok += 1;
     }
     if ok != 10 {
-        return Ok(None);
+        return Ok(false);
     }
     let mut names = String::from("CASE t.trans_type");
     for t in TransType::ALL {
@@ -384,20 +391,24 @@ async fn postgres_copy_flows(db: &Db, file: &mut CsvFile) -> Result<Option<u64>,
     );
     let text = [2, 3, 5, 7];
     let mut neutral = CopyNeutralizer::new((0..10).map(|c| text.contains(&c)).collect());
-    let mut out = Vec::with_capacity(1 << 21);
-    let n = db
-        .copy_out(&sql, |chunk, _| -> Result<(), ExportError> {
+    let mut out = Vec::with_capacity((1 << 20) + 64 * 1024);
+    let mut rows = 0;
+    db.copy_out(&sql, |chunk| -> Result<(), ExportError> {
+        rows += neutral.feed(chunk, &mut out);
+        if out.len() >= 1 << 20 {
+            file.raw(&out, std::mem::take(&mut rows))?;
             out.clear();
-            let rows = neutral.feed(chunk, &mut out);
-            Ok(file.raw(&out, rows)?)
-        })
-        .await?;
+        }
+        Ok(())
+    })
+    .await?;
     if !neutral.row.is_empty() {
         return Err(ExportError::Io(std::io::Error::other(
             "PostgreSQL's COPY output ended inside a row",
         )));
     }
-    Ok(Some(n))
+    file.raw(&out, rows)?;
+    Ok(true)
 }
 
 #[cfg(test)]
