@@ -234,32 +234,43 @@ fn column_name<'a>(row: &'a rusqlite::Row<'_>, i: usize) -> &'a str {
     row.as_ref().column_name(i).unwrap_or("?")
 }
 
-/// Rewrites PostgreSQL's `COPY … (FORMAT csv)` output into payrecon's CSV, as
-/// the rows stream past: in the text columns, a cell that would start a
-/// spreadsheet formula gets a `'` exactly as [`super::neutralize`] does, and an
-/// empty text (`""` in COPY's output, to tell it from NULL) is written empty.
-/// Doing this here instead of in SQL leaves the server COPY's raw cost —
-/// `psql \copy`'s — while this runs on the other core.
+/// How [`CopyNeutralizer`] treats a column of COPY's output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CopyCell {
+    /// Written as COPY wrote it (integers, NUMERIC amounts).
+    Raw,
+    /// Text: spreadsheet formulas neutralised, an empty text written empty.
+    Text,
+    /// A timestamp in ISO style (sqlx sets `DateStyle=ISO`), cut to seconds.
+    Time,
+}
+
+/// Rewrites PostgreSQL's `COPY … (FORMAT csv)` output of raw columns into
+/// payrecon's CSV as the rows stream past: in text cells a spreadsheet
+/// formula gets a `'` exactly as [`super::neutralize`] does and an empty text
+/// (`""` in COPY's output, to tell it from NULL) is written empty; times are
+/// cut to `YYYY-MM-DD HH:MM:SS`. Done here rather than in SQL, the server's
+/// work is COPY's raw cost — `psql \copy`'s — and this runs on another core.
 struct CopyNeutralizer {
-    /// Which columns hold text (by position).
-    text: Vec<bool>,
-    /// The current row's bytes, not yet complete.
+    cols: Vec<CopyCell>,
+    /// The current row's bytes, when a row spans two messages.
     row: Vec<u8>,
     in_quotes: bool,
 }
 
 impl CopyNeutralizer {
-    fn new(text: Vec<bool>) -> Self {
+    fn new(cols: Vec<CopyCell>) -> Self {
         Self {
-            text,
-            row: Vec::with_capacity(4096),
+            cols,
+            row: Vec::new(),
             in_quotes: false,
         }
     }
 
     /// Takes the next bytes of COPY output; whole rows go to `out`
-    /// rewritten, a partial row waits for the next call. Returns whole rows.
-    fn feed(&mut self, bytes: &[u8], out: &mut Vec<u8>) -> u64 {
+    /// rewritten, a partial row waits for the next call. Returns whole rows,
+    /// or the offending cell of a time that is not ISO style.
+    fn feed(&mut self, bytes: &[u8], out: &mut Vec<u8>) -> Result<u64, String> {
         let mut rows = 0;
         let mut start = 0;
         for i in memchr::memchr2_iter(b'"', b'\n', bytes) {
@@ -268,11 +279,11 @@ impl CopyNeutralizer {
             } else if !self.in_quotes {
                 if self.row.is_empty() {
                     // The usual case: COPY sends one row per message.
-                    self.rewrite_row(&bytes[start..=i], out);
+                    self.rewrite_row(&bytes[start..=i], out)?;
                 } else {
                     self.row.extend_from_slice(&bytes[start..=i]);
                     let row = std::mem::take(&mut self.row);
-                    self.rewrite_row(&row, out);
+                    self.rewrite_row(&row, out)?;
                     self.row = row;
                     self.row.clear();
                 }
@@ -281,11 +292,11 @@ impl CopyNeutralizer {
             }
         }
         self.row.extend_from_slice(&bytes[start..]);
-        rows
+        Ok(rows)
     }
 
     /// One complete row (ending in `\n`): fields split at commas outside quotes.
-    fn rewrite_row(&self, row: &[u8], out: &mut Vec<u8>) {
+    fn rewrite_row(&self, row: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
         let row = &row[..row.len() - 1];
         let (mut col, mut start, mut quoted) = (0, 0, false);
         for i in 0..=row.len() {
@@ -304,15 +315,38 @@ impl CopyNeutralizer {
                 out.push(b',');
             }
             let cell = &row[start..i];
-            if self.text.get(col).copied().unwrap_or(false) {
-                neutral_cell(cell, out);
-            } else {
-                out.extend_from_slice(cell);
+            match self.cols.get(col).copied().unwrap_or(CopyCell::Raw) {
+                CopyCell::Raw => out.extend_from_slice(cell),
+                CopyCell::Text => neutral_cell(cell, out),
+                CopyCell::Time => time_cell(cell, out)?,
             }
             col += 1;
             start = i + 1;
         }
         out.push(b'\n');
+        Ok(())
+    }
+}
+
+/// An ISO timestamp (`2026-11-20 08:00:01.5`, `…+08` for `timestamptz` in the
+/// session's business zone) cut to seconds, as payrecon writes times; NULL stays empty.
+fn time_cell(cell: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
+    let iso = cell.len() >= 19
+        && cell[..19].iter().enumerate().all(|(i, b)| match i {
+            4 | 7 => *b == b'-',
+            10 => *b == b' ',
+            13 | 16 => *b == b':',
+            _ => b.is_ascii_digit(),
+        })
+        && matches!(cell.get(19), None | Some(b'.' | b'+' | b'-'))
+        && !cell.ends_with(b" BC");
+    if cell.is_empty() {
+        Ok(())
+    } else if iso {
+        out.extend_from_slice(&cell[..19]);
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(cell).into_owned())
     }
 }
 
@@ -386,15 +420,24 @@ async fn postgres_copy_flows(db: &Db, file: &mut CsvFile) -> Result<bool, Export
     let sql = format!(
         "COPY (SELECT t.id, t.user_id, t.user_name, t.trans_no, t.trans_type, \
          COALESCE(t.trans_type_name, {names}), t.trans_amount, t.memo, \
-         to_char(t.create_time, 'YYYY-MM-DD HH24:MI:SS'), t.is_deleted \
+         t.create_time, t.is_deleted \
          FROM trans_flow t ORDER BY t.id) TO STDOUT (FORMAT csv)"
     );
-    let text = [2, 3, 5, 7];
-    let mut neutral = CopyNeutralizer::new((0..10).map(|c| text.contains(&c)).collect());
+    use CopyCell::{Raw, Text, Time};
+    let mut neutral =
+        CopyNeutralizer::new(vec![Raw, Raw, Text, Text, Raw, Text, Raw, Text, Time, Raw]);
     let mut out = Vec::with_capacity((1 << 20) + 64 * 1024);
     let mut rows = 0;
     db.copy_out(&sql, |chunk| -> Result<(), ExportError> {
-        rows += neutral.feed(chunk, &mut out);
+        rows += neutral.feed(chunk, &mut out).map_err(|bad| {
+            db.decode(
+                "trans_flow",
+                crate::db::DecodeError {
+                    column: "create_time".into(),
+                    reason: format!("'{bad}' is not a time payrecon can write"),
+                },
+            )
+        })?;
         if out.len() >= 1 << 20 {
             file.raw(&out, std::mem::take(&mut rows))?;
             out.clear();
@@ -413,7 +456,7 @@ async fn postgres_copy_flows(db: &Db, file: &mut CsvFile) -> Result<bool, Export
 
 #[cfg(test)]
 mod tests {
-    use super::CopyNeutralizer;
+    use super::{CopyCell, CopyNeutralizer};
 
     #[test]
     fn copy_output_is_neutralised_row_by_row_across_chunk_boundaries() {
@@ -421,20 +464,38 @@ mod tests {
         // a comma, quote or newline; NULL is empty and unquoted.
         let copy = b"1,=1+2,\"a,\"\"b\"\"\"\n2,\"\",-12.50\n3,,\"-x\ny\"\n4,@x,\"\"\n";
         let want = "1,'=1+2,\"a,\"\"b\"\"\"\n2,,-12.50\n3,,\"'-x\ny\"\n4,'@x,\n";
-        let text = vec![false, true, true];
+        let cols = vec![CopyCell::Raw, CopyCell::Text, CopyCell::Text];
         let mut whole = Vec::new();
-        let mut n = CopyNeutralizer::new(text.clone());
-        assert_eq!(n.feed(copy, &mut whole), 4);
+        let mut n = CopyNeutralizer::new(cols.clone());
+        assert_eq!(n.feed(copy, &mut whole), Ok(4));
         assert_eq!(String::from_utf8(whole).unwrap(), want);
         // One byte at a time: rows and quotes split anywhere.
         let mut bytewise = Vec::new();
-        let mut n = CopyNeutralizer::new(text);
+        let mut n = CopyNeutralizer::new(cols);
         let rows: u64 = copy
             .iter()
-            .map(|b| n.feed(std::slice::from_ref(b), &mut bytewise))
+            .map(|b| n.feed(std::slice::from_ref(b), &mut bytewise).unwrap())
             .sum();
         assert_eq!(rows, 4);
         assert!(n.row.is_empty());
         assert_eq!(String::from_utf8(bytewise).unwrap(), want);
+    }
+
+    #[test]
+    fn copy_times_are_cut_to_seconds_and_odd_ones_refused() {
+        let mut n = CopyNeutralizer::new(vec![CopyCell::Raw, CopyCell::Time]);
+        let mut out = Vec::new();
+        let copy =
+            b"1,2026-11-20 08:00:01.5\n2,2026-11-20 08:00:02\n3,\n4,2026-11-20 08:00:03.123+08\n";
+        assert_eq!(n.feed(copy, &mut out), Ok(4));
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "1,2026-11-20 08:00:01\n2,2026-11-20 08:00:02\n3,\n4,2026-11-20 08:00:03\n"
+        );
+        for bad in ["infinity", "2026-11-20 08:00:01 BC", "12026-11-20 08:00:01"] {
+            let mut n = CopyNeutralizer::new(vec![CopyCell::Raw, CopyCell::Time]);
+            let row = format!("1,{bad}\n");
+            assert_eq!(n.feed(row.as_bytes(), &mut Vec::new()), Err(bad.to_owned()));
+        }
     }
 }
