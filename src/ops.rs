@@ -87,13 +87,17 @@ pub async fn reconcile_and_record(
         reason: output.error.clone(),
         not_checked,
     };
+    let t0 = std::time::Instant::now();
     let run_id = ws.record_run(&rec, &output.findings).await?;
     ws.remember_connection(&db.redacted_url(), db.backend().name())
         .await?;
+    recon::checks::stage_time("workspace record", t0);
+    let t0 = std::time::Instant::now();
     recon::write_outputs(out_dir, &output, bom).map_err(|source| OpsError::Write {
         path: out_dir.to_path_buf(),
         source,
     })?;
+    recon::checks::stage_time("write outputs", t0);
     Ok(Recorded { run_id, output })
 }
 

@@ -350,3 +350,168 @@ async fn sqlite_checks_agree_with_the_sql_checks() {
         assert!(kinds.contains(&k), "{k} missing: {kinds:?}");
     }
 }
+
+/// Statement matching from SQLite's shared scan of `trans_flow` (flows read
+/// once with the checks, statements parsed by the fast hfb reader or, for a
+/// file it hands over, the general one) against the general matching on
+/// PostgreSQL and MariaDB: the same findings, counts and row errors.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_shared_scan_matching_agrees_with_the_servers() {
+    use payrecon::recon::{self, Period, RunOptions, RunStatus, StatementInput};
+    use payrecon::statement::Format;
+    let dir = tempfile::tempdir().unwrap();
+    // Fast reader: blank lines, CRLF, spaces, a bad row, a duplicate, a long key.
+    let simple = dir.path().join("simple.csv");
+    std::fs::write(
+        &simple,
+        "agent_bill_no,bind_code,charge_amt,fee_amt,status,paid_at\n\
+         B-OK,b,100.00,0.00,SUCCESS,\"2026-11-20 10:00:01\"\r\n\
+         \n\
+         B-AMT,b,50.01,0.00,SUCCESS,2026-11-20 11:00:01\n\
+         B-REF, b ,20,0.10,REFUND,2026-11-20 12:00:01\n\
+         B-PREV,b,5.00,0.00,SUCCESS,2026-11-19 23:58:30\n\
+         B-DEL,b,7.00,0.00,SUCCESS,2026-11-20 09:00:00\n\
+         B-WD,b,8.00,0.00,SUCCESS,2026-11-20 09:00:00\n\
+         B-DUP,b,9.00,0.00,SUCCESS,2026-11-20 09:10:00\n\
+         B-DUP,b,9.00,0.00,SUCCESS,2026-11-20 09:10:05\n\
+         B-MISSINT,b,11.00,0.00,SUCCESS,2026-11-20 14:00:00\n\
+         LONGBILL-0123456789-01234,b,10.00,0.00,SUCCESS,2026-11-20 15:00:00\n\
+         LONGBILL-ONLY-IN-STMT-0000,b,12.00,0.00,SUCCESS,2026-11-20 15:00:00\n\
+         B-BAD,b,1.234,0.00,SUCCESS,2026-11-20 15:00:00\n\
+         B-SHORT,b,1.00\n\
+         B-REV,b,13.00,0.00,REVOKED,2026-11-20 16:00:00\n\
+         B-NOFLOW-REF,b,14.00,0.00,REFUND,2026-11-20 16:00:00\n",
+    )
+    .unwrap();
+    // An escaped quote: the fast reader hands this one to the general reader.
+    let quoted = dir.path().join("quoted.csv");
+    std::fs::write(
+        &quoted,
+        "agent_bill_no,bind_code,charge_amt,fee_amt,status,paid_at\n\
+         \"B-Q\",\"b,c\",15.00,0.00,SUCCESS,\"2026-11-20 17:00:00\"\n\
+         \"B-Q\"\"2\",b,16.00,0.00,SUCCESS,2026-11-20 17:00:00\n",
+    )
+    .unwrap();
+    let mut results = Vec::new();
+    for backend in [Backend::Sqlite, Backend::Postgres, Backend::MySql] {
+        let t = fresh_db(backend).await;
+        let db = Db::connect(&t.url, &ConnectOptions::read_write())
+            .await
+            .unwrap();
+        payrecon::db::migrate(&db).await.unwrap();
+        for (u, a) in [(1, 37000), (2, 1500)] {
+            db.execute(
+                "INSERT INTO user_account (user_id, amount, freeze_amount, create_time, update_time, is_deleted, version) \
+                 VALUES (?, ?, 0, ?, ?, 0, 0)",
+                &args![u, Decimal::new(a, 2), at("2026-11-01 00:00:00"), at("2026-11-01 00:00:00")],
+            )
+            .await
+            .unwrap();
+        }
+        // (user, bill, type, cents, time, deleted)
+        let flows: [(i64, &str, i64, i64, &str, i64); 14] = [
+            (1, "B-OK", 1, 10000, "2026-11-20 10:00:00.000", 0),
+            (1, "B-AMT", 1, 5000, "2026-11-20 11:00:00.000", 0),
+            (1, "B-REF", 1, 2000, "2026-11-20 12:00:00.000", 0),
+            (1, "B-MISSEXT", 1, 3000, "2026-11-20 13:00:00.500", 0),
+            (1, "B-EDGE", 1, 4000, "2026-11-20 23:55:00.000", 0),
+            (1, "B-EDGE-EARLY", 1, 4100, "2026-11-20 00:03:00.000", 0),
+            (1, "B-PREV", 1, 500, "2026-11-19 23:58:00.000", 0),
+            (1, "B-NEXTDAY", 1, 600, "2026-11-21 00:05:00.000", 0),
+            (1, "B-OLD", 1, 700, "2026-11-10 08:00:00.000", 0),
+            (1, "B-DEL", 1, 700, "2026-11-20 09:00:00.000", 1),
+            (2, "B-WD", 8, 800, "2026-11-20 09:00:00.000", 0),
+            (2, "B-DUP", 1, 900, "2026-11-20 09:10:00.000", 0),
+            (
+                2,
+                "LONGBILL-0123456789-01234",
+                1,
+                1000,
+                "2026-11-20 15:00:00.000",
+                0,
+            ),
+            (
+                2,
+                "LONGBILL-ONLY-IN-FLOWS-000",
+                1,
+                1100,
+                "2026-11-20 15:00:00.000",
+                0,
+            ),
+        ];
+        for (u, bill, tt, c, ts, del) in flows {
+            db.execute(
+                "INSERT INTO trans_flow (user_id, user_name, trans_no, trans_type, trans_type_name, trans_amount, memo, create_time, update_time, is_deleted) \
+                 VALUES (?, 'x', ?, ?, NULL, ?, NULL, ?, ?, ?)",
+                &args![u, bill, tt, Decimal::new(c, 2), at(ts), at(ts), del],
+            )
+            .await
+            .unwrap();
+        }
+        for (bill, st) in [("B-OK", 2), ("B-AMT", 2), ("B-REF", 1), ("B-GONE", 2)] {
+            db.execute(
+                "INSERT INTO recharge_order (agent_bill_no, user_id, bind_code, charge_amt, fee_amt, status, version, create_time, update_time) \
+                 VALUES (?, 1, 'b', ?, ?, ?, 0, ?, ?)",
+                &args![bill, Decimal::new(100, 2), Decimal::ZERO, st, at("2026-11-20 08:00:00"), at("2026-11-20 08:00:00")],
+            )
+            .await
+            .unwrap();
+        }
+        let ro = Db::connect(&t.url, &ConnectOptions::read_only())
+            .await
+            .unwrap();
+        let opts = RunOptions {
+            period: Some(Period::day(
+                chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap(),
+            )),
+            statements: [&simple, &quoted]
+                .into_iter()
+                .map(|p| StatementInput {
+                    path: p.clone(),
+                    format: Format::Hfb,
+                })
+                .collect(),
+            cross_day_window: chrono::Duration::minutes(10),
+            stuck_after: chrono::Duration::minutes(30),
+            lock_ttl: chrono::Duration::seconds(90),
+            as_of: at("2026-11-21 02:00:00"),
+        };
+        let out = recon::reconcile(
+            &ro,
+            &opts,
+            &std::sync::atomic::AtomicBool::new(false),
+            &mut |_, _| {},
+        )
+        .await;
+        assert_eq!(out.status, RunStatus::Ok, "{backend:?}: {:?}", out.error);
+        let mut rows: Vec<Vec<String>> =
+            out.findings.iter().map(recon::run::finding_cells).collect();
+        rows.sort();
+        let files: Vec<(u64, Vec<(u64, String)>)> = out
+            .files
+            .iter()
+            .map(|f| (f.entries, f.row_errors.clone()))
+            .collect();
+        results.push((backend, rows, out.matching, files));
+    }
+    let kinds: Vec<&str> = results[0].1.iter().map(|r| r[0].as_str()).collect();
+    for k in [
+        "amount_mismatch",
+        "status_mismatch",
+        "missing_external",
+        "missing_internal",
+        "pending_cross_day",
+        "duplicate_in_statement",
+        "flow_without_paid_order",
+        "order_paid_without_flow",
+        "balance_mismatch",
+    ] {
+        assert!(kinds.contains(&k), "{k} missing: {kinds:?}");
+    }
+    assert_eq!(results[0].3[0].1.len(), 2, "{:?}", results[0].3);
+    for r in &results[1..] {
+        assert_eq!(results[0].1, r.1, "SQLite vs {:?}: findings", r.0);
+        assert_eq!(results[0].2, r.2, "SQLite vs {:?}: counts", r.0);
+        assert_eq!(results[0].3, r.3, "SQLite vs {:?}: files", r.0);
+    }
+}

@@ -3,6 +3,8 @@
 //! sums on the servers, integer cents on SQLite); only offending keys come back.
 
 use super::finding::{Finding, Kind};
+use super::matching::MatchError;
+use super::sqlite_checks::{Control, MatchJob, Matched};
 use crate::args;
 use crate::db::{Arg, Backend, Db, DbError, SchemaReport};
 use crate::model::TransType;
@@ -85,6 +87,26 @@ pub async fn run_checks(
     schema: &SchemaReport,
     scope: &Scope,
 ) -> Result<CheckOutput, DbError> {
+    let never = std::sync::atomic::AtomicBool::new(false);
+    match run_checks_matching(db, schema, scope, None, &never, &mut |_, _| {}).await {
+        Ok((out, _)) => Ok(out),
+        Err(MatchError::Db(e)) => Err(e),
+        Err(e) => Err(DbError::State(e.to_string())),
+    }
+}
+
+/// [`run_checks`], and on SQLite with `job` the statement matching from the
+/// same scan of `trans_flow` (see `sqlite_checks`). `cancel` and `progress`
+/// as for [`super::reconcile`].
+pub(super) async fn run_checks_matching(
+    db: &Db,
+    schema: &SchemaReport,
+    scope: &Scope,
+    job: Option<MatchJob>,
+    cancel: &std::sync::atomic::AtomicBool,
+    progress: &mut dyn FnMut(&str, u64),
+) -> Result<(CheckOutput, Option<Matched>), MatchError> {
+    let mut matched = None;
     let mut out = CheckOutput::default();
     schema_risk(schema, &mut out);
     let has = |t: &str| schema.has_table(t);
@@ -146,14 +168,39 @@ pub async fn run_checks(
         balances: want_balances,
         orders: want_orders && schema.trans_no_unique,
     };
-    if db.backend() == Backend::Sqlite && (fast.balances || fast.orders) {
+    let sqlite = db.sqlite_path().map(std::path::Path::to_path_buf);
+    if let Some(path) = sqlite
+        && (fast.balances || fast.orders || job.is_some())
+    {
         let s = scope.clone();
         let t = std::time::Instant::now();
-        let found = db
-            .with_sqlite_reader(move |r| super::sqlite_checks::run(r, &s, fast))
-            .await
-            .unwrap_or_else(|| Ok(Vec::new()))?;
+        let ctl = std::sync::Arc::new(Control::default());
+        let c = std::sync::Arc::clone(&ctl);
+        let mut h = tokio::task::spawn_blocking(move || {
+            super::sqlite_checks::run(&path, &s, fast, job.as_ref(), &c)
+        });
+        // Relay the run's cancel flag in and the progress out while the threads work.
+        let r = loop {
+            tokio::select! {
+                r = &mut h => break r,
+                () = tokio::time::sleep(std::time::Duration::from_millis(100)) => {
+                    if cancel.load(std::sync::atomic::Ordering::Relaxed) {
+                        ctl.cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    let lines = ctl.lines.load(std::sync::atomic::Ordering::Relaxed);
+                    let rows = ctl.rows.load(std::sync::atomic::Ordering::Relaxed);
+                    if lines > 0 {
+                        progress("statement", lines);
+                    } else {
+                        progress("checks", rows);
+                    }
+                }
+            }
+        };
+        let (found, m) =
+            r.map_err(|e| DbError::State(format!("the SQLite reader stopped: {e}")))??;
         report_time("sqlite_scan (balances, orders)", t);
+        matched = m;
         out.findings.extend(found);
         if want_orders {
             if !fast.orders {
@@ -202,7 +249,7 @@ pub async fn run_checks(
         .await?;
     }
     merge_duplicate_credit(&mut out.findings);
-    Ok(out)
+    Ok((out, matched))
 }
 
 /// Runs one check; with `PAYRECON_TIMINGS` set, says on stderr how long it took.
@@ -218,8 +265,13 @@ async fn timed<F: std::future::Future<Output = Result<(), DbError>>>(
 
 /// With `PAYRECON_TIMINGS` set, says on stderr how long a check took.
 fn report_time(name: &str, t: std::time::Instant) {
+    stage_time(&format!("check {name}"), t);
+}
+
+/// With `PAYRECON_TIMINGS` set, says on stderr how long a stage of a run took.
+pub(crate) fn stage_time(name: &str, t: std::time::Instant) {
     if std::env::var_os("PAYRECON_TIMINGS").is_some() {
-        eprintln!("check {name}: {} ms", t.elapsed().as_millis());
+        eprintln!("{name}: {} ms", t.elapsed().as_millis());
     }
 }
 

@@ -73,32 +73,55 @@ pub struct MatchOutput {
     pub matched: u64,
 }
 
-/// A business key stored inline (srb's keys are 23 bytes), or in a side
-/// table when longer: 26 bytes instead of a heap `String` per row.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub(super) enum Key {
-    Inline { len: u8, bytes: [u8; 24] },
-    Long(u32),
+/// A business key in 24 bytes: up to 23 bytes of text inline (srb's bills
+/// are 23 ASCII bytes) with its length in the last byte, or, for a longer
+/// key, its number in [`Keys`]' side table (last byte 0xFF). Equal texts
+/// give equal keys; the order is a total order shared by every side of a
+/// merge (bytes compared as three big-endian words), not the text's order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(super) struct Key([u8; 24]);
+
+const LONG: u8 = 0xFF;
+
+impl Key {
+    fn words(&self) -> (u64, u64, u64) {
+        let w = |i: usize| {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(&self.0[i..i + 8]);
+            u64::from_be_bytes(b)
+        };
+        (w(0), w(8), w(16))
+    }
 }
 
+impl Ord for Key {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.words().cmp(&other.words())
+    }
+}
+
+impl PartialOrd for Key {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// Keys too long to be inline, numbered; shared by the threads of a run.
 #[derive(Default)]
 pub(super) struct Keys {
-    long: Vec<String>,
-    long_index: HashMap<String, u32>,
+    long: std::sync::Mutex<(Vec<String>, HashMap<String, u32>)>,
 }
 
-/// The inline form of a key of at most 24 bytes.
+/// The inline form of a key of at most 23 bytes.
 pub(super) fn inline_key(s: &str) -> Option<Key> {
     let b = s.as_bytes();
-    if b.len() > 24 {
+    if b.len() > 23 {
         return None;
     }
     let mut bytes = [0u8; 24];
     bytes[..b.len()].copy_from_slice(b);
-    Some(Key::Inline {
-        len: b.len() as u8,
-        bytes,
-    })
+    bytes[23] = b.len() as u8;
+    Some(Key(bytes))
 }
 
 /// A key read on the SQLite reader's thread: inline, or text still to intern.
@@ -108,37 +131,85 @@ enum RawKey {
 }
 
 impl Keys {
-    pub(super) fn key(&mut self, s: &str) -> Key {
+    pub(super) fn key(&self, s: &str) -> Key {
         if let Some(k) = inline_key(s) {
             return k;
         }
-        if let Some(i) = self.long_index.get(s) {
-            return Key::Long(*i);
-        }
-        let i = u32::try_from(self.long.len()).unwrap_or(u32::MAX);
-        self.long.push(s.to_owned());
-        self.long_index.insert(s.to_owned(), i);
-        Key::Long(i)
+        let mut g = self
+            .long
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (list, index) = &mut *g;
+        let i = match index.get(s) {
+            Some(i) => *i,
+            None => {
+                let i = u32::try_from(list.len()).unwrap_or(u32::MAX);
+                list.push(s.to_owned());
+                index.insert(s.to_owned(), i);
+                i
+            }
+        };
+        let mut bytes = [0u8; 24];
+        bytes[..4].copy_from_slice(&i.to_be_bytes());
+        bytes[23] = LONG;
+        Key(bytes)
     }
 
-    fn text(&self, k: &Key) -> String {
-        match k {
-            Key::Inline { len, bytes } => {
-                String::from_utf8_lossy(&bytes[..usize::from(*len)]).into_owned()
-            }
-            Key::Long(i) => self.long.get(*i as usize).cloned().unwrap_or_default(),
+    /// The key's text (borrowed when inline).
+    pub(super) fn text<'a>(&self, k: &'a Key) -> std::borrow::Cow<'a, str> {
+        let len = k.0[23];
+        if len != LONG {
+            return String::from_utf8_lossy(&k.0[..usize::from(len).min(23)]);
         }
+        let mut b = [0u8; 4];
+        b.copy_from_slice(&k.0[..4]);
+        let i = u32::from_be_bytes(b) as usize;
+        let g = self
+            .long
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        std::borrow::Cow::Owned(g.0.get(i).cloned().unwrap_or_default())
     }
 }
 
-/// One statement line, compact.
+/// One statement line, compact (46 bytes): the amount in cents, or — for an
+/// amount beyond `i64` cents — its index in [`ReadStatements::big`].
 #[derive(Debug, Clone, Copy)]
-struct StmtRec {
+#[repr(C, packed)]
+pub(super) struct StmtRec {
     key: Key,
-    refund: bool,
-    status: GatewayStatus,
-    amount: Decimal,
+    amount: i64,
     paid_at: Option<NaiveDateTime>,
+    status: GatewayStatus,
+    flags: u8,
+}
+
+const REFUND: u8 = 1;
+const BIG: u8 = 2;
+
+impl StmtRec {
+    pub(super) fn key(&self) -> Key {
+        self.key
+    }
+
+    /// The amount in cents of a line that is a plain successful payment.
+    pub(super) fn plain_success_cents(&self) -> Option<i64> {
+        let plain = self.flags == 0 && self.status == GatewayStatus::Success;
+        plain.then_some(self.amount)
+    }
+
+    fn amount(&self, big: &[Decimal]) -> Decimal {
+        let a = self.amount;
+        if self.flags & BIG != 0 {
+            usize::try_from(a)
+                .ok()
+                .and_then(|i| big.get(i))
+                .copied()
+                .unwrap_or_default()
+        } else {
+            Decimal::new(a, crate::money::SCALE)
+        }
+    }
 }
 
 /// One recharge flow, compact.
@@ -152,7 +223,7 @@ struct FlowRec {
 
 /// A statement order: its lines folded together.
 #[derive(Debug, Clone)]
-struct StmtAgg {
+pub(super) struct StmtAgg {
     payments: u32,
     /// Refund lines; a bill listed only by refund lines (WeChat) counts those.
     refunds: u32,
@@ -163,7 +234,7 @@ struct StmtAgg {
 }
 
 impl StmtAgg {
-    fn fold(recs: &[StmtRec]) -> Self {
+    pub(super) fn fold(recs: &[StmtRec], big: &[Decimal]) -> Self {
         let mut a = StmtAgg {
             payments: 0,
             refunds: 0,
@@ -173,29 +244,30 @@ impl StmtAgg {
             paid_at: None,
         };
         for e in recs {
-            if e.refund {
+            let (amount, status, paid_at) = (e.amount(big), e.status, e.paid_at);
+            if e.flags & REFUND != 0 {
                 // A bill may list only the refund row (WeChat's REFUND line): the
                 // payment it refunds is implied.
                 if a.payments == 0 && a.refunded == Decimal::ZERO {
-                    a.amount = e.amount;
-                    a.paid_at = a.paid_at.or(e.paid_at);
+                    a.amount = amount;
+                    a.paid_at = a.paid_at.or(paid_at);
                 }
                 a.refunds += 1;
-                a.refunded += e.amount;
-                a.status = if e.status == GatewayStatus::Success {
+                a.refunded += amount;
+                a.status = if status == GatewayStatus::Success {
                     GatewayStatus::Refund
                 } else {
-                    e.status
+                    status
                 };
             } else {
                 a.payments += 1;
                 if a.payments == 1 {
-                    a.amount = e.amount;
+                    a.amount = amount;
                 }
-                if e.status != GatewayStatus::Success {
-                    a.status = e.status;
+                if status != GatewayStatus::Success {
+                    a.status = status;
                 }
-                a.paid_at = a.paid_at.or(e.paid_at);
+                a.paid_at = a.paid_at.or(paid_at);
             }
         }
         a
@@ -261,15 +333,26 @@ pub async fn match_statements(
 /// Statement files read, checked and sorted, waiting for the flows
 /// ([`read_statements`], then [`match_read`]).
 pub struct ReadStatements {
-    out: MatchOutput,
     keys: Keys,
-    stmt: Vec<StmtRec>,
+    parsed: Parsed,
+}
+
+/// The statements' records, sorted by key, and what the files said.
+pub(super) struct Parsed {
+    pub(super) out: MatchOutput,
+    pub(super) stmt: Vec<StmtRec>,
+    /// Amounts beyond `i64` cents, by index.
+    pub(super) big: Vec<Decimal>,
 }
 
 impl ReadStatements {
+    pub(super) fn new(keys: Keys, parsed: Parsed) -> Self {
+        Self { keys, parsed }
+    }
+
     /// Lines read per file, for progress.
     pub fn entries(&self) -> impl Iterator<Item = u64> + '_ {
-        self.out.files.iter().map(|f| f.entries)
+        self.parsed.out.files.iter().map(|f| f.entries)
     }
 }
 
@@ -282,10 +365,52 @@ pub fn read_statements(
     cancel: Option<&std::sync::atomic::AtomicBool>,
     progress: &mut dyn FnMut(&str, u64),
 ) -> Result<ReadStatements, MatchError> {
+    let keys = Keys::default();
+    let parsed = read_parsed(files, from, to, cancel, progress, &keys)?;
+    Ok(ReadStatements { keys, parsed })
+}
+
+fn push_rec(
+    stmt: &mut Vec<StmtRec>,
+    big: &mut Vec<Decimal>,
+    key: Key,
+    refund: bool,
+    status: GatewayStatus,
+    amount: Decimal,
+    paid_at: Option<NaiveDateTime>,
+) {
+    let mut flags = if refund { REFUND } else { 0 };
+    let cents = match crate::money::to_cents(amount) {
+        Some(c) if Decimal::new(c, crate::money::SCALE) == amount => c,
+        _ => {
+            flags |= BIG;
+            big.push(amount);
+            i64::try_from(big.len() - 1).unwrap_or(i64::MAX)
+        }
+    };
+    stmt.push(StmtRec {
+        key,
+        amount: cents,
+        paid_at,
+        status,
+        flags,
+    });
+}
+
+/// [`read_statements`] with the keys of a run shared with other threads.
+pub(super) fn read_parsed(
+    files: &[StatementInput],
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+    cancel: Option<&std::sync::atomic::AtomicBool>,
+    progress: &mut dyn FnMut(&str, u64),
+    keys: &Keys,
+) -> Result<Parsed, MatchError> {
     use std::sync::atomic::Ordering;
     let mut out = MatchOutput::default();
-    let mut keys = Keys::default();
     let mut stmt: Vec<StmtRec> = Vec::new();
+    let mut big: Vec<Decimal> = Vec::new();
+    let t0 = std::time::Instant::now();
     for input in files {
         if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
             return Err(MatchError::Cancelled);
@@ -306,18 +431,53 @@ pub fn read_statements(
         let report = match checked {
             Some(r) if r.totals_match() == Some(false) => r,
             _ => {
-                let before = stmt.len();
-                let r = read_statement(&input.path, &input.format, |e| {
-                    stmt.push(StmtRec {
-                        key: keys.key(&e.agent_bill_no),
-                        refund: e.kind == EntryKind::Refund,
-                        status: e.status,
-                        amount: e.amount,
-                        paid_at: e.paid_at,
-                    })
-                })?;
+                let before = (stmt.len(), big.len());
+                // hfb: the fast reader first; it hands the file over when it is not simple.
+                let fast = if input.format == Format::Hfb {
+                    crate::statement::hfb::read_fast(
+                        &input.path,
+                        &mut |e| {
+                            let key = keys.key(e.agent_bill_no);
+                            push_rec(
+                                &mut stmt,
+                                &mut big,
+                                key,
+                                false,
+                                e.status,
+                                e.amount,
+                                Some(e.paid_at),
+                            );
+                        },
+                        cancel,
+                    )?
+                } else {
+                    None
+                };
+                let r = match fast {
+                    Some(r) => r,
+                    None => {
+                        stmt.truncate(before.0);
+                        big.truncate(before.1);
+                        if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+                            return Err(MatchError::Cancelled);
+                        }
+                        read_statement(&input.path, &input.format, |e| {
+                            let key = keys.key(&e.agent_bill_no);
+                            push_rec(
+                                &mut stmt,
+                                &mut big,
+                                key,
+                                e.kind == EntryKind::Refund,
+                                e.status,
+                                e.amount,
+                                e.paid_at,
+                            );
+                        })?
+                    }
+                };
                 if let Err(e) = check_period(&r, from, to) {
-                    stmt.truncate(before);
+                    stmt.truncate(before.0);
+                    big.truncate(before.1);
                     return Err(e);
                 }
                 r
@@ -351,8 +511,11 @@ pub fn read_statements(
             reconciled,
         });
     }
+    super::checks::stage_time("statement parse", t0);
+    let t0 = std::time::Instant::now();
     stmt.sort_unstable_by_key(|r| r.key);
-    Ok(ReadStatements { out, keys, stmt })
+    super::checks::stage_time("statement sort", t0);
+    Ok(Parsed { out, stmt, big })
 }
 
 /// The flow half of [`match_statements`]: reads the recharge flows around the
@@ -368,12 +531,14 @@ pub async fn match_read(
 ) -> Result<MatchOutput, MatchError> {
     use std::sync::atomic::Ordering;
     let ReadStatements {
-        mut out,
-        mut keys,
-        stmt,
+        keys,
+        parsed: Parsed {
+            mut out, stmt, big, ..
+        },
     } = read;
 
     // Recharge flows around the period, streamed into compact records.
+    let t0 = std::time::Instant::now();
     let mut flows: Vec<FlowRec> = Vec::new();
     let sql = format!(
         "SELECT trans_no, user_id, {}, create_time FROM trans_flow \
@@ -451,7 +616,11 @@ pub async fn match_read(
         .await?;
     }
     progress("flows", flows.len() as u64);
+    super::checks::stage_time("matching flows read", t0);
+    let t0 = std::time::Instant::now();
     flows.sort_unstable_by_key(|r| r.key);
+    super::checks::stage_time("matching flows sort", t0);
+    let t0 = std::time::Instant::now();
 
     // Merge the two sorted sides, one key at a time.
     let (mut i, mut j) = (0, 0);
@@ -470,14 +639,21 @@ pub async fn match_read(
         while j < flows.len() && flows[j].key == key {
             j += 1;
         }
-        let s = (i > si).then(|| StmtAgg::fold(&stmt[si..i]));
+        let s = (i > si).then(|| StmtAgg::fold(&stmt[si..i], &big));
         let f = FlowAgg::fold(&flows[fj..j]);
+        let side = f.as_ref().map(|a| FlowSide::of(a, from, to, window));
         let bill = keys.text(&key);
-        compare(&bill, s.as_ref(), f.as_ref(), from, to, window, &mut out);
+        let mut detail = || {
+            f.as_ref()
+                .map(|a| (a.user_id, a.first, a.last))
+                .ok_or_else(|| MatchError::Db(DbError::State("no flow for a finding".into())))
+        };
+        compare(&bill, s.as_ref(), side.as_ref(), &mut detail, &mut out)?;
         if cancel.load(Ordering::Relaxed) && (i + j).is_multiple_of(65_536) {
             return Err(MatchError::Cancelled);
         }
     }
+    super::checks::stage_time("matching merge", t0);
     Ok(out)
 }
 
@@ -488,16 +664,41 @@ fn null(column: &str) -> crate::db::DecodeError {
     }
 }
 
+/// Our side of one key, as [`compare`] needs it.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct FlowSide {
+    /// Flows under the key.
+    pub count: u32,
+    /// Their sum.
+    pub amount: Decimal,
+    /// The first flow lies in the period.
+    pub in_period: bool,
+    /// ... within the cross-day window of one of its boundaries.
+    pub near_edge: bool,
+}
+
+/// Who and when — (user, first flow, last flow) — read only for a finding.
+pub(super) type Detail = (i64, NaiveDateTime, NaiveDateTime);
+
+impl FlowSide {
+    fn of(a: &FlowAgg, from: NaiveDateTime, to: NaiveDateTime, window: Duration) -> Self {
+        Self {
+            count: a.count,
+            amount: a.amount,
+            in_period: a.first >= from && a.first < to,
+            near_edge: a.first < from + window || a.first >= to - window,
+        }
+    }
+}
+
 /// One key: the statement's view against ours.
-fn compare(
+pub(super) fn compare(
     bill: &str,
     s: Option<&StmtAgg>,
-    f: Option<&FlowAgg>,
-    from: NaiveDateTime,
-    to: NaiveDateTime,
-    window: Duration,
+    f: Option<&FlowSide>,
+    detail: &mut dyn FnMut() -> Result<Detail, MatchError>,
     out: &mut MatchOutput,
-) {
+) -> Result<(), MatchError> {
     if let Some(s) = s {
         out.statement_orders += 1;
         let listed = if s.payments > 0 {
@@ -518,10 +719,7 @@ fn compare(
             );
         }
     }
-    if let Some(f) = f
-        && f.first >= from
-        && f.first < to
-    {
+    if f.is_some_and(|f| f.in_period) {
         out.flows_in_period += 1;
     }
     match (s.filter(|s| s.present()), f) {
@@ -529,12 +727,13 @@ fn compare(
             out.matched += 1;
             if s.status != GatewayStatus::Success {
                 let st = s.status.as_str();
+                let (user_id, _, last) = detail()?;
                 out.findings.push(
                     Finding::new(Kind::StatusMismatch, bill)
                         .bill(bill)
-                        .user(Some(f.user_id))
+                        .user(Some(user_id))
                         .amounts(Some(f.amount), Some(Decimal::ZERO))
-                        .seen(s.paid_at, Some(f.last))
+                        .seen(s.paid_at, Some(last))
                         .explain(
                             format!("我方已入账 {}，网关对账单状态为 {st}（已退款/撤销）：这笔钱网关不会结算给我们", format_amount(f.amount)),
                             format!("we credited {} but the gateway's statement says {st} (refunded/revoked): the gateway will not settle this money to us", format_amount(f.amount)),
@@ -559,12 +758,13 @@ fn compare(
                         ),
                     )
                 };
+                let (user_id, _, last) = detail()?;
                 out.findings.push(
                     Finding::new(Kind::AmountMismatch, bill)
                         .bill(bill)
-                        .user(Some(f.user_id))
+                        .user(Some(user_id))
                         .amounts(Some(f.amount), Some(s.amount))
-                        .seen(s.paid_at, Some(f.last))
+                        .seen(s.paid_at, Some(last))
                         .explain(
                             format!("双方都有这笔，金额不同：我方 {}，网关 {}；{zh}", format_amount(f.amount), format_amount(s.amount)),
                             format!("both sides have it with different amounts: ours {}, gateway {}; {en}", format_amount(f.amount), format_amount(s.amount)),
@@ -584,27 +784,27 @@ fn compare(
                     ),
             );
         }
-        (None, Some(f)) if f.first >= from && f.first < to => {
-            let near_edge = f.first < from + window || f.first >= to - window;
-            if near_edge {
+        (None, Some(f)) if f.in_period => {
+            let (user_id, first, last) = detail()?;
+            if f.near_edge {
                 out.findings.push(
                     Finding::new(Kind::PendingCrossDay, bill)
                         .bill(bill)
-                        .user(Some(f.user_id))
+                        .user(Some(user_id))
                         .amounts(Some(f.amount), None)
-                        .seen(Some(f.first), Some(f.last))
+                        .seen(Some(first), Some(last))
                         .explain(
-                            format!("我方 {} 入账 {}，紧贴日切，不在本期对账单里：应在相邻一天的对账单中，导入后自动复核", f.first.format("%H:%M:%S"), format_amount(f.amount)),
-                            format!("credited {} at {}, right at the day boundary, and not in this statement: it should be in the neighbouring day's file and is re-checked when that is imported", format_amount(f.amount), f.first.format("%H:%M:%S")),
+                            format!("我方 {} 入账 {}，紧贴日切，不在本期对账单里：应在相邻一天的对账单中，导入后自动复核", first.format("%H:%M:%S"), format_amount(f.amount)),
+                            format!("credited {} at {}, right at the day boundary, and not in this statement: it should be in the neighbouring day's file and is re-checked when that is imported", format_amount(f.amount), first.format("%H:%M:%S")),
                         ),
                 );
             } else {
                 out.findings.push(
                     Finding::new(Kind::MissingExternal, bill)
                         .bill(bill)
-                        .user(Some(f.user_id))
+                        .user(Some(user_id))
                         .amounts(Some(f.amount), None)
-                        .seen(Some(f.first), Some(f.last))
+                        .seen(Some(first), Some(last))
                         .explain(
                             format!("我方有、网关无：我方已入账 {}，网关对账单没有这笔——入账的钱网关从未收到", format_amount(f.amount)),
                             format!("we have it, the gateway doesn't: we credited {} and the statement has no such payment — money credited that the gateway never received", format_amount(f.amount)),
@@ -614,6 +814,7 @@ fn compare(
         }
         _ => {}
     }
+    Ok(())
 }
 
 /// A statement whose payments lie entirely outside the period (± one day) is

@@ -139,6 +139,7 @@ pub async fn reconcile(
         };
         out.error = Some(e.to_string());
     }
+    let t0 = std::time::Instant::now();
     out.findings.sort_by(|a, b| {
         b.severity
             .cmp(&a.severity)
@@ -159,6 +160,7 @@ pub async fn reconcile(
         .into_iter()
         .map(|(k, v)| (k, format_amount(v)))
         .collect();
+    checks::stage_time("findings sort/summary", t0);
     out.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     out
 }
@@ -201,8 +203,29 @@ async fn run_inner(
         }
         _ => None,
     };
+    // SQLite with a unique trans_no: the matching reads its flows from the
+    // checks' scan of trans_flow, and the statements are read meanwhile.
+    let job = match opts.period {
+        Some(p)
+            if !opts.statements.is_empty()
+                && db.backend() == crate::db::Backend::Sqlite
+                && schema.has_table("trans_flow")
+                && schema.trans_no_unique =>
+        {
+            Some(super::sqlite_checks::MatchJob {
+                files: opts.statements.clone(),
+                from: p.start(),
+                to: p.end(),
+                window: opts.cross_day_window,
+            })
+        }
+        _ => None,
+    };
     progress("checks", 0);
-    let c = checks::run_checks(db, &schema, &scope).await?;
+    let t0 = std::time::Instant::now();
+    let (c, matched) =
+        checks::run_checks_matching(db, &schema, &scope, job, cancel, progress).await?;
+    checks::stage_time("all checks", t0);
     out.findings.extend(c.findings);
     out.skipped.extend(c.skipped);
     if cancel.load(std::sync::atomic::Ordering::Relaxed) {
@@ -227,13 +250,30 @@ async fn run_inner(
             });
             return Ok(());
         }
-        let read = match early {
-            Some(h) => {
-                let r = h.await.map_err(|e| {
+        let early = match matched {
+            Some(super::sqlite_checks::Matched::Done(m)) => {
+                for f in &m.files {
+                    progress("statement", f.entries);
+                }
+                progress("flows", m.flows_in_period);
+                out.matching = Some((m.statement_orders, m.flows_in_period, m.matched));
+                out.findings.extend(m.findings);
+                out.files = m.files;
+                return Ok(());
+            }
+            Some(super::sqlite_checks::Matched::Again(read)) => Some(Ok(read)),
+            None => match early {
+                Some(h) => Some(h.await.map_err(|e| {
                     MatchError::Db(DbError::State(format!(
                         "reading the statements stopped: {e}"
                     )))
-                })??;
+                })?),
+                None => None,
+            },
+        };
+        let read = match early {
+            Some(r) => {
+                let r = r?;
                 for n in r.entries() {
                     progress("statement", n);
                 }

@@ -15,14 +15,20 @@
 
 use super::checks::{self, Scope};
 use super::finding::Finding;
-use super::matching::{Key, Keys};
+use super::matching::{
+    self, Detail, FlowSide, Key, Keys, MatchError, MatchOutput, Parsed, ReadStatements,
+    StatementInput, StmtAgg,
+};
 use crate::db::sqlite_read::{self as sr, SqliteReader};
 use crate::db::{DbError, DbResult, DecodeError};
 use crate::model::TransType;
+use chrono::{Duration, NaiveDateTime};
 use rusqlite::types::ValueRef;
 use rust_decimal::Decimal;
 use std::cmp::Ordering;
 use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering as AtomicOrdering};
 
 /// Which checks to run.
 #[derive(Debug, Clone, Copy)]
@@ -124,12 +130,192 @@ impl PerUser {
 }
 
 /// A bill as a compact key; `None` for NULL (it joins nothing).
-fn bill_key(keys: &mut Keys, v: ValueRef<'_>, col: &str) -> Result<Option<Key>, DecodeError> {
+fn bill_key(keys: &Keys, v: ValueRef<'_>, col: &str) -> Result<Option<Key>, DecodeError> {
     Ok(sr::opt_text(v, col)?.map(|s| keys.key(&s)))
 }
 
-/// Runs the wanted checks on `r`; the findings come in the order of the generic path.
-pub(super) fn run(r: &SqliteReader, scope: &Scope, want: Wanted) -> DbResult<Vec<Finding>> {
+/// The statement matching of a run, done from the checks' scan of
+/// `trans_flow` (SQLite with a unique `trans_no`), so the flows are read once.
+#[derive(Debug, Clone)]
+pub(super) struct MatchJob {
+    /// Statement files.
+    pub files: Vec<StatementInput>,
+    /// Period start.
+    pub from: NaiveDateTime,
+    /// Period end (exclusive).
+    pub to: NaiveDateTime,
+    /// Cross-day window.
+    pub window: Duration,
+}
+
+/// Shared with the async side: cancellation in, progress out.
+#[derive(Debug, Default)]
+pub(super) struct Control {
+    /// Set to stop (the run's cancel flag is copied in; an error on one thread sets it for the other).
+    pub cancel: AtomicBool,
+    /// `trans_flow` rows scanned.
+    pub rows: AtomicU64,
+    /// Statement lines read.
+    pub lines: AtomicU64,
+}
+
+impl Control {
+    fn stopped(&self) -> bool {
+        self.cancel.load(AtomicOrdering::Relaxed)
+    }
+}
+
+/// What became of the matching.
+pub(super) enum Matched {
+    /// Done, from the shared scan.
+    Done(MatchOutput),
+    /// A bill has several recharge flows in the window (a `trans_no` stored
+    /// as text and as a number): the statements are read, the caller matches
+    /// them the general way.
+    Again(ReadStatements),
+}
+
+/// One recharge flow (41 bytes): what the order checks and the matching need;
+/// the rest is read again by rowid for the few flows that make a finding.
+#[derive(Debug, Clone, Copy)]
+#[repr(C, packed)]
+struct Flow {
+    key: Key,
+    cents: i64,
+    rowid: i64,
+    flags: u8,
+}
+
+/// `create_time` in the checks' period (as SQLite compares text).
+const IN_RANGE: u8 = 1;
+/// Matched: `create_time` in the period widened by the window (as SQLite compares text).
+const IN_WINDOW: u8 = 2;
+/// Matched: the time in the period.
+const IN_PERIOD: u8 = 4;
+/// Matched: the time within the window of a boundary.
+const NEAR_EDGE: u8 = 8;
+/// `trans_no` is NULL: joins no order (and is matched as the empty bill, as the SQL read it).
+const NO_BILL: u8 = 16;
+
+/// One order (33 bytes).
+#[derive(Debug, Clone, Copy)]
+#[repr(C, packed)]
+struct Order {
+    key: Key,
+    rowid: i64,
+    paid: Paid,
+    in_range: bool,
+}
+
+/// Runs the wanted checks and, with `job`, the statement matching: one
+/// thread scans `trans_flow` (balances, the order checks' and the matching's
+/// flows), another `recharge_order` and then the statements; both sides are
+/// sorted and merged. Check findings come in the order of the generic path.
+/// Errors are reported in the order the generic path meets them: the checks'
+/// scans, then the statements, then a flow the matching cannot read.
+pub(super) fn run(
+    path: &Path,
+    scope: &Scope,
+    want: Wanted,
+    job: Option<&MatchJob>,
+    ctl: &Control,
+) -> Result<(Vec<Finding>, Option<Matched>), MatchError> {
+    let keys = Keys::default();
+    let bounds = Bounds::new(scope);
+    let (findings, m) = shared_scan(path, &bounds, want, job, &keys, ctl)?;
+    let m = m.map(|m| match m {
+        Ok(out) => Matched::Done(out),
+        Err(parsed) => Matched::Again(ReadStatements::new(keys, parsed)),
+    });
+    Ok((findings, m))
+}
+
+type Scanned = (Vec<Finding>, Option<Result<MatchOutput, Parsed>>);
+
+fn shared_scan(
+    path: &Path,
+    bounds: &Bounds,
+    want: Wanted,
+    job: Option<&MatchJob>,
+    keys: &Keys,
+    ctl: &Control,
+) -> Result<Scanned, MatchError> {
+    std::thread::scope(|s| {
+        let other = s.spawn(move || {
+            let orders = want.orders.then(|| scan_orders(path, bounds, keys, ctl));
+            if matches!(orders, Some(Err(_))) {
+                ctl.cancel.store(true, AtomicOrdering::Relaxed);
+                return (orders, None);
+            }
+            let parsed = job.map(|j| {
+                let t0 = std::time::Instant::now();
+                let r = matching::read_parsed(
+                    &j.files,
+                    j.from,
+                    j.to,
+                    Some(&ctl.cancel),
+                    &mut |_, n| ctl.lines.store(n, AtomicOrdering::Relaxed),
+                    keys,
+                );
+                checks::stage_time("  statements", t0);
+                r
+            });
+            (orders, parsed)
+        });
+        let here = flows_side(path, bounds, want, job, keys, ctl);
+        if here.is_err() {
+            ctl.cancel.store(true, AtomicOrdering::Relaxed);
+        }
+        let (orders, parsed) = other
+            .join()
+            .map_err(|_| DbError::State("the SQLite order scan stopped".into()))?;
+        let (r, mut findings, flows, null_bill_flows, match_err) = here?;
+        if let Some(o) = orders {
+            let (orders, paid_null) = o?;
+            let t0 = std::time::Instant::now();
+            order_flow_pairs(
+                &r,
+                &flows,
+                orders,
+                paid_null,
+                null_bill_flows,
+                &mut findings,
+            )?;
+            checks::stage_time("  order/flow merge", t0);
+        }
+        let Some(j) = job else {
+            return Ok((findings, None));
+        };
+        let parsed =
+            parsed.ok_or_else(|| DbError::State("the statements were not read".into()))??;
+        if let Some(e) = match_err {
+            return Err(e);
+        }
+        let t0 = std::time::Instant::now();
+        let m = match_flows(&r, keys, parsed, &flows, j, ctl)?;
+        checks::stage_time("  matching merge", t0);
+        Ok((findings, Some(m)))
+    })
+}
+
+type FlowsSide = (
+    SqliteReader,
+    Vec<Finding>,
+    Vec<Flow>,
+    Vec<i64>,
+    Option<MatchError>,
+);
+
+/// The `trans_flow` thread: the scan, then the balances, then the sort.
+fn flows_side(
+    path: &Path,
+    bounds: &Bounds,
+    want: Wanted,
+    job: Option<&MatchJob>,
+    keys: &Keys,
+    ctl: &Control,
+) -> Result<FlowsSide, MatchError> {
+    let r = SqliteReader::open(path)?;
     // Balance effect of each type code: +1, -1 or 0 on (amount, freeze), from TransType::effect.
     let sign = |d: Decimal| -> i64 {
         match d.cmp(&Decimal::ZERO) {
@@ -147,19 +333,41 @@ pub(super) fn run(r: &SqliteReader, scope: &Scope, want: Wanted) -> DbResult<Vec
         .collect();
     // `trans_type = 1`, as the generic SQL has it.
     let recharge = 1;
-    let bounds = Bounds::new(scope);
     let flow_dec = dec("trans_flow");
+    // The matching's SQL bounds, `create_time >= from - window AND < to + window`.
+    let window = job.map(|j| {
+        let text = |t| {
+            let mut s = String::new();
+            sr::push_time(&mut s, t, true);
+            Some(s)
+        };
+        Bounds {
+            from: text(j.from - j.window),
+            to: text(j.to + j.window),
+        }
+    });
 
     // One pass over trans_flow.
+    let t0 = std::time::Instant::now();
     let mut per_user = PerUser::default();
-    let mut flows: Vec<(Key, bool, i64)> = Vec::new();
+    let mut flows: Vec<Flow> = Vec::new();
     let mut null_bill_flows: Vec<i64> = Vec::new();
-    let mut keys = Keys::default();
+    let mut match_err: Option<MatchError> = None;
+    let mut n: u64 = 0;
     r.for_each(
         "SELECT user_id, trans_type, trans_amount, trans_no, create_time, rowid \
          FROM trans_flow NOT INDEXED WHERE is_deleted = 0",
         &[],
-        |row| -> DbResult<bool> {
+        |row| -> Result<bool, MatchError> {
+            n += 1;
+            if n.is_multiple_of(65_536) {
+                ctl.rows.store(n, AtomicOrdering::Relaxed);
+                if ctl.stopped() {
+                    return Err(MatchError::Cancelled);
+                }
+            }
+            // trans_amount once decoded for the balances (the matching reads it the same way).
+            let mut known_cents = None;
             let tt = match sr::value(row, 1, "trans_type").map_err(&flow_dec)? {
                 ValueRef::Integer(i) => Some(i),
                 _ => None,
@@ -172,9 +380,9 @@ pub(super) fn run(r: &SqliteReader, scope: &Scope, want: Wanted) -> DbResult<Vec
                     .map_or((0, 0), |e| (e.1, e.2));
                 let cents = if sa != 0 || sf != 0 {
                     let v = sr::value(row, 2, "trans_amount").map_err(&flow_dec)?;
-                    sr::opt_cents(v, "trans_amount")
-                        .map_err(&flow_dec)?
-                        .unwrap_or(0)
+                    let c = sr::opt_cents(v, "trans_amount").map_err(&flow_dec)?;
+                    known_cents = Some(c);
+                    c.unwrap_or(0)
                 } else {
                     0
                 };
@@ -188,32 +396,203 @@ pub(super) fn run(r: &SqliteReader, scope: &Scope, want: Wanted) -> DbResult<Vec
                 agg[1] = agg[1].checked_add(sf * cents).ok_or_else(over)?;
                 agg[2] += 1;
             }
-            if want.orders && tt == Some(recharge) {
-                let in_range =
-                    bounds.contains(sr::value(row, 4, "create_time").map_err(&flow_dec)?);
-                let rowid = sr::opt_i64(sr::value(row, 5, "rowid").map_err(&flow_dec)?, "rowid")
-                    .map_err(&flow_dec)?
-                    .unwrap_or_default();
-                let v = sr::value(row, 3, "trans_no").map_err(&flow_dec)?;
-                match bill_key(&mut keys, v, "trans_no").map_err(&flow_dec)? {
-                    Some(k) => flows.push((k, in_range, rowid)),
-                    None if in_range => null_bill_flows.push(rowid),
-                    None => {}
+            if tt != Some(recharge) {
+                return Ok(true);
+            }
+            let time = sr::value(row, 4, "create_time").map_err(&flow_dec)?;
+            let in_range = want.orders && bounds.contains(time);
+            let in_window = window.as_ref().is_some_and(|w| w.contains(time));
+            if !want.orders && !in_window {
+                return Ok(true);
+            }
+            let rowid = sr::opt_i64(sr::value(row, 5, "rowid").map_err(&flow_dec)?, "rowid")
+                .map_err(&flow_dec)?
+                .unwrap_or_default();
+            let v = sr::value(row, 3, "trans_no").map_err(&flow_dec)?;
+            let key = match bill_key(keys, v, "trans_no") {
+                Ok(k) => k,
+                // The order checks read the bill too: theirs is the error.
+                Err(e) if want.orders => return Err(flow_dec(e).into()),
+                Err(e) => {
+                    match_err.get_or_insert(flow_dec(e).into());
+                    return Ok(true);
+                }
+            };
+            let mut flags = if in_range { IN_RANGE } else { 0 };
+            let mut cents = 0;
+            if in_window && match_err.is_none() {
+                let j = job.ok_or_else(|| DbError::State("no matching job".into()))?;
+                match matched_flow(row, j, known_cents) {
+                    Ok((c, f)) => {
+                        cents = c;
+                        flags |= IN_WINDOW | f;
+                    }
+                    Err(e) => match_err = Some(flow_dec(e).into()),
+                }
+            }
+            match key {
+                Some(key) => flows.push(Flow {
+                    key,
+                    cents,
+                    rowid,
+                    flags,
+                }),
+                None => {
+                    if in_range {
+                        null_bill_flows.push(rowid);
+                    }
+                    if flags & IN_WINDOW != 0 {
+                        flows.push(Flow {
+                            key: keys.key(""),
+                            cents,
+                            rowid,
+                            flags: (flags & !IN_RANGE) | NO_BILL,
+                        });
+                    }
                 }
             }
             Ok(true)
         },
     )?;
+    ctl.rows.store(n, AtomicOrdering::Relaxed);
+    checks::stage_time("  trans_flow scan", t0);
 
+    let t0 = std::time::Instant::now();
     let mut findings = Vec::new();
     if want.balances {
-        balances(r, &per_user, &mut findings)?;
+        balances(&r, &per_user, &mut findings)?;
     }
     drop(per_user);
-    if want.orders {
-        order_flow_pairs(r, &bounds, &mut keys, flows, null_bill_flows, &mut findings)?;
+    checks::stage_time("  balances", t0);
+    let t0 = std::time::Instant::now();
+    flows.sort_unstable_by_key(|f| f.key);
+    checks::stage_time("  flows sort", t0);
+    Ok((r, findings, flows, null_bill_flows, match_err))
+}
+
+/// A flow in the matching's window, read as the matching's SQL read it:
+/// (cents, period flags). User and time must be there (they are read again
+/// for a finding).
+fn matched_flow(
+    row: &rusqlite::Row<'_>,
+    j: &MatchJob,
+    known_cents: Option<Option<i64>>,
+) -> Result<(i64, u8), DecodeError> {
+    let null = |c: &str| DecodeError {
+        column: c.to_owned(),
+        reason: "is NULL".to_owned(),
+    };
+    sr::opt_i64(sr::value(row, 0, "user_id")?, "user_id")?.ok_or_else(|| null("user_id"))?;
+    let cents = match known_cents {
+        Some(c) => c,
+        None => sr::opt_cents(sr::value(row, 2, "trans_amount")?, "trans_amount")?,
     }
-    Ok(findings)
+    .unwrap_or(0);
+    let at = sr::opt_time(sr::value(row, 4, "create_time")?, "create_time")?
+        .ok_or_else(|| null("create_time"))?;
+    let mut flags = 0;
+    if at >= j.from && at < j.to {
+        flags |= IN_PERIOD;
+    }
+    if at < j.from + j.window || at >= j.to - j.window {
+        flags |= NEAR_EDGE;
+    }
+    Ok((cents, flags))
+}
+
+/// The matching merge: the statements against the flows in the window.
+/// `Err(parsed)` hands the statements back when a bill has several flows.
+fn match_flows(
+    r: &SqliteReader,
+    keys: &Keys,
+    parsed: Parsed,
+    flows: &[Flow],
+    j: &MatchJob,
+    ctl: &Control,
+) -> Result<Result<MatchOutput, Parsed>, MatchError> {
+    let _ = j;
+    let in_window = |f: &&Flow| f.flags & IN_WINDOW != 0;
+    let mut last: Option<Key> = None;
+    for f in flows.iter().filter(in_window) {
+        if last == Some(f.key) {
+            return Ok(Err(parsed));
+        }
+        last = Some(f.key);
+    }
+    // The flows in the window, in key order, without a copy.
+    let mut win = flows.iter().filter(in_window).peekable();
+    let Parsed { mut out, stmt, big } = parsed;
+    let flow_dec = dec("trans_flow");
+    let (mut i, mut k) = (0, 0usize);
+    loop {
+        let key = match (stmt.get(i), win.peek()) {
+            (Some(s), Some(f)) => s.key().min(f.key),
+            (Some(s), None) => s.key(),
+            (None, Some(f)) => f.key,
+            (None, None) => break,
+        };
+        let si = i;
+        while i < stmt.len() && stmt[i].key() == key {
+            i += 1;
+        }
+        let f = win.next_if(|f| f.key == key).copied();
+        if f.is_some() {
+            k += 1;
+        }
+        // The common key — one paid statement line, one flow, same amount —
+        // counts and finds nothing: no fold, no text.
+        if let (Some(f), [one]) = (f, &stmt[si..i])
+            && one.plain_success_cents() == Some(f.cents)
+        {
+            out.statement_orders += 1;
+            if f.flags & IN_PERIOD != 0 {
+                out.flows_in_period += 1;
+            }
+            out.matched += 1;
+            continue;
+        }
+        let s = (i > si).then(|| StmtAgg::fold(&stmt[si..i], &big));
+        let side = f.map(|f| FlowSide {
+            count: 1,
+            amount: Decimal::new(f.cents, crate::money::SCALE),
+            in_period: f.flags & IN_PERIOD != 0,
+            near_edge: f.flags & NEAR_EDGE != 0,
+        });
+        let mut detail = || -> Result<Detail, MatchError> {
+            let rowid = f.map(|f| f.rowid).unwrap_or_default();
+            let mut d = None;
+            r.for_each(
+                "SELECT user_id, create_time FROM trans_flow WHERE rowid = ?",
+                &[rowid.into()],
+                |row| -> Result<bool, MatchError> {
+                    let null = |c: &str| DecodeError {
+                        column: c.to_owned(),
+                        reason: "is NULL".to_owned(),
+                    };
+                    let v = |i, c| sr::value(row, i, c).map_err(&flow_dec);
+                    let user = sr::opt_i64(v(0, "user_id")?, "user_id")
+                        .map_err(&flow_dec)?
+                        .ok_or_else(|| flow_dec(null("user_id")))?;
+                    let at = sr::opt_time(v(1, "create_time")?, "create_time")
+                        .map_err(&flow_dec)?
+                        .ok_or_else(|| flow_dec(null("create_time")))?;
+                    d = Some((user, at, at));
+                    Ok(false)
+                },
+            )?;
+            d.ok_or_else(|| {
+                MatchError::Db(DbError::State(format!(
+                    "flow {rowid} of trans_flow disappeared during the run"
+                )))
+            })
+        };
+        let bill = keys.text(&key);
+        matching::compare(&bill, s.as_ref(), side.as_ref(), &mut detail, &mut out)?;
+        if (i + k).is_multiple_of(65_536) && ctl.stopped() {
+            return Err(MatchError::Cancelled);
+        }
+    }
+    Ok(Ok(out))
 }
 
 /// Status of an order as `status = 2` / `status <> 2` evaluate it.
@@ -225,22 +604,28 @@ enum Paid {
     Unknown,
 }
 
-fn order_flow_pairs(
-    r: &SqliteReader,
+/// The `recharge_order` scan, on its own connection: the orders sorted by
+/// bill, and the paid ones in the period whose bill is NULL.
+fn scan_orders(
+    path: &Path,
     bounds: &Bounds,
-    keys: &mut Keys,
-    mut flows: Vec<(Key, bool, i64)>,
-    null_bill_flows: Vec<i64>,
-    findings: &mut Vec<Finding>,
-) -> DbResult<()> {
+    keys: &Keys,
+    ctl: &Control,
+) -> Result<(Vec<Order>, Vec<i64>), MatchError> {
+    let r = SqliteReader::open(path)?;
     let order_dec = dec("recharge_order");
-    let flow_dec = dec("trans_flow");
-    let mut orders: Vec<(Key, Paid, bool, i64)> = Vec::new();
+    let mut orders: Vec<Order> = Vec::new();
     let mut paid_without_flow: Vec<i64> = Vec::new();
+    let t0 = std::time::Instant::now();
+    let mut n: u64 = 0;
     r.for_each(
         "SELECT agent_bill_no, status, create_time, rowid FROM recharge_order NOT INDEXED",
         &[],
-        |row| -> DbResult<bool> {
+        |row| -> Result<bool, MatchError> {
+            n += 1;
+            if n.is_multiple_of(65_536) && ctl.stopped() {
+                return Err(MatchError::Cancelled);
+            }
             let paid = match sr::value(row, 1, "status").map_err(&order_dec)? {
                 ValueRef::Null => Paid::Unknown,
                 ValueRef::Integer(2) => Paid::Yes,
@@ -252,7 +637,12 @@ fn order_flow_pairs(
                 .unwrap_or_default();
             let v = sr::value(row, 0, "agent_bill_no").map_err(&order_dec)?;
             match bill_key(keys, v, "agent_bill_no").map_err(&order_dec)? {
-                Some(k) => orders.push((k, paid, in_range, rowid)),
+                Some(key) => orders.push(Order {
+                    key,
+                    rowid,
+                    paid,
+                    in_range,
+                }),
                 // A NULL bill has no flow: NOT EXISTS holds.
                 None if paid == Paid::Yes && in_range => paid_without_flow.push(rowid),
                 None => {}
@@ -260,8 +650,23 @@ fn order_flow_pairs(
             Ok(true)
         },
     )?;
-    flows.sort_unstable_by_key(|f| f.0);
-    orders.sort_unstable_by_key(|o| o.0);
+    checks::stage_time("  recharge_order scan", t0);
+    let t0 = std::time::Instant::now();
+    orders.sort_unstable_by_key(|o| o.key);
+    checks::stage_time("  orders sort", t0);
+    Ok((orders, paid_without_flow))
+}
+
+fn order_flow_pairs(
+    r: &SqliteReader,
+    flows: &[Flow],
+    orders: Vec<Order>,
+    mut paid_without_flow: Vec<i64>,
+    null_bill_flows: Vec<i64>,
+    findings: &mut Vec<Finding>,
+) -> DbResult<()> {
+    let order_dec = dec("recharge_order");
+    let flow_dec = dec("trans_flow");
 
     // (flow rowid, Some(order rowid) when the order exists but is not paid)
     let mut unpaid: Vec<(i64, Option<i64>)> =
@@ -269,35 +674,39 @@ fn order_flow_pairs(
     let (mut i, mut j) = (0, 0);
     while i < flows.len() || j < orders.len() {
         let key = match (flows.get(i), orders.get(j)) {
-            (Some(f), Some(o)) => f.0.min(o.0),
-            (Some(f), None) => f.0,
-            (None, Some(o)) => o.0,
+            (Some(f), Some(o)) => f.key.min(o.key),
+            (Some(f), None) => f.key,
+            (None, Some(o)) => o.key,
             (None, None) => break,
         };
         let fi = i;
-        while i < flows.len() && flows[i].0 == key {
+        while i < flows.len() && flows[i].key == key {
             i += 1;
         }
         let oj = j;
-        while j < orders.len() && orders[j].0 == key {
+        while j < orders.len() && orders[j].key == key {
             j += 1;
         }
         let (fs, os) = (&flows[fi..i], &orders[oj..j]);
-        if fs.is_empty() {
-            paid_without_flow.extend(os.iter().filter(|o| o.1 == Paid::Yes && o.2).map(|o| o.3));
+        // A NULL bill (matched as the empty one) joins no order.
+        if fs.iter().all(|f| f.flags & NO_BILL != 0) {
+            paid_without_flow.extend(
+                os.iter()
+                    .filter(|o| o.paid == Paid::Yes && o.in_range)
+                    .map(|o| o.rowid),
+            );
         }
-        for f in fs.iter().filter(|f| f.1) {
+        for f in fs.iter().filter(|f| f.flags & IN_RANGE != 0) {
             if os.is_empty() {
-                unpaid.push((f.2, None));
+                unpaid.push((f.rowid, None));
             }
             unpaid.extend(
                 os.iter()
-                    .filter(|o| o.1 == Paid::No)
-                    .map(|o| (f.2, Some(o.3))),
+                    .filter(|o| o.paid == Paid::No)
+                    .map(|o| (f.rowid, Some(o.rowid))),
             );
         }
     }
-    drop(flows);
     drop(orders);
 
     for rowid in paid_without_flow {
