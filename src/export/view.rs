@@ -3,9 +3,10 @@
 //! Three ways, one output: the generic path formats each sqlx row with
 //! [`views::format_row`]; on SQLite a synchronous reader formats borrowed
 //! values straight into the CSV writer (no channel hop, no `String` per cell);
-//! on PostgreSQL an unfiltered `flows` export lets the server write the CSV
-//! with `COPY … TO STDOUT (FORMAT csv)`, formatted in SQL exactly as payrecon
-//! writes it. Tests compare the fast paths byte for byte with the generic one.
+//! on PostgreSQL an unfiltered `flows` export lets the server write raw CSV
+//! with `COPY … TO STDOUT (FORMAT csv)`, rewritten in the stream into exactly
+//! what payrecon writes. Tests compare the fast paths byte for byte with the
+//! generic one.
 
 use super::CsvFile;
 use crate::db::sqlite_read::{self, SqliteReader};
@@ -370,8 +371,9 @@ fn neutral_cell(cell: &[u8], out: &mut Vec<u8>) {
 }
 
 /// The unfiltered flows export through `COPY`, when the table's column types
-/// let SQL format every cell as payrecon does (amounts NUMERIC with scale 2,
-/// integer codes, timestamps); `false` when they do not, for the generic path.
+/// print as payrecon writes them once [`CopyNeutralizer`] has passed (amounts
+/// NUMERIC with scale 2, integer codes, text, timestamps); `false` when they
+/// do not, for the generic path.
 async fn postgres_copy_flows(db: &Db, file: &mut CsvFile) -> Result<bool, ExportError> {
     let types = db
         .fetch_all(
