@@ -186,23 +186,18 @@ async fn run_inner(
         stuck_after: opts.stuck_after,
         lock_ttl: opts.lock_ttl,
     };
-    // On the servers the checks are the server's work: read the statements on a
-    // blocking thread meanwhile (2 cores: the client would otherwise wait).
-    // Not on SQLite, whose checks run in this process and would hold their
-    // memory at the same time as the statement's.
-    let early = match opts.period {
-        Some(p)
-            if !opts.statements.is_empty()
-                && db.backend() != crate::db::Backend::Sqlite
-                && schema.has_table("trans_flow") =>
-        {
-            let files = opts.statements.clone();
-            Some(tokio::task::spawn_blocking(move || {
-                matching::read_statements(&files, p.start(), p.end(), None, &mut |_, _| {})
-            }))
-        }
-        _ => None,
-    };
+    // On the servers the checks are the server's work: meanwhile the client
+    // reads the statements (on a blocking thread) and then the period's flows,
+    // and merges them (2 cores: it would otherwise wait). Not on SQLite, whose
+    // checks run in this process and have their own shared scan (below).
+    if let Some(p) = opts.period
+        && !opts.statements.is_empty()
+        && db.backend() != crate::db::Backend::Sqlite
+        && schema.has_table("trans_flow")
+    {
+        return server_checks_and_matching(db, &schema, &scope, opts, p, cancel, progress, out)
+            .await;
+    }
     // SQLite with a unique trans_no: the matching reads its flows from the
     // checks' scan of trans_flow, and the statements are read meanwhile.
     let job = match opts.period {
@@ -261,19 +256,11 @@ async fn run_inner(
                 out.files = m.files;
                 return Ok(());
             }
-            Some(super::sqlite_checks::Matched::Again(read)) => Some(Ok(read)),
-            None => match early {
-                Some(h) => Some(h.await.map_err(|e| {
-                    MatchError::Db(DbError::State(format!(
-                        "reading the statements stopped: {e}"
-                    )))
-                })?),
-                None => None,
-            },
+            Some(super::sqlite_checks::Matched::Again(read)) => Some(read),
+            None => None,
         };
         let read = match early {
             Some(r) => {
-                let r = r?;
                 for n in r.entries() {
                     progress("statement", n);
                 }
@@ -301,6 +288,74 @@ async fn run_inner(
         out.findings.extend(m.findings);
         out.files = m.files;
     }
+    Ok(())
+}
+
+/// The checks on PostgreSQL/MySQL with the statement matching running at the
+/// same time: the server computes the checks while this process reads the
+/// statements and the period's flows. Findings keep their order (checks
+/// first); a failed check is the run's error even if the matching failed too.
+#[allow(clippy::too_many_arguments)]
+async fn server_checks_and_matching(
+    db: &Db,
+    schema: &schema::SchemaReport,
+    scope: &Scope,
+    opts: &RunOptions,
+    period: Period,
+    cancel: &AtomicBool,
+    progress: &mut dyn FnMut(&str, u64),
+    out: &mut RunOutput,
+) -> Result<(), MatchError> {
+    // Both halves report progress; they are polled on this one task, so the
+    // calls never overlap.
+    let progress = std::cell::RefCell::new(progress);
+    let mut check_progress = |s: &str, n: u64| (*progress.borrow_mut())(s, n);
+    let mut match_progress = |s: &str, n: u64| (*progress.borrow_mut())(s, n);
+    let files = opts.statements.clone();
+    let (from, to) = (period.start(), period.end());
+    let matching = async {
+        let read = tokio::task::spawn_blocking(move || {
+            matching::read_statements(&files, from, to, None, &mut |_, _| {})
+        })
+        .await
+        .map_err(|e| {
+            MatchError::Db(DbError::State(format!(
+                "reading the statements stopped: {e}"
+            )))
+        })??;
+        for n in read.entries() {
+            match_progress("statement", n);
+        }
+        matching::match_read(
+            db,
+            read,
+            from,
+            to,
+            opts.cross_day_window,
+            cancel,
+            &mut match_progress,
+        )
+        .await
+    };
+    check_progress("checks", 0);
+    let t0 = std::time::Instant::now();
+    let checks = async {
+        let r =
+            checks::run_checks_matching(db, schema, scope, None, cancel, &mut check_progress).await;
+        checks::stage_time("all checks", t0);
+        r
+    };
+    let (c, m) = tokio::join!(checks, matching);
+    let (c, _) = c?;
+    out.findings.extend(c.findings);
+    out.skipped.extend(c.skipped);
+    if cancel.load(std::sync::atomic::Ordering::Relaxed) {
+        return Err(MatchError::Cancelled);
+    }
+    let m = m?;
+    out.matching = Some((m.statement_orders, m.flows_in_period, m.matched));
+    out.findings.extend(m.findings);
+    out.files = m.files;
     Ok(())
 }
 
