@@ -8,7 +8,6 @@
 //! [`crate::views::format_row`] the CSV export uses.
 
 use crate::db::{Arg, Db, DbError, Row};
-use crate::money::format_amount;
 use crate::views::{self, Filter, View};
 use chrono::NaiveDateTime;
 use rust_decimal::Decimal;
@@ -297,24 +296,14 @@ async fn account_rows(db: &Db, raw: &[Row]) -> Result<Vec<Vec<String>>, DbError>
         let a = r.opt_money_agg(1).map_err(d)?.unwrap_or_default();
         let f = r.opt_money_agg(3).map_err(d)?.unwrap_or_default();
         let (ea, ef, n) = expected.get(&uid).copied().unwrap_or_default();
-        out.push(vec![
-            uid.to_string(),
-            format_amount(a),
-            format_amount(ea),
-            format_amount(a - ea),
-            format_amount(f),
-            format_amount(ef),
-            format_amount(f - ef),
-            n.to_string(),
-            r.opt_i64(6)
-                .map_err(d)?
-                .map(|v| v.to_string())
-                .unwrap_or_default(),
-            r.opt_time(7)
-                .map_err(d)?
-                .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
-                .unwrap_or_default(),
-        ]);
+        out.push(views::account_cells(
+            Some(uid),
+            (a, ea),
+            (f, ef),
+            n,
+            r.opt_i64(6).map_err(d)?,
+            r.opt_time(7).map_err(d)?,
+        ));
     }
     Ok(out)
 }

@@ -4,6 +4,7 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use payrecon::db::{ConnectOptions, Db, schema};
 use payrecon::payment::HandlerKind;
+use payrecon::recon::RunOptions;
 use payrecon::simulate::{self, Faults, SimConfig};
 use payrecon::{demo, money};
 use std::path::PathBuf;
@@ -255,13 +256,13 @@ struct ReconcileArgs {
     #[arg(long, value_enum, default_value = "high")]
     fail_on: payrecon::recon::Severity,
     /// Minutes around the day boundary in which an unmatched item is pending, not missing.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = RunOptions::DEFAULT_WINDOW_MINUTES)]
     window_minutes: i64,
     /// Minutes after which a paying order is stuck.
-    #[arg(long, default_value_t = 30)]
+    #[arg(long, default_value_t = RunOptions::DEFAULT_STUCK_MINUTES)]
     stuck_minutes: i64,
     /// Seconds after which a processing idempotency record is stuck.
-    #[arg(long, default_value_t = 90)]
+    #[arg(long, default_value_t = RunOptions::DEFAULT_LOCK_TTL_SECONDS)]
     lock_ttl_seconds: i64,
     /// Write a UTF-8 BOM so that Excel opens findings.csv correctly.
     #[arg(long)]
@@ -626,7 +627,7 @@ async fn open_workspace(path: Option<PathBuf>) -> anyhow::Result<payrecon::works
 }
 
 async fn cmd_reconcile(a: ReconcileArgs, workspace: Option<PathBuf>) -> anyhow::Result<ExitCode> {
-    use payrecon::recon::{Period, RunOptions, RunStatus};
+    use payrecon::recon::{Period, RunStatus};
     use std::io::IsTerminal as _;
     let statements = statement_inputs(&a)?;
     let period = match (a.day, a.from, a.to) {

@@ -351,6 +351,30 @@ fn time_text(t: Option<NaiveDateTime>, ms: bool) -> String {
     .unwrap_or_default()
 }
 
+/// An accounts row's cells: each stored balance beside the one its flows imply,
+/// and the difference. Shared by the accounts view and `browse::account_rows`.
+pub(crate) fn account_cells(
+    user_id: Option<i64>,
+    (amount, expected_amount): (Decimal, Decimal),
+    (freeze, expected_freeze): (Decimal, Decimal),
+    flows: i64,
+    version: Option<i64>,
+    updated: Option<NaiveDateTime>,
+) -> Vec<String> {
+    vec![
+        user_id.map(|v| v.to_string()).unwrap_or_default(),
+        format_amount(amount),
+        format_amount(expected_amount),
+        format_amount(amount - expected_amount),
+        format_amount(freeze),
+        format_amount(expected_freeze),
+        format_amount(freeze - expected_freeze),
+        flows.to_string(),
+        version.map(|v| v.to_string()).unwrap_or_default(),
+        time_text(updated, false),
+    ]
+}
+
 fn amt(d: Option<Decimal>) -> String {
     d.map(format_amount).unwrap_or_default()
 }
@@ -436,22 +460,17 @@ pub fn format_row(db: &Db, view: View, r: &Row) -> Result<Vec<String>, DbError> 
             time(9, true)?,
         ],
         View::Accounts => {
-            let a = r.opt_money_agg(1).map_err(d)?.unwrap_or_default();
-            let ea = r.opt_money_agg(2).map_err(d)?.unwrap_or_default();
-            let f = r.opt_money_agg(3).map_err(d)?.unwrap_or_default();
-            let ef = r.opt_money_agg(4).map_err(d)?.unwrap_or_default();
-            vec![
-                int(0)?,
-                format_amount(a),
-                format_amount(ea),
-                format_amount(a - ea),
-                format_amount(f),
-                format_amount(ef),
-                format_amount(f - ef),
-                r.opt_i64(5).map_err(d)?.unwrap_or(0).to_string(),
-                int(6)?,
-                time(7, false)?,
-            ]
+            let money = |i: usize| -> Result<Decimal, DbError> {
+                Ok(r.opt_money_agg(i).map_err(d)?.unwrap_or_default())
+            };
+            account_cells(
+                r.opt_i64(0).map_err(d)?,
+                (money(1)?, money(2)?),
+                (money(3)?, money(4)?),
+                r.opt_i64(5).map_err(d)?.unwrap_or(0),
+                r.opt_i64(6).map_err(d)?,
+                r.opt_time(7).map_err(d)?,
+            )
         }
     })
 }

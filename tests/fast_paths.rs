@@ -308,14 +308,7 @@ async fn sqlite_checks_agree_with_the_sql_checks() {
             .unwrap();
         let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
         for period in [Some(Period::day(day)), None] {
-            let opts = RunOptions {
-                period,
-                statements: Vec::new(),
-                cross_day_window: chrono::Duration::minutes(10),
-                stuck_after: chrono::Duration::minutes(30),
-                lock_ttl: chrono::Duration::seconds(90),
-                as_of: at("2026-11-21 02:00:00"),
-            };
+            let opts = RunOptions::new(period, Vec::new(), at("2026-11-21 02:00:00"));
             let out = recon::reconcile(
                 &ro,
                 &opts,
@@ -460,22 +453,19 @@ async fn sqlite_shared_scan_matching_agrees_with_the_servers() {
         let ro = Db::connect(&t.url, &ConnectOptions::read_only())
             .await
             .unwrap();
-        let opts = RunOptions {
-            period: Some(Period::day(
+        let opts = RunOptions::new(
+            Some(Period::day(
                 chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap(),
             )),
-            statements: [&simple, &quoted]
+            [&simple, &quoted]
                 .into_iter()
                 .map(|p| StatementInput {
                     path: p.clone(),
                     format: Format::Hfb,
                 })
                 .collect(),
-            cross_day_window: chrono::Duration::minutes(10),
-            stuck_after: chrono::Duration::minutes(30),
-            lock_ttl: chrono::Duration::seconds(90),
-            as_of: at("2026-11-21 02:00:00"),
-        };
+            at("2026-11-21 02:00:00"),
+        );
         let out = recon::reconcile(
             &ro,
             &opts,

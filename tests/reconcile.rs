@@ -71,20 +71,17 @@ async fn oracle(backend: Backend, handler: HandlerKind, legacy: bool, seed: u64)
     let db = Db::connect(&t.url, &ConnectOptions::read_only())
         .await
         .unwrap();
-    let opts = RunOptions {
-        period: Some(Period {
+    let opts = RunOptions::new(
+        Some(Period {
             from: day() - chrono::Duration::days(1),
             to: day(),
         }),
-        statements: vec![StatementInput {
+        vec![StatementInput {
             path: stmt,
             format: Format::Hfb,
         }],
-        cross_day_window: chrono::Duration::minutes(10),
-        stuck_after: chrono::Duration::minutes(30),
-        lock_ttl: chrono::Duration::seconds(90),
-        as_of: db.now(),
-    };
+        db.now(),
+    );
     let out = recon::reconcile(&db, &opts, &AtomicBool::new(false), &mut |_, _| {}).await;
     assert_eq!(out.status, RunStatus::Ok, "{:?}", out.error);
 
@@ -220,14 +217,11 @@ async fn unmodified_srb_dump_reconciles_with_skipped_checks() {
     let db = Db::connect(&t.url, &ConnectOptions::read_only())
         .await
         .unwrap();
-    let opts = RunOptions {
-        period: None,
-        statements: Vec::new(),
-        cross_day_window: chrono::Duration::minutes(10),
-        stuck_after: chrono::Duration::minutes(30),
-        lock_ttl: chrono::Duration::seconds(90),
-        as_of: db.now(),
-    };
+    let opts = RunOptions::new(
+        None,
+        Vec::new(),
+        db.now(),
+    );
     let out = recon::reconcile(&db, &opts, &AtomicBool::new(false), &mut |_, _| {}).await;
     assert_eq!(out.status, RunStatus::Ok, "{:?}", out.error);
     let skipped: Vec<&str> = out
@@ -310,20 +304,17 @@ async fn pending_cross_day_items_clear_with_the_next_days_file() {
     let run = |files: Vec<PathBuf>| {
         let db = db.clone();
         async move {
-            let opts = RunOptions {
-                period: Some(Period::day(day())),
-                statements: files
+            let opts = RunOptions::new(
+                Some(Period::day(day())),
+                files
                     .into_iter()
                     .map(|path| StatementInput {
                         path,
                         format: Format::Hfb,
                     })
                     .collect(),
-                cross_day_window: chrono::Duration::minutes(10),
-                stuck_after: chrono::Duration::minutes(30),
-                lock_ttl: chrono::Duration::seconds(90),
-                as_of: db.now(),
-            };
+                db.now(),
+            );
             recon::reconcile(&db, &opts, &AtomicBool::new(false), &mut |_, _| {}).await
         }
     };

@@ -95,9 +95,9 @@ impl Default for State {
             files: Vec::new(),
             map_key: String::new(),
             map_amount: String::new(),
-            window: "10".into(),
-            stuck: "30".into(),
-            lock_ttl: "90".into(),
+            window: RunOptions::DEFAULT_WINDOW_MINUTES.to_string(),
+            stuck: RunOptions::DEFAULT_STUCK_MINUTES.to_string(),
+            lock_ttl: RunOptions::DEFAULT_LOCK_TTL_SECONDS.to_string(),
             out_dir: String::new(),
             bom: true,
             running: None,
@@ -156,14 +156,11 @@ fn newest_demo_statement(dir: &std::path::Path) -> Option<(chrono::NaiveDate, Pa
 /// overview and the findings queue have something to show.
 pub(crate) fn first_demo_checks(app: &mut App) {
     let Some(c) = app.conn.clone() else { return };
-    let opts = RunOptions {
-        period: None,
-        statements: Vec::new(),
-        cross_day_window: chrono::Duration::minutes(10),
-        stuck_after: chrono::Duration::minutes(30),
-        lock_ttl: chrono::Duration::seconds(90),
-        as_of: c.db.now(),
-    };
+    let opts = RunOptions::new(
+        None,
+        Vec::new(),
+        c.db.now(),
+    );
     let out = crate::demo::data_dir().join("runs").join("first-open");
     start_run(
         app,

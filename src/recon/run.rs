@@ -56,6 +56,32 @@ pub struct RunOptions {
     pub as_of: NaiveDateTime,
 }
 
+impl RunOptions {
+    /// Default cross-day window, in minutes: an unmatched item this close to the
+    /// business-day boundary is `pending_cross_day`, not missing (§4).
+    pub const DEFAULT_WINDOW_MINUTES: i64 = 10;
+    /// Default age, in minutes, after which an order still paying is stuck (§4).
+    pub const DEFAULT_STUCK_MINUTES: i64 = 30;
+    /// Default idempotency lock TTL, in seconds (§4).
+    pub const DEFAULT_LOCK_TTL_SECONDS: i64 = 90;
+
+    /// Options with the default window, stuck age and lock TTL.
+    pub fn new(
+        period: Option<Period>,
+        statements: Vec<StatementInput>,
+        as_of: NaiveDateTime,
+    ) -> Self {
+        Self {
+            period,
+            statements,
+            cross_day_window: Duration::minutes(Self::DEFAULT_WINDOW_MINUTES),
+            stuck_after: Duration::minutes(Self::DEFAULT_STUCK_MINUTES),
+            lock_ttl: Duration::seconds(Self::DEFAULT_LOCK_TTL_SECONDS),
+            as_of,
+        }
+    }
+}
+
 /// How a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
