@@ -8,6 +8,7 @@
 mod migrate;
 mod query;
 pub mod schema;
+pub mod pg_copy;
 pub mod sqlite_read;
 mod url;
 
@@ -127,6 +128,11 @@ pub struct ConnectOptions {
     pub acquire_timeout: Duration,
     /// SQLite page cache per connection, in MiB (SQLite fills it on demand).
     pub sqlite_cache_mib: u32,
+    /// PostgreSQL `work_mem` of payrecon's sessions, in MiB; `None` keeps the
+    /// server's. The checks' GROUP BY over every flow and their join of orders
+    /// and flows spill to disk at the default 4–64 MB: at 10M flows that made
+    /// each take twice as long (docs/BENCHMARKS.md).
+    pub pg_work_mem_mib: Option<u32>,
 }
 
 /// UTC+08:00, Asia/Shanghai's offset (no DST), the default business zone.
@@ -148,6 +154,7 @@ impl ConnectOptions {
             connect_timeout: Duration::from_secs(8),
             acquire_timeout: Duration::from_secs(30),
             sqlite_cache_mib: 128,
+            pg_work_mem_mib: Some(512),
         }
     }
 
@@ -158,6 +165,7 @@ impl ConnectOptions {
         Self {
             max_connections: 4,
             sqlite_cache_mib: 8,
+            pg_work_mem_mib: None,
             ..Self::read_only()
         }
     }
@@ -293,6 +301,9 @@ impl Db {
                 let mut settings = vec![("TimeZone", tz)];
                 if read_only {
                     settings.push(("default_transaction_read_only", "on".into()));
+                }
+                if let Some(m) = opts.pg_work_mem_mib {
+                    settings.push(("work_mem", format!("{m}MB")));
                 }
                 o = o.options(settings);
                 probe(&o, opts.connect_timeout).await.map_err(connect_err)?;

@@ -375,31 +375,14 @@ fn neutral_cell(cell: &[u8], out: &mut Vec<u8>) {
 /// NUMERIC with scale 2, integer codes, text, timestamps); `false` when they
 /// do not, for the generic path.
 async fn postgres_copy_flows(db: &Db, file: &mut CsvFile) -> Result<bool, ExportError> {
-    let types = db
-        .fetch_all(
-            "SELECT column_name::text, data_type::text, COALESCE(numeric_scale, -1)::bigint \
-             FROM information_schema.columns \
-             WHERE table_schema = current_schema() AND table_name = 'trans_flow'",
-            &[],
-        )
-        .await?;
+    let types = crate::db::pg_copy::column_types(db, "trans_flow").await?;
     let mut ok = 0;
-    for r in &types {
-        let d = |e| db.decode("information_schema.columns", e);
-        let (col, ty, scale) = (
-            r.text(0).map_err(d)?,
-            r.text(1).map_err(d)?,
-            r.i64(2).map_err(d)?,
-        );
+    for (col, ty) in &types {
         let fits = match col.as_str() {
-            "id" | "user_id" | "trans_type" | "is_deleted" => {
-                matches!(ty.as_str(), "smallint" | "integer" | "bigint")
-            }
-            "user_name" | "trans_no" | "trans_type_name" | "memo" => {
-                matches!(ty.as_str(), "character varying" | "text" | "character")
-            }
-            "trans_amount" => ty == "numeric" && scale == 2,
-            "create_time" => ty.starts_with("timestamp"),
+            "id" | "user_id" | "trans_type" | "is_deleted" => ty.is_integer(),
+            "user_name" | "trans_no" | "trans_type_name" | "memo" => ty.is_text(),
+            "trans_amount" => ty.data_type == "numeric" && ty.scale == Some(2),
+            "create_time" => ty.data_type.starts_with("timestamp"),
             _ => continue,
         };
         if !fits {

@@ -595,7 +595,16 @@ pub async fn match_read(
                 return Err(MatchError::Cancelled);
             }
         }
-    } else {
+    } else if !pg_copy_flows(
+        db,
+        (from - window, to + window),
+        &keys,
+        &mut flows,
+        cancel,
+        progress,
+    )
+    .await?
+    {
         db.for_each_row(&sql, &args, |row| -> Result<bool, MatchError> {
             let d = |e| MatchError::Db(db.decode("trans_flow", e));
             let bill = row.text(0).map_err(d)?;
@@ -655,6 +664,78 @@ pub async fn match_read(
     }
     super::checks::stage_time("matching merge", t0);
     Ok(out)
+}
+
+/// PostgreSQL: the recharge flows in `[from, to)` through `COPY`, read as the
+/// typed query reads them (a NULL bill is the empty one, a NULL amount zero,
+/// a NULL user or time an error). `false`, having read nothing, when a
+/// column's type is not one whose text this reader knows (or not PostgreSQL).
+async fn pg_copy_flows(
+    db: &Db,
+    (from, to): (NaiveDateTime, NaiveDateTime),
+    keys: &Keys,
+    flows: &mut Vec<FlowRec>,
+    cancel: &std::sync::atomic::AtomicBool,
+    progress: &mut dyn FnMut(&str, u64),
+) -> Result<bool, MatchError> {
+    use crate::db::pg_copy::{self, CopyText};
+    if db.backend() != crate::db::Backend::Postgres {
+        return Ok(false);
+    }
+    let types = pg_copy::column_types(db, "trans_flow").await?;
+    let fits = |c: &str, ok: &dyn Fn(&pg_copy::ColumnType) -> bool| types.get(c).is_some_and(ok);
+    if !(fits("trans_no", &|t| t.is_text())
+        && fits("user_id", &|t| t.is_integer())
+        && fits("trans_type", &|t| t.is_integer())
+        && fits("is_deleted", &|t| t.is_integer())
+        && fits("trans_amount", &|t| t.is_integer() || t.data_type == "numeric")
+        && fits("create_time", &|t| t.data_type == "timestamp without time zone"))
+    {
+        return Ok(false);
+    }
+    let sql = format!(
+        "COPY (SELECT trans_no, user_id, trans_amount, create_time FROM trans_flow \
+         WHERE trans_type = 1 AND is_deleted = 0 AND create_time >= {} AND create_time < {}) \
+         TO STDOUT",
+        pg_copy::timestamp_literal(from),
+        pg_copy::timestamp_literal(to)
+    );
+    let mut reader = CopyText::new();
+    let d = |e| MatchError::Db(db.decode("trans_flow", e));
+    db.copy_out(&sql, |chunk| -> Result<(), MatchError> {
+        reader.feed(chunk, |row| -> Result<(), MatchError> {
+            let bill = row.opt_text(0, "trans_no").map_err(d)?.unwrap_or_default();
+            flows.push(FlowRec {
+                key: keys.key(&bill),
+                user_id: row
+                    .opt_i64(1, "user_id")
+                    .map_err(d)?
+                    .ok_or_else(|| d(null("user_id")))?,
+                amount: row
+                    .opt_decimal(2, "trans_amount")
+                    .map_err(d)?
+                    .unwrap_or_default(),
+                at: row
+                    .opt_time(3, "create_time")
+                    .map_err(d)?
+                    .ok_or_else(|| d(null("create_time")))?,
+            });
+            if flows.len().is_multiple_of(65_536) {
+                progress("flows", flows.len() as u64);
+                if cancel.load(std::sync::atomic::Ordering::Relaxed) {
+                    return Err(MatchError::Cancelled);
+                }
+            }
+            Ok(())
+        })
+    })
+    .await?;
+    if reader.has_partial_row() {
+        return Err(MatchError::Db(DbError::State(
+            "the COPY of trans_flow ended in the middle of a row".into(),
+        )));
+    }
+    Ok(true)
 }
 
 fn null(column: &str) -> crate::db::DecodeError {

@@ -1,0 +1,374 @@
+//! Reading PostgreSQL's `COPY … TO STDOUT` text format, for the bulk reads of
+//! a run: the server only scans and prints, and payrecon parses the rows on
+//! its own core, without a typed decode per cell (docs/BENCHMARKS.md).
+//!
+//! The text format: one row per line, fields separated by a tab, `\N` for
+//! NULL, and a backslash before the characters that would break the layout
+//! (`\\`, `\t`, `\n`, `\r`, `\b`, `\f`, `\v`; octal and `\x` hex on input).
+
+use super::{Db, DbError, DecodeError};
+use crate::money;
+use chrono::NaiveDateTime;
+use rust_decimal::Decimal;
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::str::FromStr as _;
+
+fn derr(column: &str, reason: impl std::fmt::Display) -> DecodeError {
+    DecodeError {
+        column: column.to_owned(),
+        reason: reason.to_string(),
+    }
+}
+
+/// Splits COPY text output into rows, whatever the message boundaries
+/// (PostgreSQL sends one row per message, but nothing here relies on it).
+#[derive(Debug, Default)]
+pub struct CopyText {
+    /// The start of a row whose end has not arrived yet.
+    pending: Vec<u8>,
+    /// Field bounds of the current row.
+    bounds: Vec<(usize, usize)>,
+}
+
+impl CopyText {
+    /// A reader.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Feeds a chunk of COPY output; calls `row` for each complete row.
+    pub fn feed<E>(
+        &mut self,
+        chunk: &[u8],
+        mut row: impl FnMut(&CopyRow<'_>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mut start = 0;
+        for nl in memchr::memchr_iter(b'\n', chunk) {
+            if self.pending.is_empty() {
+                self.row(&chunk[start..nl], &mut row)?;
+            } else {
+                let mut line = std::mem::take(&mut self.pending);
+                line.extend_from_slice(&chunk[start..nl]);
+                let r = self.row(&line, &mut row);
+                line.clear();
+                self.pending = line;
+                r?;
+            }
+            start = nl + 1;
+        }
+        self.pending.extend_from_slice(&chunk[start..]);
+        Ok(())
+    }
+
+    /// Whether a row was left without its end (the stream stopped mid-row).
+    pub fn has_partial_row(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
+    fn row<E>(
+        &mut self,
+        line: &[u8],
+        each: &mut impl FnMut(&CopyRow<'_>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        self.bounds.clear();
+        let mut s = 0;
+        for t in memchr::memchr_iter(b'\t', line) {
+            self.bounds.push((s, t));
+            s = t + 1;
+        }
+        self.bounds.push((s, line.len()));
+        each(&CopyRow {
+            line,
+            bounds: &self.bounds,
+        })
+    }
+}
+
+/// One row of COPY text output.
+#[derive(Debug)]
+pub struct CopyRow<'a> {
+    line: &'a [u8],
+    bounds: &'a [(usize, usize)],
+}
+
+impl<'a> CopyRow<'a> {
+    /// Number of fields.
+    pub fn len(&self) -> usize {
+        self.bounds.len()
+    }
+
+    /// Whether the row has no fields (never: an empty line is one empty field).
+    pub fn is_empty(&self) -> bool {
+        self.bounds.is_empty()
+    }
+
+    /// Field `i` as printed (escapes kept); `None` for NULL.
+    fn raw(&self, i: usize, col: &str) -> Result<Option<&'a [u8]>, DecodeError> {
+        let &(s, e) = self
+            .bounds
+            .get(i)
+            .ok_or_else(|| derr(col, format!("COPY row has {} fields", self.len())))?;
+        let f = &self.line[s..e];
+        Ok(if f == b"\\N" { None } else { Some(f) })
+    }
+
+    /// A text field, unescaped; `None` for NULL.
+    pub fn opt_text(&self, i: usize, col: &str) -> Result<Option<Cow<'a, str>>, DecodeError> {
+        let Some(f) = self.raw(i, col)? else {
+            return Ok(None);
+        };
+        let bytes = if memchr::memchr(b'\\', f).is_some() {
+            Cow::Owned(unescape(f).ok_or_else(|| derr(col, "bad escape in COPY output"))?)
+        } else {
+            Cow::Borrowed(f)
+        };
+        match bytes {
+            Cow::Borrowed(b) => std::str::from_utf8(b)
+                .map(|s| Some(Cow::Borrowed(s)))
+                .map_err(|e| derr(col, e)),
+            Cow::Owned(v) => String::from_utf8(v)
+                .map(|s| Some(Cow::Owned(s)))
+                .map_err(|e| derr(col, e)),
+        }
+    }
+
+    /// An integer field; `None` for NULL.
+    pub fn opt_i64(&self, i: usize, col: &str) -> Result<Option<i64>, DecodeError> {
+        let Some(f) = self.raw(i, col)? else {
+            return Ok(None);
+        };
+        std::str::from_utf8(f)
+            .ok()
+            .and_then(|s| s.parse::<i64>().ok())
+            .map(Some)
+            .ok_or_else(|| {
+                derr(
+                    col,
+                    format!("not an integer: {}", String::from_utf8_lossy(f)),
+                )
+            })
+    }
+
+    /// A boolean field (`t`/`f`); `None` for NULL.
+    pub fn opt_bool(&self, i: usize, col: &str) -> Result<Option<bool>, DecodeError> {
+        match self.raw(i, col)? {
+            None => Ok(None),
+            Some(b"t") => Ok(Some(true)),
+            Some(b"f") => Ok(Some(false)),
+            Some(f) => Err(derr(
+                col,
+                format!("not a boolean: {}", String::from_utf8_lossy(f)),
+            )),
+        }
+    }
+
+    /// A NUMERIC field as an exact decimal; `None` for NULL.
+    pub fn opt_decimal(&self, i: usize, col: &str) -> Result<Option<Decimal>, DecodeError> {
+        let Some(f) = self.raw(i, col)? else {
+            return Ok(None);
+        };
+        if let Some(c) = money::fast_cents(f) {
+            return Ok(Some(Decimal::new(c, money::SCALE)));
+        }
+        let s = std::str::from_utf8(f).map_err(|e| derr(col, e))?;
+        Decimal::from_str(s)
+            .map(Some)
+            .map_err(|e| derr(col, format!("{s}: {e}")))
+    }
+
+    /// A `timestamp without time zone` field (ISO DateStyle); `None` for NULL.
+    pub fn opt_time(&self, i: usize, col: &str) -> Result<Option<NaiveDateTime>, DecodeError> {
+        let Some(f) = self.raw(i, col)? else {
+            return Ok(None);
+        };
+        super::sqlite_read::fast_time(f).map(Some).ok_or_else(|| {
+            derr(
+                col,
+                format!("invalid datetime: {}", String::from_utf8_lossy(f)),
+            )
+        })
+    }
+}
+
+/// Undoes COPY's backslash escapes; `None` for a malformed one.
+fn unescape(f: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(f.len());
+    let mut i = 0;
+    while i < f.len() {
+        let c = f[i];
+        i += 1;
+        if c != b'\\' {
+            out.push(c);
+            continue;
+        }
+        let e = *f.get(i)?;
+        i += 1;
+        out.push(match e {
+            b'b' => 0x08,
+            b'f' => 0x0C,
+            b'n' => b'\n',
+            b'r' => b'\r',
+            b't' => b'\t',
+            b'v' => 0x0B,
+            b'0'..=b'7' => {
+                let mut v = u32::from(e - b'0');
+                for _ in 0..2 {
+                    match f.get(i) {
+                        Some(d @ b'0'..=b'7') => {
+                            v = v * 8 + u32::from(d - b'0');
+                            i += 1;
+                        }
+                        _ => break,
+                    }
+                }
+                u8::try_from(v).ok()?
+            }
+            b'x' => {
+                let mut v = 0u8;
+                let mut n = 0;
+                while n < 2 {
+                    let Some(d) = f.get(i).and_then(|d| (*d as char).to_digit(16)) else {
+                        break;
+                    };
+                    v = v * 16 + u8::try_from(d).ok()?;
+                    i += 1;
+                    n += 1;
+                }
+                if n == 0 {
+                    b'x'
+                } else {
+                    v
+                }
+            }
+            other => other,
+        });
+    }
+    Some(out)
+}
+
+/// A column's SQL type as `information_schema` names it, with its numeric scale.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColumnType {
+    /// `data_type`, e.g. `numeric`, `character varying`, `timestamp without time zone`.
+    pub data_type: String,
+    /// `numeric_scale`, when it has one.
+    pub scale: Option<i64>,
+}
+
+impl ColumnType {
+    /// An integer type.
+    pub fn is_integer(&self) -> bool {
+        matches!(self.data_type.as_str(), "smallint" | "integer" | "bigint")
+    }
+
+    /// A text type.
+    pub fn is_text(&self) -> bool {
+        matches!(
+            self.data_type.as_str(),
+            "character varying" | "text" | "character"
+        )
+    }
+}
+
+/// The columns of a table in the current schema and their types (PostgreSQL):
+/// the COPY readers check them before trusting the text they will parse.
+pub async fn column_types(db: &Db, table: &str) -> Result<HashMap<String, ColumnType>, DbError> {
+    let rows = db
+        .fetch_all(
+            "SELECT column_name::text, data_type::text, numeric_scale::bigint \
+             FROM information_schema.columns \
+             WHERE table_schema = current_schema() AND table_name = ?",
+            &[super::Arg::from(table)],
+        )
+        .await?;
+    let mut out = HashMap::new();
+    for r in &rows {
+        let d = |e| db.decode("information_schema.columns", e);
+        out.insert(
+            r.text(0).map_err(d)?,
+            ColumnType {
+                data_type: r.text(1).map_err(d)?,
+                scale: r.opt_i64(2).map_err(d)?,
+            },
+        );
+    }
+    Ok(out)
+}
+
+/// A time as a PostgreSQL literal, for a COPY query (which takes no parameters).
+pub fn timestamp_literal(t: NaiveDateTime) -> String {
+    format!("TIMESTAMP '{}'", t.format("%Y-%m-%d %H:%M:%S%.6f"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows(chunks: &[&[u8]]) -> Vec<Vec<Option<String>>> {
+        let mut r = CopyText::new();
+        let mut out = Vec::new();
+        for c in chunks {
+            r.feed(c, |row| -> Result<(), DecodeError> {
+                out.push(
+                    (0..row.len())
+                        .map(|i| row.opt_text(i, "c").unwrap().map(|s| s.into_owned()))
+                        .collect(),
+                );
+                Ok(())
+            })
+            .unwrap();
+        }
+        assert!(!r.has_partial_row());
+        out
+    }
+
+    #[test]
+    fn fields_nulls_and_escapes() {
+        let copy: &[u8] = b"a\t\\N\t\n\\\\x\\ty\\nz\\101\\x41\t1\t\n";
+        let want = vec![
+            vec![Some("a".to_owned()), None, Some(String::new())],
+            vec![
+                Some("\\x\ty\nzAA".to_owned()),
+                Some("1".to_owned()),
+                Some(String::new()),
+            ],
+        ];
+        assert_eq!(rows(&[copy]), want);
+        // One byte at a time: rows split anywhere give the same rows.
+        let bytes: Vec<&[u8]> = copy.chunks(1).collect();
+        assert_eq!(rows(&bytes), want);
+    }
+
+    #[test]
+    fn typed_fields() {
+        let mut r = CopyText::new();
+        let mut seen = 0;
+        r.feed(
+            b"-12.5\t2026-11-20 23:59:59.999\tt\t42\t\\N\n1.234\tx\tf\tz\t\\N\n",
+            |row| -> Result<(), DecodeError> {
+                seen += 1;
+                if seen == 1 {
+                    assert_eq!(row.opt_decimal(0, "a")?, Some(Decimal::new(-1250, 2)));
+                    assert_eq!(
+                        row.opt_time(1, "t")?.unwrap().to_string(),
+                        "2026-11-20 23:59:59.999"
+                    );
+                    assert_eq!(row.opt_bool(2, "b")?, Some(true));
+                    assert_eq!(row.opt_i64(3, "i")?, Some(42));
+                    assert_eq!(row.opt_i64(4, "i")?, None);
+                } else {
+                    assert_eq!(row.opt_decimal(0, "a")?, Some(Decimal::new(1234, 3)));
+                    assert!(row.opt_time(1, "t").is_err());
+                    assert_eq!(row.opt_bool(2, "b")?, Some(false));
+                    let e = row.opt_i64(3, "user_id").unwrap_err();
+                    assert_eq!(e.column, "user_id");
+                    assert!(row.opt_i64(9, "x").is_err());
+                }
+                Ok(())
+            },
+        )
+        .unwrap();
+        assert_eq!(seen, 2);
+    }
+}
