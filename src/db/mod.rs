@@ -6,9 +6,9 @@
 //! `default_transaction_read_only=on`, MySQL `SET SESSION TRANSACTION READ ONLY`.
 
 mod migrate;
+pub mod pg_copy;
 mod query;
 pub mod schema;
-pub mod pg_copy;
 pub mod sqlite_read;
 mod url;
 

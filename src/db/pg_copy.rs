@@ -177,6 +177,25 @@ impl<'a> CopyRow<'a> {
             .map_err(|e| derr(col, format!("{s}: {e}")))
     }
 
+    /// An amount of at most two decimals (NUMERIC with scale ≤ 2, or an
+    /// integer) in cents; `None` for NULL.
+    pub fn opt_cents(&self, i: usize, col: &str) -> Result<Option<i64>, DecodeError> {
+        let Some(f) = self.raw(i, col)? else {
+            return Ok(None);
+        };
+        if let Some(c) = money::fast_cents(f) {
+            return Ok(Some(c));
+        }
+        let s = std::str::from_utf8(f).map_err(|e| derr(col, e))?;
+        let d = Decimal::from_str(s).map_err(|e| derr(col, format!("{s}: {e}")))?;
+        if d.scale() > money::SCALE && d.round_dp(money::SCALE) != d {
+            return Err(derr(col, format!("{s} has more than two decimals")));
+        }
+        money::to_cents(d)
+            .map(Some)
+            .ok_or_else(|| derr(col, format!("{s} does not fit in cents")))
+    }
+
     /// A `timestamp without time zone` field (ISO DateStyle); `None` for NULL.
     pub fn opt_time(&self, i: usize, col: &str) -> Result<Option<NaiveDateTime>, DecodeError> {
         let Some(f) = self.raw(i, col)? else {
@@ -235,11 +254,7 @@ fn unescape(f: &[u8]) -> Option<Vec<u8>> {
                     i += 1;
                     n += 1;
                 }
-                if n == 0 {
-                    b'x'
-                } else {
-                    v
-                }
+                if n == 0 { b'x' } else { v }
             }
             other => other,
         });
@@ -350,6 +365,7 @@ mod tests {
                 seen += 1;
                 if seen == 1 {
                     assert_eq!(row.opt_decimal(0, "a")?, Some(Decimal::new(-1250, 2)));
+                    assert_eq!(row.opt_cents(0, "a")?, Some(-1250));
                     assert_eq!(
                         row.opt_time(1, "t")?.unwrap().to_string(),
                         "2026-11-20 23:59:59.999"
@@ -359,6 +375,7 @@ mod tests {
                     assert_eq!(row.opt_i64(4, "i")?, None);
                 } else {
                     assert_eq!(row.opt_decimal(0, "a")?, Some(Decimal::new(1234, 3)));
+                    assert!(row.opt_cents(0, "a").is_err());
                     assert!(row.opt_time(1, "t").is_err());
                     assert_eq!(row.opt_bool(2, "b")?, Some(false));
                     let e = row.opt_i64(3, "user_id").unwrap_err();

@@ -156,11 +156,7 @@ fn newest_demo_statement(dir: &std::path::Path) -> Option<(chrono::NaiveDate, Pa
 /// overview and the findings queue have something to show.
 pub(crate) fn first_demo_checks(app: &mut App) {
     let Some(c) = app.conn.clone() else { return };
-    let opts = RunOptions::new(
-        None,
-        Vec::new(),
-        c.db.now(),
-    );
+    let opts = RunOptions::new(None, Vec::new(), c.db.now());
     let out = crate::demo::data_dir().join("runs").join("first-open");
     start_run(
         app,

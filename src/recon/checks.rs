@@ -168,6 +168,15 @@ pub(super) async fn run_checks_matching(
         balances: want_balances,
         orders: want_orders && schema.trans_no_unique,
     };
+    // PostgreSQL: the server scans, payrecon sums and merges (`pg_checks`).
+    let pg_found = if db.backend() == Backend::Postgres {
+        let t = std::time::Instant::now();
+        let r = super::pg_checks::run(db, scope, fast, cancel, progress).await?;
+        report_time("pg_copy (balances, orders)", t);
+        r
+    } else {
+        None
+    };
     let sqlite = db.sqlite_path().map(std::path::Path::to_path_buf);
     if let Some(path) = sqlite
         && (fast.balances || fast.orders || job.is_some())
@@ -201,6 +210,18 @@ pub(super) async fn run_checks_matching(
             r.map_err(|e| DbError::State(format!("the SQLite reader stopped: {e}")))??;
         report_time("sqlite_scan (balances, orders)", t);
         matched = m;
+        out.findings.extend(found);
+        if want_orders {
+            if !fast.orders {
+                timed(
+                    "order_flow_pairs",
+                    order_flow_pairs(db, scope, schema.trans_no_unique, &mut out),
+                )
+                .await?;
+            }
+            timed("stuck_orders", stuck_orders(db, scope, &mut out)).await?;
+        }
+    } else if let Some(found) = pg_found {
         out.findings.extend(found);
         if want_orders {
             if !fast.orders {

@@ -688,8 +688,12 @@ async fn pg_copy_flows(
         && fits("user_id", &|t| t.is_integer())
         && fits("trans_type", &|t| t.is_integer())
         && fits("is_deleted", &|t| t.is_integer())
-        && fits("trans_amount", &|t| t.is_integer() || t.data_type == "numeric")
-        && fits("create_time", &|t| t.data_type == "timestamp without time zone"))
+        && fits("trans_amount", &|t| {
+            t.is_integer() || t.data_type == "numeric"
+        })
+        && fits("create_time", &|t| {
+            t.data_type == "timestamp without time zone"
+        }))
     {
         return Ok(false);
     }

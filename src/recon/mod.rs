@@ -4,6 +4,7 @@
 pub mod checks;
 pub mod finding;
 pub mod matching;
+mod pg_checks;
 pub mod run;
 mod sqlite_checks;
 

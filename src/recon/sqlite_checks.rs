@@ -99,7 +99,7 @@ impl Bounds {
 /// flow where a hash map cost two cache misses (the hot spot at 10M flows);
 /// ids outside `0..DENSE_MAX` go to a map.
 #[derive(Default)]
-struct PerUser {
+pub(super) struct PerUser {
     dense: Vec<[i64; 3]>,
     sparse: HashMap<i64, [i64; 3]>,
 }
@@ -108,7 +108,7 @@ struct PerUser {
 const DENSE_MAX: i64 = 1 << 22;
 
 impl PerUser {
-    fn entry(&mut self, uid: i64) -> &mut [i64; 3] {
+    pub(super) fn entry(&mut self, uid: i64) -> &mut [i64; 3] {
         match usize::try_from(uid) {
             Ok(i) if uid < DENSE_MAX => {
                 if i >= self.dense.len() {
@@ -121,12 +121,31 @@ impl PerUser {
         }
     }
 
-    fn get(&self, uid: i64) -> [i64; 3] {
+    pub(super) fn get(&self, uid: i64) -> [i64; 3] {
         let d = usize::try_from(uid).ok().and_then(|i| self.dense.get(i));
         d.or_else(|| self.sparse.get(&uid))
             .copied()
             .unwrap_or([0; 3])
     }
+}
+
+/// The balance effect of each type code: (code, ±1 or 0 on the amount, on
+/// the freeze), from `TransType::effect` (the SQL's `effect_sum`).
+pub(super) fn effect_signs() -> Vec<(i64, i64, i64)> {
+    let sign = |d: Decimal| -> i64 {
+        match d.cmp(&Decimal::ZERO) {
+            Ordering::Greater => 1,
+            Ordering::Less => -1,
+            Ordering::Equal => 0,
+        }
+    };
+    TransType::ALL
+        .iter()
+        .map(|t| {
+            let e = t.effect(Decimal::ONE);
+            (t.code(), sign(e.amount), sign(e.freeze))
+        })
+        .collect()
 }
 
 /// A bill as a compact key; `None` for NULL (it joins nothing).
@@ -179,15 +198,15 @@ pub(super) enum Matched {
 /// the rest is read again by rowid for the few flows that make a finding.
 #[derive(Debug, Clone, Copy)]
 #[repr(C, packed)]
-struct Flow {
-    key: Key,
-    cents: i64,
-    rowid: i64,
-    flags: u8,
+pub(super) struct Flow {
+    pub key: Key,
+    pub cents: i64,
+    pub rowid: i64,
+    pub flags: u8,
 }
 
 /// `create_time` in the checks' period (as SQLite compares text).
-const IN_RANGE: u8 = 1;
+pub(super) const IN_RANGE: u8 = 1;
 /// Matched: `create_time` in the period widened by the window (as SQLite compares text).
 const IN_WINDOW: u8 = 2;
 /// Matched: the time in the period.
@@ -195,16 +214,16 @@ const IN_PERIOD: u8 = 4;
 /// Matched: the time within the window of a boundary.
 const NEAR_EDGE: u8 = 8;
 /// `trans_no` is NULL: joins no order (and is matched as the empty bill, as the SQL read it).
-const NO_BILL: u8 = 16;
+pub(super) const NO_BILL: u8 = 16;
 
 /// One order (33 bytes).
 #[derive(Debug, Clone, Copy)]
 #[repr(C, packed)]
-struct Order {
-    key: Key,
-    rowid: i64,
-    paid: Paid,
-    in_range: bool,
+pub(super) struct Order {
+    pub key: Key,
+    pub rowid: i64,
+    pub paid: Paid,
+    pub in_range: bool,
 }
 
 /// Runs the wanted checks and, with `job`, the statement matching: one
@@ -316,21 +335,7 @@ fn flows_side(
     ctl: &Control,
 ) -> Result<FlowsSide, MatchError> {
     let r = SqliteReader::open(path)?;
-    // Balance effect of each type code: +1, -1 or 0 on (amount, freeze), from TransType::effect.
-    let sign = |d: Decimal| -> i64 {
-        match d.cmp(&Decimal::ZERO) {
-            Ordering::Greater => 1,
-            Ordering::Less => -1,
-            Ordering::Equal => 0,
-        }
-    };
-    let effects: Vec<(i64, i64, i64)> = TransType::ALL
-        .iter()
-        .map(|t| {
-            let e = t.effect(Decimal::ONE);
-            (t.code(), sign(e.amount), sign(e.freeze))
-        })
-        .collect();
+    let effects = effect_signs();
     // `trans_type = 1`, as the generic SQL has it.
     let recharge = 1;
     let flow_dec = dec("trans_flow");
@@ -597,7 +602,7 @@ fn match_flows(
 
 /// Status of an order as `status = 2` / `status <> 2` evaluate it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Paid {
+pub(super) enum Paid {
     Yes,
     No,
     /// NULL: neither `= 2` nor `<> 2`.
@@ -657,17 +662,16 @@ fn scan_orders(
     Ok((orders, paid_without_flow))
 }
 
-fn order_flow_pairs(
-    r: &SqliteReader,
+/// The bill-keyed checks' merge of the sorted flows and orders: the paid
+/// orders in the period without a flow (added to `paid_without_flow`), and
+/// each flow in the period without a paid order as (flow row, the unpaid
+/// order's row when there is one). Rows are SQLite rowids or PostgreSQL ids.
+pub(super) fn pair_merge(
     flows: &[Flow],
-    orders: Vec<Order>,
+    orders: &[Order],
     mut paid_without_flow: Vec<i64>,
     null_bill_flows: Vec<i64>,
-    findings: &mut Vec<Finding>,
-) -> DbResult<()> {
-    let order_dec = dec("recharge_order");
-    let flow_dec = dec("trans_flow");
-
+) -> (Vec<i64>, Vec<(i64, Option<i64>)>) {
     // (flow rowid, Some(order rowid) when the order exists but is not paid)
     let mut unpaid: Vec<(i64, Option<i64>)> =
         null_bill_flows.into_iter().map(|f| (f, None)).collect();
@@ -707,6 +711,21 @@ fn order_flow_pairs(
             );
         }
     }
+    (paid_without_flow, unpaid)
+}
+
+fn order_flow_pairs(
+    r: &SqliteReader,
+    flows: &[Flow],
+    orders: Vec<Order>,
+    paid_without_flow: Vec<i64>,
+    null_bill_flows: Vec<i64>,
+    findings: &mut Vec<Finding>,
+) -> DbResult<()> {
+    let order_dec = dec("recharge_order");
+    let flow_dec = dec("trans_flow");
+    let (paid_without_flow, unpaid) =
+        pair_merge(flows, &orders, paid_without_flow, null_bill_flows);
     drop(orders);
 
     for rowid in paid_without_flow {

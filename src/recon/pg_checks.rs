@@ -1,0 +1,468 @@
+//! PostgreSQL fast path of the balance check and the two bill-keyed order/flow
+//! checks (`order_paid_without_flow`, `flow_without_paid_order`).
+//!
+//! In SQL these are a GROUP BY over every flow and a FULL JOIN of two
+//! 10M-row tables: on the benchmark's 2 cores about 7 and 10 s of server CPU,
+//! run side by side (docs/BENCHMARKS.md). Here the server only scans: one
+//! `COPY` of `trans_flow` and one of `recharge_order`, on two connections at
+//! once, read in the text format (`db::pg_copy`). The balances are summed in
+//! integer cents as the rows arrive; the bills are compared by the same sort
+//! and merge as SQLite's fast path (`sqlite_checks::pair_merge`). Only the
+//! few offending rows are then read in full, by `id`. The period tests
+//! (`create_time` in range, `status = 2`) are evaluated by the server, so
+//! NULLs and time comparisons behave exactly as in the SQL this replaces.
+//!
+//! It runs only when the columns have types whose COPY text it knows
+//! (integers, text, NUMERIC with at most two decimals) and `id` is the primary
+//! key of both tables; otherwise the SQL runs.
+
+use super::checks::{self, Scope};
+use super::finding::Finding;
+use super::matching::{Keys, MatchError};
+use super::sqlite_checks::{
+    Flow, IN_RANGE, Order, Paid, PerUser, Wanted, effect_signs, pair_merge,
+};
+use crate::db::pg_copy::{self, ColumnType, CopyText};
+use crate::db::{Db, DbError, DecodeError};
+use rust_decimal::Decimal;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Rows per `id IN (…)` when offending rows are read again.
+const BATCH: usize = 1000;
+
+fn null(column: &str) -> DecodeError {
+    DecodeError {
+        column: column.to_owned(),
+        reason: "is NULL".to_owned(),
+    }
+}
+
+/// Whether every column the fast path reads has a type its text reader knows,
+/// and `id` is the primary key where rows are read again.
+async fn fits(db: &Db, want: Wanted) -> Result<bool, DbError> {
+    let cents = |t: &ColumnType| {
+        t.is_integer() || (t.data_type == "numeric" && t.scale.is_some_and(|s| s <= 2))
+    };
+    let has = |types: &HashMap<String, ColumnType>, c: &str, ok: &dyn Fn(&ColumnType) -> bool| {
+        types.get(c).is_some_and(ok)
+    };
+    let flow = pg_copy::column_types(db, "trans_flow").await?;
+    let int = |t: &ColumnType| t.is_integer();
+    let text = |t: &ColumnType| t.is_text();
+    let any = |_: &ColumnType| true;
+    let mut ok = has(&flow, "user_id", &int)
+        && has(&flow, "trans_type", &int)
+        && has(&flow, "trans_amount", &cents)
+        && has(&flow, "is_deleted", &int)
+        && has(&flow, "create_time", &any);
+    if want.balances {
+        let acc = pg_copy::column_types(db, "user_account").await?;
+        ok &= has(&acc, "user_id", &int)
+            && has(&acc, "amount", &cents)
+            && has(&acc, "freeze_amount", &cents)
+            && has(&acc, "is_deleted", &int);
+    }
+    if want.orders {
+        let ord = pg_copy::column_types(db, "recharge_order").await?;
+        ok &= has(&flow, "trans_no", &text)
+            && has(&ord, "agent_bill_no", &text)
+            && has(&ord, "status", &int)
+            && has(&ord, "create_time", &any)
+            && primary_id(db, "trans_flow").await?
+            && primary_id(db, "recharge_order").await?;
+    }
+    Ok(ok)
+}
+
+/// Whether `table`'s primary key is its integer column `id` alone.
+async fn primary_id(db: &Db, table: &str) -> Result<bool, DbError> {
+    let rows = db
+        .fetch_all(
+            "SELECT 1 FROM pg_index i \
+             JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0] \
+             JOIN information_schema.columns c ON c.table_schema = current_schema() \
+               AND c.table_name = ? AND c.column_name = 'id' \
+               AND c.data_type IN ('smallint', 'integer', 'bigint') \
+             WHERE i.indrelid = to_regclass(?) AND i.indisprimary AND i.indnatts = 1 \
+               AND a.attname = 'id'",
+            &[table.into(), table.into()],
+        )
+        .await?;
+    Ok(!rows.is_empty())
+}
+
+/// `(col >= from AND col < to)` for the scope, as a COPY query can say it
+/// (no parameters); `true` for an open scope.
+fn in_range(col: &str, scope: &Scope) -> String {
+    let mut parts = Vec::new();
+    if let Some(f) = scope.from {
+        parts.push(format!("{col} >= {}", pg_copy::timestamp_literal(f)));
+    }
+    if let Some(t) = scope.to {
+        parts.push(format!("{col} < {}", pg_copy::timestamp_literal(t)));
+    }
+    if parts.is_empty() {
+        "true".to_owned()
+    } else {
+        format!("({})", parts.join(" AND "))
+    }
+}
+
+/// What the `trans_flow` scan gathered.
+#[derive(Default)]
+struct FlowsScan {
+    per_user: PerUser,
+    flows: Vec<Flow>,
+    /// Recharge flows in the period whose bill is NULL (they join no order).
+    null_bill: Vec<i64>,
+}
+
+/// What the `recharge_order` scan gathered: the orders sorted by bill, and
+/// the paid ones in the period whose bill is NULL.
+type OrdersScan = (Vec<Order>, Vec<i64>);
+
+/// Runs the wanted checks; `Ok(None)` when the tables do not fit the fast
+/// path (the caller runs the SQL). Findings come in the SQL path's order:
+/// balances, paid orders without a flow, flows without a paid order.
+pub(super) async fn run(
+    db: &Db,
+    scope: &Scope,
+    want: Wanted,
+    cancel: &AtomicBool,
+    progress: &mut dyn FnMut(&str, u64),
+) -> Result<Option<Vec<Finding>>, MatchError> {
+    if !(want.balances || want.orders) || !fits(db, want).await? {
+        return Ok(None);
+    }
+    let keys = Arc::new(Keys::default());
+    let stop = Arc::new(AtomicBool::new(false));
+    // The orders on a second connection and runtime thread, while this task reads the flows.
+    let orders = want.orders.then(|| {
+        let (db, scope, keys, stop) = (
+            db.clone(),
+            scope.clone(),
+            Arc::clone(&keys),
+            Arc::clone(&stop),
+        );
+        tokio::spawn(async move { scan_orders(&db, &scope, &keys, &stop).await })
+    });
+    let t0 = std::time::Instant::now();
+    let flows = scan_flows(db, scope, want, &keys, cancel, &stop, progress).await;
+    checks::stage_time("  trans_flow COPY", t0);
+    let orders = match orders {
+        Some(h) => {
+            if flows.is_err() {
+                stop.store(true, Ordering::Relaxed);
+            }
+            let o = h
+                .await
+                .map_err(|e| DbError::State(format!("the order scan stopped: {e}")))?;
+            Some(o)
+        }
+        None => None,
+    };
+    let FlowsScan {
+        per_user,
+        mut flows,
+        null_bill,
+    } = flows?;
+    let mut findings = Vec::new();
+    if want.balances {
+        let t0 = std::time::Instant::now();
+        balances(db, &per_user, &mut findings).await?;
+        checks::stage_time("  balances", t0);
+    }
+    drop(per_user);
+    if let Some(o) = orders {
+        let (orders, paid_null) = o?;
+        let t0 = std::time::Instant::now();
+        flows.sort_unstable_by_key(|f| f.key);
+        let (paid_without_flow, unpaid) = pair_merge(&flows, &orders, paid_null, null_bill);
+        drop((flows, orders));
+        checks::stage_time("  order/flow merge", t0);
+        order_findings(db, &paid_without_flow, &unpaid, &mut findings).await?;
+    }
+    Ok(Some(findings))
+}
+
+/// One `COPY` of the flows: per-user balance effects, and the recharge flows' bills.
+async fn scan_flows(
+    db: &Db,
+    scope: &Scope,
+    want: Wanted,
+    keys: &Keys,
+    cancel: &AtomicBool,
+    stop: &AtomicBool,
+    progress: &mut dyn FnMut(&str, u64),
+) -> Result<FlowsScan, MatchError> {
+    let effects = effect_signs();
+    let sql = format!(
+        "COPY (SELECT user_id, trans_type, trans_amount, {}, {}, {} FROM trans_flow \
+         WHERE is_deleted = 0{}) TO STDOUT",
+        if want.orders { "trans_no" } else { "NULL" },
+        if want.orders { "id" } else { "NULL" },
+        in_range("create_time", scope),
+        if want.balances {
+            ""
+        } else {
+            " AND trans_type = 1"
+        },
+    );
+    let d = |e| MatchError::Db(db.decode("trans_flow", e));
+    let mut scan = FlowsScan::default();
+    let mut reader = CopyText::new();
+    let mut n: u64 = 0;
+    db.copy_out(&sql, |chunk| -> Result<(), MatchError> {
+        reader.feed(chunk, |row| -> Result<(), MatchError> {
+            n += 1;
+            if n.is_multiple_of(65_536) {
+                progress("checks", n);
+                if cancel.load(Ordering::Relaxed) || stop.load(Ordering::Relaxed) {
+                    return Err(MatchError::Cancelled);
+                }
+            }
+            let tt = row.opt_i64(1, "trans_type").map_err(d)?;
+            if want.balances
+                && let Some(uid) = row.opt_i64(0, "user_id").map_err(d)?
+            {
+                let (sa, sf) = tt
+                    .and_then(|c| effects.iter().find(|e| e.0 == c))
+                    .map_or((0, 0), |e| (e.1, e.2));
+                let cents = if sa != 0 || sf != 0 {
+                    row.opt_cents(2, "trans_amount").map_err(d)?.unwrap_or(0)
+                } else {
+                    0
+                };
+                let agg = scan.per_user.entry(uid);
+                let over = || {
+                    DbError::State(format!(
+                        "the flows of user {uid} overflow a 64-bit sum of cents"
+                    ))
+                };
+                agg[0] = agg[0].checked_add(sa * cents).ok_or_else(over)?;
+                agg[1] = agg[1].checked_add(sf * cents).ok_or_else(over)?;
+                agg[2] += 1;
+            }
+            if !want.orders || tt != Some(1) {
+                return Ok(());
+            }
+            let id = row
+                .opt_i64(4, "id")
+                .map_err(d)?
+                .ok_or_else(|| d(null("id")))?;
+            let in_range = row.opt_bool(5, "create_time").map_err(d)? == Some(true);
+            match row.opt_text(3, "trans_no").map_err(d)? {
+                Some(bill) => scan.flows.push(Flow {
+                    key: keys.key(&bill),
+                    cents: 0,
+                    rowid: id,
+                    flags: if in_range { IN_RANGE } else { 0 },
+                }),
+                None if in_range => scan.null_bill.push(id),
+                None => {}
+            }
+            Ok(())
+        })
+    })
+    .await?;
+    if reader.has_partial_row() {
+        return Err(
+            DbError::State("the COPY of trans_flow ended in the middle of a row".into()).into(),
+        );
+    }
+    progress("checks", n);
+    Ok(scan)
+}
+
+/// One `COPY` of the orders: each bill with its `status = 2` and period test.
+async fn scan_orders(
+    db: &Db,
+    scope: &Scope,
+    keys: &Keys,
+    stop: &AtomicBool,
+) -> Result<OrdersScan, MatchError> {
+    let t0 = std::time::Instant::now();
+    let sql = format!(
+        "COPY (SELECT agent_bill_no, id, status = 2, {} FROM recharge_order) TO STDOUT",
+        in_range("create_time", scope)
+    );
+    let d = |e| MatchError::Db(db.decode("recharge_order", e));
+    let mut orders = Vec::new();
+    let mut paid_null = Vec::new();
+    let mut reader = CopyText::new();
+    db.copy_out(&sql, |chunk| -> Result<(), MatchError> {
+        reader.feed(chunk, |row| -> Result<(), MatchError> {
+            if orders.len().is_multiple_of(65_536) && stop.load(Ordering::Relaxed) {
+                return Err(MatchError::Cancelled);
+            }
+            let id = row
+                .opt_i64(1, "id")
+                .map_err(d)?
+                .ok_or_else(|| d(null("id")))?;
+            let paid = match row.opt_bool(2, "status").map_err(d)? {
+                Some(true) => Paid::Yes,
+                Some(false) => Paid::No,
+                None => Paid::Unknown,
+            };
+            let in_range = row.opt_bool(3, "create_time").map_err(d)? == Some(true);
+            match row.opt_text(0, "agent_bill_no").map_err(d)? {
+                Some(bill) => orders.push(Order {
+                    key: keys.key(&bill),
+                    rowid: id,
+                    paid,
+                    in_range,
+                }),
+                // A NULL bill has no flow: the anti-join holds.
+                None if paid == Paid::Yes && in_range => paid_null.push(id),
+                None => {}
+            }
+            Ok(())
+        })
+    })
+    .await?;
+    if reader.has_partial_row() {
+        return Err(DbError::State(
+            "the COPY of recharge_order ended in the middle of a row".into(),
+        )
+        .into());
+    }
+    checks::stage_time("  recharge_order COPY", t0);
+    let t0 = std::time::Instant::now();
+    orders.sort_unstable_by_key(|o| o.key);
+    checks::stage_time("  orders sort", t0);
+    Ok((orders, paid_null))
+}
+
+/// `id IN (…)` lists of at most [`BATCH`] ids.
+fn id_lists(ids: &[i64]) -> impl Iterator<Item = String> + '_ {
+    ids.chunks(BATCH)
+        .map(|c| c.iter().map(i64::to_string).collect::<Vec<_>>().join(","))
+}
+
+/// The accounts against the summed flows; the latest flow of each account
+/// that is off, read by `user_id`.
+async fn balances(
+    db: &Db,
+    per_user: &PerUser,
+    findings: &mut Vec<Finding>,
+) -> Result<(), MatchError> {
+    let d = |e| MatchError::Db(db.decode("user_account", e));
+    let mut off: Vec<(i64, (i64, i64), [i64; 3])> = Vec::new();
+    let mut reader = CopyText::new();
+    db.copy_out(
+        "COPY (SELECT user_id, amount, freeze_amount FROM user_account WHERE is_deleted = 0) TO STDOUT",
+        |chunk| -> Result<(), MatchError> {
+            reader.feed(chunk, |row| -> Result<(), MatchError> {
+                let uid = row
+                    .opt_i64(0, "user_id")
+                    .map_err(d)?
+                    .ok_or_else(|| d(null("user_id")))?;
+                let a = row.opt_cents(1, "amount").map_err(d)?;
+                let f = row.opt_cents(2, "freeze_amount").map_err(d)?;
+                let e = per_user.get(uid);
+                // A NULL stored amount compares as unknown, as `<>` does in SQL.
+                if a.is_some_and(|a| a != e[0]) || f.is_some_and(|f| f != e[1]) {
+                    off.push((uid, (a.unwrap_or(0), f.unwrap_or(0)), e));
+                }
+                Ok(())
+            })
+        },
+    )
+    .await?;
+    let with_flows: Vec<i64> = off.iter().filter(|o| o.2[2] > 0).map(|o| o.0).collect();
+    let mut last = HashMap::new();
+    let df = |e| MatchError::Db(db.decode("trans_flow", e));
+    for list in id_lists(&with_flows) {
+        let sql = format!(
+            "SELECT user_id, MAX(create_time) FROM trans_flow \
+             WHERE is_deleted = 0 AND user_id IN ({list}) GROUP BY user_id"
+        );
+        for r in db.fetch_all(&sql, &[]).await? {
+            last.insert(r.i64(0).map_err(df)?, r.opt_time(1).map_err(df)?);
+        }
+    }
+    let c = |c| Decimal::new(c, crate::money::SCALE);
+    for (uid, (a, f), e) in off {
+        findings.push(checks::balance_finding(
+            uid,
+            (c(a), c(f)),
+            (c(e[0]), c(e[1])),
+            e[2],
+            last.get(&uid).copied().flatten(),
+        ));
+    }
+    Ok(())
+}
+
+/// The findings of the merge, from the offending rows read in full by `id`.
+async fn order_findings(
+    db: &Db,
+    paid_without_flow: &[i64],
+    unpaid: &[(i64, Option<i64>)],
+    findings: &mut Vec<Finding>,
+) -> Result<(), MatchError> {
+    let dorder = |e| MatchError::Db(db.decode("recharge_order", e));
+    let dflow = |e| MatchError::Db(db.decode("trans_flow", e));
+    let gone = |t: &str, id: i64| {
+        MatchError::Db(DbError::State(format!(
+            "row {id} of {t} disappeared during the run"
+        )))
+    };
+    let mut orders = HashMap::new();
+    for list in id_lists(paid_without_flow) {
+        let sql = format!(
+            "SELECT id, agent_bill_no, user_id, charge_amt, create_time, update_time \
+             FROM recharge_order WHERE id IN ({list})"
+        );
+        for r in db.fetch_all(&sql, &[]).await? {
+            orders.insert(r.i64(0).map_err(dorder)?, r);
+        }
+    }
+    for id in paid_without_flow {
+        let r = orders.get(id).ok_or_else(|| gone("recharge_order", *id))?;
+        findings.push(checks::paid_without_flow_finding(
+            &r.text(1).map_err(dorder)?,
+            r.opt_i64(2).map_err(dorder)?,
+            r.opt_money_agg(3).map_err(dorder)?,
+            r.opt_time(4).map_err(dorder)?,
+            r.opt_time(5).map_err(dorder)?,
+        ));
+    }
+    let flow_ids: Vec<i64> = unpaid.iter().map(|u| u.0).collect();
+    let order_ids: Vec<i64> = unpaid.iter().filter_map(|u| u.1).collect();
+    let mut flows = HashMap::new();
+    for list in id_lists(&flow_ids) {
+        let sql = format!(
+            "SELECT id, trans_no, user_id, trans_amount, create_time FROM trans_flow WHERE id IN ({list})"
+        );
+        for r in db.fetch_all(&sql, &[]).await? {
+            flows.insert(r.i64(0).map_err(dflow)?, r);
+        }
+    }
+    let mut status = HashMap::new();
+    for list in id_lists(&order_ids) {
+        let sql = format!("SELECT id, status FROM recharge_order WHERE id IN ({list})");
+        for r in db.fetch_all(&sql, &[]).await? {
+            status.insert(r.i64(0).map_err(dorder)?, r.opt_i64(1).map_err(dorder)?);
+        }
+    }
+    for (flow, order) in unpaid {
+        let r = flows.get(flow).ok_or_else(|| gone("trans_flow", *flow))?;
+        let st = match order {
+            Some(o) => *status.get(o).ok_or_else(|| gone("recharge_order", *o))?,
+            None => None,
+        };
+        let at = r.opt_time(4).map_err(dflow)?;
+        findings.push(checks::flow_without_paid_order_finding(
+            &r.text(1).map_err(dflow)?,
+            r.opt_i64(2).map_err(dflow)?,
+            r.opt_money_agg(3).map_err(dflow)?,
+            (at, at),
+            order.is_some(),
+            st,
+        ));
+    }
+    Ok(())
+}
