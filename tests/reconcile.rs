@@ -217,11 +217,7 @@ async fn unmodified_srb_dump_reconciles_with_skipped_checks() {
     let db = Db::connect(&t.url, &ConnectOptions::read_only())
         .await
         .unwrap();
-    let opts = RunOptions::new(
-        None,
-        Vec::new(),
-        db.now(),
-    );
+    let opts = RunOptions::new(None, Vec::new(), db.now());
     let out = recon::reconcile(&db, &opts, &AtomicBool::new(false), &mut |_, _| {}).await;
     assert_eq!(out.status, RunStatus::Ok, "{:?}", out.error);
     let skipped: Vec<&str> = out
