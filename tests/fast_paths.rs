@@ -505,3 +505,203 @@ async fn sqlite_shared_scan_matching_agrees_with_the_servers() {
         assert_eq!(results[0].3, r.3, "SQLite vs {:?}: files", r.0);
     }
 }
+
+/// PostgreSQL's COPY checks (`pg_checks`) against its SQL checks on the same
+/// rows, with the NULLs a database not made by payrecon may hold (bills,
+/// statuses, users, amounts): the same findings. The SQL runs once the
+/// amount column has four decimals, which the COPY path does not take.
+#[tokio::test]
+#[allow(clippy::type_complexity)]
+async fn postgres_copy_checks_agree_with_its_sql_checks() {
+    use payrecon::recon::{self, Period, RunOptions, RunStatus};
+    let t = fresh_db(Backend::Postgres).await;
+    let db = Db::connect(&t.url, &ConnectOptions::read_write())
+        .await
+        .unwrap();
+    payrecon::db::migrate(&db).await.unwrap();
+    for sql in [
+        "ALTER TABLE trans_flow ALTER COLUMN trans_no DROP NOT NULL",
+        "ALTER TABLE trans_flow ALTER COLUMN user_id DROP NOT NULL",
+        "ALTER TABLE recharge_order ALTER COLUMN agent_bill_no DROP NOT NULL",
+        "ALTER TABLE recharge_order ALTER COLUMN status DROP NOT NULL",
+        "ALTER TABLE user_account ALTER COLUMN amount DROP NOT NULL",
+    ] {
+        db.execute(sql, &[]).await.unwrap();
+    }
+    // (user, amount, freeze): 1 right, 2 off, 3 NULL amount (never off), 4 freeze off.
+    for (u, a, f) in [
+        (1, Some(1000), 0),
+        (2, Some(1), 0),
+        (3, None, 0),
+        (4, Some(0), 5),
+    ] {
+        db.execute(
+            "INSERT INTO user_account (user_id, amount, freeze_amount, create_time, update_time, is_deleted, version) \
+             VALUES (?, ?, ?, ?, ?, 0, 0)",
+            &args![u, a.map(|a| Decimal::new(a, 2)), Decimal::new(f, 2), at("2026-11-01 00:00:00"), at("2026-11-01 00:00:00")],
+        )
+        .await
+        .unwrap();
+    }
+    // (user, bill, type, cents, time)
+    let flows: [(Option<i64>, Option<&str>, i64, Option<i64>, &str); 10] = [
+        (Some(1), Some("A"), 1, Some(1000), "2026-11-20 10:00:00"),
+        (Some(2), None, 1, Some(300), "2026-11-20 11:00:00"),
+        (Some(2), Some("B"), 1, Some(200), "2026-11-19 23:59:59.999"),
+        (Some(2), Some("C"), 1, Some(100), "2026-11-20 12:00:00"),
+        (Some(2), Some("D"), 1, Some(100), "2026-11-20 13:00:00"),
+        (Some(3), Some("E"), 1, None, "2026-11-20 14:00:00"),
+        // Outside the day's matching window: the matching refuses a flow without a user.
+        (None, Some("NOUSER"), 1, Some(700), "2026-11-19 15:00:00"),
+        (Some(4), Some("LOCK-4"), 2, Some(500), "2026-11-20 16:00:00"),
+        (Some(2), Some("NEXT"), 1, Some(100), "2026-11-21 00:00:00"),
+        // Near the day's end and on no statement line: pending, not missing.
+        (Some(2), Some("EDGE"), 1, Some(100), "2026-11-20 23:55:00"),
+    ];
+    for (u, bill, tt, c, ts) in flows {
+        db.execute(
+            "INSERT INTO trans_flow (user_id, user_name, trans_no, trans_type, trans_type_name, trans_amount, memo, create_time, update_time, is_deleted) \
+             VALUES (?, 'x', ?, ?, NULL, ?, NULL, ?, ?, 0)",
+            &args![u, bill.map(str::to_owned), tt, c.map(|c| Decimal::new(c, 2)), at(ts), at(ts)],
+        )
+        .await
+        .unwrap();
+    }
+    // (bill, status, created)
+    let orders: [(Option<&str>, Option<i64>, &str); 8] = [
+        (Some("A"), Some(2), "2026-11-20 09:59:00"),
+        (None, Some(2), "2026-11-20 10:00:00"),
+        (Some("B"), Some(2), "2026-11-20 00:00:00"),
+        (Some("C"), None, "2026-11-20 11:59:00"),
+        (Some("D"), Some(1), "2026-11-20 12:59:00"),
+        (Some("E"), Some(2), "2026-11-20 13:59:00"),
+        (Some("F"), Some(2), "2026-11-20 17:00:00"),
+        (Some("G"), Some(2), "2026-11-18 17:00:00"),
+    ];
+    for (bill, st, ts) in orders {
+        db.execute(
+            "INSERT INTO recharge_order (agent_bill_no, user_id, bind_code, charge_amt, fee_amt, status, version, create_time, update_time) \
+             VALUES (?, 2, 'b', ?, ?, ?, 0, ?, ?)",
+            &args![bill.map(str::to_owned), Decimal::new(100, 2), Decimal::ZERO, st, at(ts), at(ts)],
+        )
+        .await
+        .unwrap();
+    }
+    // A statement for the day: matched, a different amount, a long bill, one
+    // line without a flow; the NULL-bill flow is matched as the empty bill.
+    let dir = tempfile::tempdir().unwrap();
+    let stmt = dir.path().join("hfb.csv");
+    std::fs::write(
+        &stmt,
+        "agent_bill_no,bind_code,charge_amt,fee_amt,status,paid_at\n\
+         A,b,10.00,0.00,SUCCESS,2026-11-20 10:00:01\n\
+         C,b,1.01,0.00,SUCCESS,2026-11-20 12:00:01\n\
+         NEXT,b,1.00,0.00,SUCCESS,2026-11-20 23:59:59\n\
+         LONGBILL-0123456789-01234,b,3.00,0.00,SUCCESS,2026-11-20 15:00:00\n\
+         X,b,9.00,0.00,SUCCESS,2026-11-20 14:00:00\n",
+    )
+    .unwrap();
+    db.execute(
+        "INSERT INTO trans_flow (user_id, user_name, trans_no, trans_type, trans_type_name, trans_amount, memo, create_time, update_time, is_deleted) \
+         VALUES (2, 'x', 'LONGBILL-0123456789-01234', 1, NULL, 3.00, NULL, ?, ?, 0)",
+        &args![at("2026-11-20 14:59:00"), at("2026-11-20 14:59:00")],
+    )
+    .await
+    .unwrap();
+    let run = || async {
+        let ro = Db::connect(&t.url, &ConnectOptions::read_only())
+            .await
+            .unwrap();
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
+        let mut all = Vec::new();
+        let files = vec![payrecon::recon::StatementInput {
+            path: stmt.clone(),
+            format: payrecon::statement::Format::Hfb,
+        }];
+        for (period, files) in [
+            (Some(Period::day(day)), Vec::new()),
+            (None, Vec::new()),
+            (Some(Period::day(day)), files),
+        ] {
+            let opts = RunOptions::new(period, files, at("2026-11-21 02:00:00"));
+            let out = recon::reconcile(
+                &ro,
+                &opts,
+                &std::sync::atomic::AtomicBool::new(false),
+                &mut |_, _| {},
+            )
+            .await;
+            assert_eq!(out.status, RunStatus::Ok, "{:?}", out.error);
+            let mut rows: Vec<Vec<String>> =
+                out.findings.iter().map(recon::run::finding_cells).collect();
+            rows.sort();
+            all.push(rows);
+        }
+        ro.close().await;
+        all
+    };
+    let copy = run().await;
+    db.execute(
+        "ALTER TABLE trans_flow ALTER COLUMN trans_amount TYPE numeric(20,4)",
+        &[],
+    )
+    .await
+    .unwrap();
+    let sql = run().await;
+    assert_eq!(copy, sql);
+    let day: Vec<(&str, &str, &str)> = copy[0]
+        .iter()
+        .map(|r| (r[0].as_str(), r[2].as_str(), r[3].as_str()))
+        .collect();
+    for want in [
+        ("balance_mismatch", "", "2"),
+        ("balance_mismatch", "", "4"),
+        ("order_paid_without_flow", "", "2"),
+        ("order_paid_without_flow", "F", "2"),
+        ("flow_without_paid_order", "", "2"),
+        ("flow_without_paid_order", "D", "2"),
+    ] {
+        assert!(day.contains(&want), "{want:?} missing: {day:?}");
+    }
+    assert!(
+        copy[1]
+            .iter()
+            .any(|r| r[0] == "flow_without_paid_order" && r[2] == "NOUSER" && r[3].is_empty()),
+        "NOUSER missing: {:?}",
+        copy[1]
+    );
+    let matching_kinds = [
+        "amount_mismatch",
+        "missing_internal",
+        "missing_external",
+        "pending_cross_day",
+        "status_mismatch",
+    ];
+    let matched: Vec<(&str, &str)> = copy[2]
+        .iter()
+        .filter(|r| matching_kinds.contains(&r[0].as_str()))
+        .map(|r| (r[0].as_str(), r[2].as_str()))
+        .collect();
+    for want in [
+        ("amount_mismatch", "C"),
+        ("missing_internal", "X"),
+        ("missing_external", "D"),
+        ("missing_external", ""),
+        ("pending_cross_day", "EDGE"),
+    ] {
+        assert!(matched.contains(&want), "{want:?} missing: {matched:?}");
+    }
+    for bill in ["A", "LONGBILL-0123456789-01234"] {
+        assert!(
+            !matched.iter().any(|r| r.1 == bill),
+            "{bill} is matched: {matched:?}"
+        );
+    }
+    for bill in ["A", "B", "C", "E", "G"] {
+        assert!(
+            !day.iter()
+                .any(|r| r.1 == bill && r.0 != "balance_mismatch" && r.0 != "schema_risk"),
+            "{bill} must find nothing: {day:?}"
+        );
+    }
+}

@@ -28,6 +28,11 @@ impl From<i64> for Arg {
         Self::Int(Some(v))
     }
 }
+impl From<Option<i64>> for Arg {
+    fn from(v: Option<i64>) -> Self {
+        Self::Int(v)
+    }
+}
 impl From<&str> for Arg {
     fn from(v: &str) -> Self {
         Self::Text(Some(v.to_owned()))

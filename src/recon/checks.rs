@@ -171,7 +171,7 @@ pub(super) async fn run_checks_matching(
     // PostgreSQL: the server scans, payrecon sums and merges (`pg_checks`).
     let pg_found = if db.backend() == Backend::Postgres {
         let t = std::time::Instant::now();
-        let r = super::pg_checks::run(db, scope, fast, cancel, progress).await?;
+        let r = super::pg_checks::run(db, scope, fast, job.as_ref(), cancel, progress).await?;
         report_time("pg_copy (balances, orders)", t);
         r
     } else {
@@ -221,7 +221,8 @@ pub(super) async fn run_checks_matching(
             }
             timed("stuck_orders", stuck_orders(db, scope, &mut out)).await?;
         }
-    } else if let Some(found) = pg_found {
+    } else if let Some((found, m)) = pg_found {
+        matched = m;
         out.findings.extend(found);
         if want_orders {
             if !fast.orders {

@@ -18,9 +18,10 @@
 
 use super::checks::{self, Scope};
 use super::finding::Finding;
-use super::matching::{Keys, MatchError};
+use super::matching::{self, Detail, Keys, MatchError, Parsed, ReadStatements};
 use super::sqlite_checks::{
-    Flow, IN_RANGE, Order, Paid, PerUser, Wanted, effect_signs, pair_merge,
+    self as sc, Flow, IN_PERIOD, IN_RANGE, IN_WINDOW, MatchJob, Matched, NEAR_EDGE, NO_BILL, Order,
+    Paid, PerUser, Wanted, effect_signs, pair_merge,
 };
 use crate::db::pg_copy::{self, ColumnType, CopyText};
 use crate::db::{Db, DbError, DecodeError};
@@ -41,7 +42,7 @@ fn null(column: &str) -> DecodeError {
 
 /// Whether every column the fast path reads has a type its text reader knows,
 /// and `id` is the primary key where rows are read again.
-async fn fits(db: &Db, want: Wanted) -> Result<bool, DbError> {
+pub(super) async fn fits(db: &Db, want: Wanted) -> Result<bool, DbError> {
     let cents = |t: &ColumnType| {
         t.is_integer() || (t.data_type == "numeric" && t.scale.is_some_and(|s| s <= 2))
     };
@@ -114,30 +115,48 @@ fn in_range(col: &str, scope: &Scope) -> String {
 #[derive(Default)]
 struct FlowsScan {
     per_user: PerUser,
+    /// The recharge flows (the order checks' and the matching's).
     flows: Vec<Flow>,
     /// Recharge flows in the period whose bill is NULL (they join no order).
     null_bill: Vec<i64>,
+    /// The first flow the matching could not read (reported after the checks').
+    match_err: Option<MatchError>,
 }
 
 /// What the `recharge_order` scan gathered: the orders sorted by bill, and
 /// the paid ones in the period whose bill is NULL.
 type OrdersScan = (Vec<Order>, Vec<i64>);
 
-/// Runs the wanted checks; `Ok(None)` when the tables do not fit the fast
-/// path (the caller runs the SQL). Findings come in the SQL path's order:
-/// balances, paid orders without a flow, flows without a paid order.
+/// Runs the wanted checks and, with `job`, the statement matching from the
+/// same scan of `trans_flow` (the statements are parsed meanwhile, on a
+/// blocking thread); `Ok(None)` when the tables do not fit the fast path
+/// (the caller runs the SQL). Findings come in the SQL path's order:
+/// balances, paid orders without a flow, flows without a paid order. Errors
+/// come in the order the SQL path meets them: the checks', the statements',
+/// then a flow the matching cannot read.
 pub(super) async fn run(
     db: &Db,
     scope: &Scope,
     want: Wanted,
+    job: Option<&MatchJob>,
     cancel: &AtomicBool,
     progress: &mut dyn FnMut(&str, u64),
-) -> Result<Option<Vec<Finding>>, MatchError> {
+) -> Result<Option<(Vec<Finding>, Option<Matched>)>, MatchError> {
     if !(want.balances || want.orders) || !fits(db, want).await? {
         return Ok(None);
     }
     let keys = Arc::new(Keys::default());
     let stop = Arc::new(AtomicBool::new(false));
+    let statements = job.map(|j| {
+        let (j, keys, stop) = (j.clone(), Arc::clone(&keys), Arc::clone(&stop));
+        tokio::task::spawn_blocking(move || {
+            let t0 = std::time::Instant::now();
+            let r =
+                matching::read_parsed(&j.files, j.from, j.to, Some(&*stop), &mut |_, _| {}, &keys);
+            checks::stage_time("  statements", t0);
+            r
+        })
+    });
     // The orders on a second connection and runtime thread, while this task reads the flows.
     let orders = want.orders.then(|| {
         let (db, scope, keys, stop) = (
@@ -146,27 +165,47 @@ pub(super) async fn run(
             Arc::clone(&keys),
             Arc::clone(&stop),
         );
-        tokio::spawn(async move { scan_orders(&db, &scope, &keys, &stop).await })
-    });
-    let t0 = std::time::Instant::now();
-    let flows = scan_flows(db, scope, want, &keys, cancel, &stop, progress).await;
-    checks::stage_time("  trans_flow COPY", t0);
-    let orders = match orders {
-        Some(h) => {
-            if flows.is_err() {
+        tokio::spawn(async move {
+            let r = scan_orders(&db, &scope, &keys, &stop).await;
+            if r.is_err() {
                 stop.store(true, Ordering::Relaxed);
             }
-            let o = h
-                .await
-                .map_err(|e| DbError::State(format!("the order scan stopped: {e}")))?;
-            Some(o)
-        }
+            r
+        })
+    });
+    let t0 = std::time::Instant::now();
+    let flows = scan_flows(db, scope, want, job, &keys, cancel, &stop, progress).await;
+    checks::stage_time("  trans_flow COPY", t0);
+    if flows.is_err() {
+        stop.store(true, Ordering::Relaxed);
+    }
+    let orders = match orders {
+        Some(h) => Some(
+            h.await
+                .map_err(|e| DbError::State(format!("the order scan stopped: {e}")))?,
+        ),
         None => None,
+    };
+    let parsed = match statements {
+        Some(h) => Some(
+            h.await
+                .map_err(|e| DbError::State(format!("reading the statements stopped: {e}")))?,
+        ),
+        None => None,
+    };
+    // A scan stopped because the other failed: the other's error is the run's.
+    let flows = match flows {
+        Err(MatchError::Cancelled) if !cancel.load(Ordering::Relaxed) => match orders {
+            Some(Err(e)) => return Err(e),
+            _ => Err(MatchError::Cancelled),
+        },
+        other => other,
     };
     let FlowsScan {
         per_user,
         mut flows,
         null_bill,
+        match_err,
     } = flows?;
     let mut findings = Vec::new();
     if want.balances {
@@ -175,35 +214,116 @@ pub(super) async fn run(
         checks::stage_time("  balances", t0);
     }
     drop(per_user);
+    flows.sort_unstable_by_key(|f| f.key);
     if let Some(o) = orders {
         let (orders, paid_null) = o?;
         let t0 = std::time::Instant::now();
-        flows.sort_unstable_by_key(|f| f.key);
         let (paid_without_flow, unpaid) = pair_merge(&flows, &orders, paid_null, null_bill);
-        drop((flows, orders));
+        drop(orders);
         checks::stage_time("  order/flow merge", t0);
         order_findings(db, &paid_without_flow, &unpaid, &mut findings).await?;
     }
-    Ok(Some(findings))
+    let Some(parsed) = parsed else {
+        return Ok(Some((findings, None)));
+    };
+    let parsed = parsed?;
+    if let Some(e) = match_err {
+        return Err(e);
+    }
+    let t0 = std::time::Instant::now();
+    let matched = match_shared(db, &keys, parsed, &flows, cancel).await?;
+    drop(flows);
+    checks::stage_time("  matching merge", t0);
+    let matched = match matched {
+        Ok(out) => Matched::Done(out),
+        Err(parsed) => {
+            let keys = Arc::try_unwrap(keys)
+                .map_err(|_| DbError::State("the bill keys are still shared".into()))?;
+            Matched::Again(ReadStatements::new(keys, parsed))
+        }
+    };
+    Ok(Some((findings, Some(matched))))
 }
 
-/// One `COPY` of the flows: per-user balance effects, and the recharge flows' bills.
+/// The matching merge over the checks' flows. The flows it may report are
+/// read first, in bulk by `id` (user and time, as the matching's SQL reads
+/// them: NULL is an error).
+async fn match_shared(
+    db: &Db,
+    keys: &Keys,
+    parsed: Parsed,
+    flows: &[Flow],
+    cancel: &AtomicBool,
+) -> Result<Result<matching::MatchOutput, Parsed>, MatchError> {
+    let ids = sc::detail_candidates(&parsed, flows);
+    let d = |e| MatchError::Db(db.decode("trans_flow", e));
+    let mut details: HashMap<i64, Detail> = HashMap::with_capacity(ids.len());
+    for list in id_lists(&ids) {
+        let sql = format!("SELECT id, user_id, create_time FROM trans_flow WHERE id IN ({list})");
+        for r in db.fetch_all(&sql, &[]).await? {
+            let user = r.opt_i64(1).map_err(d)?.ok_or_else(|| d(null("user_id")))?;
+            let at = r
+                .opt_time(2)
+                .map_err(d)?
+                .ok_or_else(|| d(null("create_time")))?;
+            details.insert(r.i64(0).map_err(d)?, (user, at, at));
+        }
+    }
+    sc::match_flows(
+        keys,
+        parsed,
+        flows,
+        &|| cancel.load(Ordering::Relaxed),
+        &mut |id| {
+            details.get(&id).copied().ok_or_else(|| {
+                MatchError::Db(DbError::State(format!(
+                    "flow {id} of trans_flow disappeared during the run"
+                )))
+            })
+        },
+    )
+}
+
+/// One `COPY` of the flows: per-user balance effects, and the recharge flows'
+/// bills (with, for the matching, their cents and where they fall: window,
+/// period, near a boundary — tested by the server as the matching's SQL does).
+#[allow(clippy::too_many_arguments)]
 async fn scan_flows(
     db: &Db,
     scope: &Scope,
     want: Wanted,
+    job: Option<&MatchJob>,
     keys: &Keys,
     cancel: &AtomicBool,
     stop: &AtomicBool,
     progress: &mut dyn FnMut(&str, u64),
 ) -> Result<FlowsScan, MatchError> {
     let effects = effect_signs();
+    let bills = want.orders || job.is_some();
+    let window = match job {
+        Some(j) => {
+            let lit = pg_copy::timestamp_literal;
+            let (w0, w1) = (lit(j.from - j.window), lit(j.to + j.window));
+            let (p0, p1) = (lit(j.from), lit(j.to));
+            let (e0, e1) = (lit(j.from + j.window), lit(j.to - j.window));
+            format!(
+                "(create_time >= {w0} AND create_time < {w1}), \
+                 (create_time >= {p0} AND create_time < {p1}), \
+                 (create_time < {e0} OR create_time >= {e1})"
+            )
+        }
+        None => "NULL, NULL, NULL".to_owned(),
+    };
     let sql = format!(
-        "COPY (SELECT user_id, trans_type, trans_amount, {}, {}, {} FROM trans_flow \
+        "COPY (SELECT user_id, trans_type, trans_amount, {}, {}, {}, {window} FROM trans_flow \
          WHERE is_deleted = 0{}) TO STDOUT",
-        if want.orders { "trans_no" } else { "NULL" },
-        if want.orders { "id" } else { "NULL" },
-        in_range("create_time", scope),
+        if bills { "trans_no" } else { "NULL" },
+        if bills { "id" } else { "NULL" },
+        if want.orders {
+            in_range("create_time", scope)
+        } else {
+            "false".to_owned()
+        },
         if want.balances {
             ""
         } else {
@@ -224,14 +344,19 @@ async fn scan_flows(
                 }
             }
             let tt = row.opt_i64(1, "trans_type").map_err(d)?;
+            let uid = row.opt_i64(0, "user_id").map_err(d)?;
+            // trans_amount once decoded for the balances (the matching reads it the same way).
+            let mut known_cents = None;
             if want.balances
-                && let Some(uid) = row.opt_i64(0, "user_id").map_err(d)?
+                && let Some(uid) = uid
             {
                 let (sa, sf) = tt
                     .and_then(|c| effects.iter().find(|e| e.0 == c))
                     .map_or((0, 0), |e| (e.1, e.2));
                 let cents = if sa != 0 || sf != 0 {
-                    row.opt_cents(2, "trans_amount").map_err(d)?.unwrap_or(0)
+                    let c = row.opt_cents(2, "trans_amount").map_err(d)?.unwrap_or(0);
+                    known_cents = Some(c);
+                    c
                 } else {
                     0
                 };
@@ -245,23 +370,57 @@ async fn scan_flows(
                 agg[1] = agg[1].checked_add(sf * cents).ok_or_else(over)?;
                 agg[2] += 1;
             }
-            if !want.orders || tt != Some(1) {
+            if !bills || tt != Some(1) {
+                return Ok(());
+            }
+            let in_range = row.opt_bool(5, "create_time").map_err(d)? == Some(true);
+            let in_window = row.opt_bool(6, "create_time").map_err(d)? == Some(true);
+            if !want.orders && !in_window {
                 return Ok(());
             }
             let id = row
                 .opt_i64(4, "id")
                 .map_err(d)?
                 .ok_or_else(|| d(null("id")))?;
-            let in_range = row.opt_bool(5, "create_time").map_err(d)? == Some(true);
+            let mut flags = if in_range { IN_RANGE } else { 0 };
+            let mut cents = 0;
+            if in_window && scan.match_err.is_none() {
+                if uid.is_none() {
+                    scan.match_err = Some(d(null("user_id")));
+                }
+                cents = match known_cents {
+                    Some(c) => c,
+                    None => row.opt_cents(2, "trans_amount").map_err(d)?.unwrap_or(0),
+                };
+                flags |= IN_WINDOW;
+                if row.opt_bool(7, "create_time").map_err(d)? == Some(true) {
+                    flags |= IN_PERIOD;
+                }
+                if row.opt_bool(8, "create_time").map_err(d)? == Some(true) {
+                    flags |= NEAR_EDGE;
+                }
+            }
             match row.opt_text(3, "trans_no").map_err(d)? {
                 Some(bill) => scan.flows.push(Flow {
                     key: keys.key(&bill),
-                    cents: 0,
+                    cents,
                     rowid: id,
-                    flags: if in_range { IN_RANGE } else { 0 },
+                    flags,
                 }),
-                None if in_range => scan.null_bill.push(id),
-                None => {}
+                None => {
+                    if in_range {
+                        scan.null_bill.push(id);
+                    }
+                    // The matching reads a NULL bill as the empty one; it joins no order.
+                    if flags & IN_WINDOW != 0 {
+                        scan.flows.push(Flow {
+                            key: keys.key(""),
+                            cents,
+                            rowid: id,
+                            flags: (flags & !IN_RANGE) | NO_BILL,
+                        });
+                    }
+                }
             }
             Ok(())
         })

@@ -216,10 +216,27 @@ async fn run_inner(
     // reads the statements (on a blocking thread) and then the period's flows,
     // and merges them (2 cores: it would otherwise wait). Not on SQLite, whose
     // checks run in this process and have their own shared scan (below).
+    // PostgreSQL whose tables the COPY checks can read: the matching reads its
+    // flows from the checks' scan, as on SQLite (below).
+    let pg_shared = db.backend() == crate::db::Backend::Postgres
+        && opts.period.is_some()
+        && !opts.statements.is_empty()
+        && schema.has_table("trans_flow")
+        && schema.has_table("recharge_order")
+        && schema.trans_no_unique
+        && super::pg_checks::fits(
+            db,
+            super::sqlite_checks::Wanted {
+                balances: schema.has_table("user_account"),
+                orders: true,
+            },
+        )
+        .await?;
     if let Some(p) = opts.period
         && !opts.statements.is_empty()
         && db.backend() != crate::db::Backend::Sqlite
         && schema.has_table("trans_flow")
+        && !pg_shared
     {
         return server_checks_and_matching(db, &schema, &scope, opts, p, cancel, progress, out)
             .await;
@@ -228,10 +245,11 @@ async fn run_inner(
     // checks' scan of trans_flow, and the statements are read meanwhile.
     let job = match opts.period {
         Some(p)
-            if !opts.statements.is_empty()
-                && db.backend() == crate::db::Backend::Sqlite
-                && schema.has_table("trans_flow")
-                && schema.trans_no_unique =>
+            if pg_shared
+                || (!opts.statements.is_empty()
+                    && db.backend() == crate::db::Backend::Sqlite
+                    && schema.has_table("trans_flow")
+                    && schema.trans_no_unique) =>
         {
             Some(super::sqlite_checks::MatchJob {
                 files: opts.statements.clone(),
@@ -339,11 +357,6 @@ async fn server_checks_and_matching(
     let mut match_progress = |s: &str, n: u64| (*progress.borrow_mut())(s, n);
     let files = opts.statements.clone();
     let (from, to) = (period.start(), period.end());
-    // On PostgreSQL the checks hold the bills of every flow and order in this
-    // process (`pg_checks`): the matching's flows are read after them, so that
-    // the two never share memory (10M flows: 1.85 GB at once, 1.5 GB allowed).
-    let (checked, wait_checks) = tokio::sync::oneshot::channel::<bool>();
-    let sequential = db.backend() == crate::db::Backend::Postgres;
     let matching = async {
         let read = tokio::task::spawn_blocking(move || {
             matching::read_statements(&files, from, to, None, &mut |_, _| {})
@@ -356,10 +369,6 @@ async fn server_checks_and_matching(
         })??;
         for n in read.entries() {
             match_progress("statement", n);
-        }
-        // After failed checks the matching stops: the checks' error is the run's.
-        if sequential && !wait_checks.await.unwrap_or(false) {
-            return Err(MatchError::Cancelled);
         }
         matching::match_read(
             db,
@@ -378,7 +387,6 @@ async fn server_checks_and_matching(
         let r =
             checks::run_checks_matching(db, schema, scope, None, cancel, &mut check_progress).await;
         checks::stage_time("all checks", t0);
-        let _ = checked.send(r.is_ok());
         r
     };
     let (c, m) = tokio::join!(checks, matching);

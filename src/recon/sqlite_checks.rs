@@ -208,11 +208,11 @@ pub(super) struct Flow {
 /// `create_time` in the checks' period (as SQLite compares text).
 pub(super) const IN_RANGE: u8 = 1;
 /// Matched: `create_time` in the period widened by the window (as SQLite compares text).
-const IN_WINDOW: u8 = 2;
+pub(super) const IN_WINDOW: u8 = 2;
 /// Matched: the time in the period.
-const IN_PERIOD: u8 = 4;
+pub(super) const IN_PERIOD: u8 = 4;
 /// Matched: the time within the window of a boundary.
-const NEAR_EDGE: u8 = 8;
+pub(super) const NEAR_EDGE: u8 = 8;
 /// `trans_no` is NULL: joins no order (and is matched as the empty bill, as the SQL read it).
 pub(super) const NO_BILL: u8 = 16;
 
@@ -288,7 +288,12 @@ fn shared_scan(
         let (orders, parsed) = other
             .join()
             .map_err(|_| DbError::State("the SQLite order scan stopped".into()))?;
-        let (r, mut findings, flows, null_bill_flows, match_err) = here?;
+        // The flow scan stopped because the order scan failed: that failure is the run's.
+        let here = match (here, orders) {
+            (Err(MatchError::Cancelled), Some(Err(e))) => return Err(e),
+            (here, orders) => (here?, orders),
+        };
+        let ((r, mut findings, flows, null_bill_flows, match_err), orders) = here;
         if let Some(o) = orders {
             let (orders, paid_null) = o?;
             let t0 = std::time::Instant::now();
@@ -311,7 +316,32 @@ fn shared_scan(
             return Err(e);
         }
         let t0 = std::time::Instant::now();
-        let m = match_flows(&r, keys, parsed, &flows, j, ctl)?;
+        let _ = j;
+        let flow_dec = dec("trans_flow");
+        let mut detail = |rowid: i64| -> Result<Detail, MatchError> {
+            let mut d = None;
+            r.for_each(
+                "SELECT user_id, create_time FROM trans_flow WHERE rowid = ?",
+                &[rowid.into()],
+                |row| -> Result<bool, MatchError> {
+                    let v = |i, c| sr::value(row, i, c).map_err(&flow_dec);
+                    let user = sr::opt_i64(v(0, "user_id")?, "user_id")
+                        .map_err(&flow_dec)?
+                        .ok_or_else(|| flow_dec(is_null("user_id")))?;
+                    let at = sr::opt_time(v(1, "create_time")?, "create_time")
+                        .map_err(&flow_dec)?
+                        .ok_or_else(|| flow_dec(is_null("create_time")))?;
+                    d = Some((user, at, at));
+                    Ok(false)
+                },
+            )?;
+            d.ok_or_else(|| {
+                MatchError::Db(DbError::State(format!(
+                    "flow {rowid} of trans_flow disappeared during the run"
+                )))
+            })
+        };
+        let m = match_flows(keys, parsed, &flows, &|| ctl.stopped(), &mut detail)?;
         checks::stage_time("  matching merge", t0);
         Ok((findings, Some(m)))
     })
@@ -475,6 +505,14 @@ fn flows_side(
     Ok((r, findings, flows, null_bill_flows, match_err))
 }
 
+/// A column that is NULL where a value is needed.
+pub(super) fn is_null(column: &str) -> DecodeError {
+    DecodeError {
+        column: column.to_owned(),
+        reason: "is NULL".to_owned(),
+    }
+}
+
 /// A flow in the matching's window, read as the matching's SQL read it:
 /// (cents, period flags). User and time must be there (they are read again
 /// for a finding).
@@ -505,17 +543,41 @@ fn matched_flow(
     Ok((cents, flags))
 }
 
-/// The matching merge: the statements against the flows in the window.
-/// `Err(parsed)` hands the statements back when a bill has several flows.
-fn match_flows(
-    r: &SqliteReader,
+/// The flows of the window (their rows) whose bill will not be settled by the
+/// merge's quick path (one paid line, one flow, same cents): those for
+/// which [`match_flows`] may ask the detail. Rows are read in bulk before.
+pub(super) fn detail_candidates(parsed: &Parsed, flows: &[Flow]) -> Vec<i64> {
+    let stmt = &parsed.stmt;
+    let mut out = Vec::new();
+    let mut i = 0;
+    for f in flows.iter().filter(|f| f.flags & IN_WINDOW != 0) {
+        while i < stmt.len() && stmt[i].key() < f.key {
+            i += 1;
+        }
+        let si = i;
+        let mut e = i;
+        while e < stmt.len() && stmt[e].key() == f.key {
+            e += 1;
+        }
+        let quick = matches!(&stmt[si..e], [one] if one.plain_success_cents() == Some(f.cents));
+        if !quick {
+            out.push(f.rowid);
+        }
+    }
+    out
+}
+
+/// The matching merge: the statements against the flows in the window (sorted
+/// by key). `detail` gives a flow's (user, time, time) by its row, for a
+/// finding; `stopped` says when to give up. `Err(parsed)` hands the
+/// statements back when a bill has several flows.
+pub(super) fn match_flows(
     keys: &Keys,
     parsed: Parsed,
     flows: &[Flow],
-    j: &MatchJob,
-    ctl: &Control,
+    stopped: &dyn Fn() -> bool,
+    detail_of: &mut dyn FnMut(i64) -> Result<Detail, MatchError>,
 ) -> Result<Result<MatchOutput, Parsed>, MatchError> {
-    let _ = j;
     let in_window = |f: &&Flow| f.flags & IN_WINDOW != 0;
     let mut last: Option<Key> = None;
     for f in flows.iter().filter(in_window) {
@@ -527,7 +589,6 @@ fn match_flows(
     // The flows in the window, in key order, without a copy.
     let mut win = flows.iter().filter(in_window).peekable();
     let Parsed { mut out, stmt, big } = parsed;
-    let flow_dec = dec("trans_flow");
     let (mut i, mut k) = (0, 0usize);
     loop {
         let key = match (stmt.get(i), win.peek()) {
@@ -563,37 +624,10 @@ fn match_flows(
             in_period: f.flags & IN_PERIOD != 0,
             near_edge: f.flags & NEAR_EDGE != 0,
         });
-        let mut detail = || -> Result<Detail, MatchError> {
-            let rowid = f.map(|f| f.rowid).unwrap_or_default();
-            let mut d = None;
-            r.for_each(
-                "SELECT user_id, create_time FROM trans_flow WHERE rowid = ?",
-                &[rowid.into()],
-                |row| -> Result<bool, MatchError> {
-                    let null = |c: &str| DecodeError {
-                        column: c.to_owned(),
-                        reason: "is NULL".to_owned(),
-                    };
-                    let v = |i, c| sr::value(row, i, c).map_err(&flow_dec);
-                    let user = sr::opt_i64(v(0, "user_id")?, "user_id")
-                        .map_err(&flow_dec)?
-                        .ok_or_else(|| flow_dec(null("user_id")))?;
-                    let at = sr::opt_time(v(1, "create_time")?, "create_time")
-                        .map_err(&flow_dec)?
-                        .ok_or_else(|| flow_dec(null("create_time")))?;
-                    d = Some((user, at, at));
-                    Ok(false)
-                },
-            )?;
-            d.ok_or_else(|| {
-                MatchError::Db(DbError::State(format!(
-                    "flow {rowid} of trans_flow disappeared during the run"
-                )))
-            })
-        };
+        let mut detail = || detail_of(f.map(|f| f.rowid).unwrap_or_default());
         let bill = keys.text(&key);
         matching::compare(&bill, s.as_ref(), side.as_ref(), &mut detail, &mut out)?;
-        if (i + k).is_multiple_of(65_536) && ctl.stopped() {
+        if (i + k).is_multiple_of(65_536) && stopped() {
             return Err(MatchError::Cancelled);
         }
     }
