@@ -219,9 +219,9 @@ async fn postgres_copy_export_is_byte_identical() {
     assert_eq!(fast.lines().count(), 1 + 7 + 1, "one memo holds a newline");
 }
 
-/// The same rows in SQLite (one-scan checks in Rust), PostgreSQL (one FULL
-/// JOIN for the bill-keyed checks) and MariaDB (the separate SQL queries): the
-/// same findings, to the cent and to the word.
+/// The same rows in SQLite (one-scan checks in Rust), PostgreSQL (COPY scans
+/// merged in Rust) and MariaDB (the separate SQL queries): the same findings,
+/// to the cent and to the word.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_checks_agree_with_the_sql_checks() {
     use payrecon::recon::{self, Period, RunOptions, RunStatus};
@@ -344,10 +344,10 @@ async fn sqlite_checks_agree_with_the_sql_checks() {
     }
 }
 
-/// Statement matching from SQLite's shared scan of `trans_flow` (flows read
-/// once with the checks, statements parsed by the fast hfb reader or, for a
-/// file it hands over, the general one) against the general matching on
-/// PostgreSQL and MariaDB: the same findings, counts and row errors.
+/// Statement matching from the shared scans of `trans_flow` (SQLite's reader,
+/// PostgreSQL's COPY: flows read once with the checks, statements parsed by
+/// the fast hfb reader or, for a file it hands over, the general one) against
+/// the general matching on MariaDB: the same findings, counts and row errors.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_shared_scan_matching_agrees_with_the_servers() {
     use payrecon::recon::{self, Period, RunOptions, RunStatus, StatementInput};

@@ -1,6 +1,10 @@
 //! The database checks of SPEC §4: everything that can be found from the
 //! payment database alone. Aggregation runs in the database (exact DECIMAL
-//! sums on the servers, integer cents on SQLite); only offending keys come back.
+//! sums) and only offending keys come back — except for the two passes over
+//! every flow (balances, bill-keyed order/flow checks), which SQLite
+//! (`sqlite_checks`) and PostgreSQL (`pg_checks`, over COPY) scan into this
+//! process and sum in integer cents, much faster than their SQL; the SQL
+//! stays for MySQL and for tables those paths do not take.
 
 use super::finding::{Finding, Kind};
 use super::matching::MatchError;
