@@ -483,6 +483,99 @@ async fn connection_killed_mid_run_is_a_failed_run() {
     }
 }
 
+/// PostgreSQL: the connection of the flows' COPY scan dies while the order
+/// scan runs beside it. Made deterministic with two locks: the run first
+/// waits on `notify_log` (after reading the schema); meanwhile `trans_flow`
+/// is locked from a second session and `notify_log` freed, so the run goes
+/// on to its COPY of `trans_flow`, which waits — and is killed there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_copy_scan_killed_mid_run_is_a_failed_run() {
+    use sqlx::{Connection as _, Executor as _, Row as _};
+    let home = tempfile::tempdir().unwrap();
+    let t = support::fresh_db(support::Backend::Postgres).await;
+    {
+        let db = Db::connect(&t.url, &ConnectOptions::read_write())
+            .await
+            .unwrap();
+        payrecon::db::migrate(&db).await.unwrap();
+        db.close().await;
+    }
+    let out = home.path().join("out");
+    let mut first = sqlx::PgConnection::connect(&t.url).await.unwrap();
+    first.execute("BEGIN").await.unwrap();
+    first
+        .execute("LOCK TABLE notify_log IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    let mut second = sqlx::PgConnection::connect(&t.url).await.unwrap();
+    let proc = Command::new(env!("CARGO_BIN_EXE_payrecon"))
+        .args(["reconcile", "--db", &t.url, "--out", out.to_str().unwrap()])
+        .env("HOME", home.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut probe = sqlx::PgConnection::connect(&t.url).await.unwrap();
+    // Waiting queries of the run, as (pid, text).
+    let waiting = async |probe: &mut sqlx::PgConnection| -> Vec<(i32, String)> {
+        probe
+            .fetch_all(sqlx::query(
+                "SELECT pid, query FROM pg_stat_activity \
+                 WHERE application_name = 'payrecon' AND wait_event_type = 'Lock'",
+            ))
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (r.get::<i32, _>(0), r.get::<String, _>(1)))
+            .collect()
+    };
+    let mut blocked = false;
+    for _ in 0..200 {
+        if waiting(&mut probe)
+            .await
+            .iter()
+            .any(|w| w.1.contains("notify_log"))
+        {
+            blocked = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert!(blocked, "the run never waited on notify_log");
+    second.execute("BEGIN").await.unwrap();
+    second
+        .execute("LOCK TABLE trans_flow IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    first.execute("ROLLBACK").await.unwrap();
+    let mut killed = false;
+    for _ in 0..200 {
+        for (pid, q) in waiting(&mut probe).await {
+            if q.starts_with("COPY (SELECT user_id") {
+                probe
+                    .execute(sqlx::query("SELECT pg_terminate_backend($1)").bind(pid))
+                    .await
+                    .unwrap();
+                killed = true;
+            }
+        }
+        if killed {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert!(
+        killed,
+        "the run's COPY of trans_flow never waited on the lock"
+    );
+    second.execute("ROLLBACK").await.unwrap();
+    let o = tokio::task::spawn_blocking(move || proc.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    check_failed(&o, &out);
+}
+
 fn check_failed(o: &std::process::Output, out: &Path) {
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
