@@ -138,16 +138,12 @@ impl<'a> CopyRow<'a> {
         let Some(f) = self.raw(i, col)? else {
             return Ok(None);
         };
-        std::str::from_utf8(f)
-            .ok()
-            .and_then(|s| s.parse::<i64>().ok())
-            .map(Some)
-            .ok_or_else(|| {
-                derr(
-                    col,
-                    format!("not an integer: {}", String::from_utf8_lossy(f)),
-                )
-            })
+        parse_i64(f).map(Some).ok_or_else(|| {
+            derr(
+                col,
+                format!("not an integer: {}", String::from_utf8_lossy(f)),
+            )
+        })
     }
 
     /// A boolean field (`t`/`f`); `None` for NULL.
@@ -208,6 +204,26 @@ impl<'a> CopyRow<'a> {
             )
         })
     }
+}
+
+/// An integer as PostgreSQL prints it (`-?[0-9]+`), without a UTF-8 pass.
+fn parse_i64(f: &[u8]) -> Option<i64> {
+    let (neg, digits) = match f.split_first()? {
+        (b'-', rest) => (true, rest),
+        _ => (false, f),
+    };
+    if digits.is_empty() || digits.len() > 19 {
+        return None;
+    }
+    let mut v: i64 = 0;
+    for &c in digits {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        // Accumulate negatively so that i64::MIN parses.
+        v = v.checked_mul(10)?.checked_sub(i64::from(c - b'0'))?;
+    }
+    if neg { Some(v) } else { v.checked_neg() }
 }
 
 /// Undoes COPY's backslash escapes; `None` for a malformed one.
@@ -387,5 +403,27 @@ mod tests {
         )
         .unwrap();
         assert_eq!(seen, 2);
+    }
+
+    #[test]
+    fn integers_parse_as_str_parse_does() {
+        for t in [
+            "0",
+            "-0",
+            "42",
+            "-42",
+            "9223372036854775807",
+            "-9223372036854775808",
+            "9223372036854775808",
+            "-9223372036854775809",
+            "",
+            "-",
+            "+1",
+            "1.0",
+            "12a",
+        ] {
+            let std = t.parse::<i64>().ok().filter(|_| !t.starts_with('+'));
+            assert_eq!(parse_i64(t.as_bytes()), std, "{t}");
+        }
     }
 }

@@ -94,6 +94,25 @@ async fn primary_id(db: &Db, table: &str) -> Result<bool, DbError> {
     Ok(!rows.is_empty())
 }
 
+/// The planner's row estimate of `table` plus a tenth (0 when never
+/// analysed): the scans reserve that much up front. Reserved memory is not
+/// touched until used; growing by doubling would copy each vector and
+/// touch its pages twice.
+async fn estimated_rows(db: &Db, table: &str) -> Result<usize, DbError> {
+    let rows = db
+        .fetch_all(
+            "SELECT GREATEST(reltuples, 0)::bigint FROM pg_class WHERE oid = to_regclass(?)",
+            &[table.into()],
+        )
+        .await?;
+    let n = match rows.first() {
+        Some(r) => r.i64(0).map_err(|e| db.decode("pg_class", e))?,
+        None => 0,
+    };
+    // At most 100M rows: a wild estimate must not ask for absurd memory.
+    Ok(usize::try_from(n.clamp(0, 100_000_000)).unwrap_or(0) / 10 * 11)
+}
+
 /// `(col >= from AND col < to)` for the scope, as a COPY query can say it
 /// (no parameters); `true` for an open scope.
 fn in_range(col: &str, scope: &Scope) -> String {
@@ -332,6 +351,10 @@ async fn scan_flows(
     );
     let d = |e| MatchError::Db(db.decode("trans_flow", e));
     let mut scan = FlowsScan::default();
+    if bills {
+        // Best effort: without the reservation the vector grows as it goes.
+        let _ = scan.flows.try_reserve(estimated_rows(db, "trans_flow").await?);
+    }
     let mut reader = CopyText::new();
     let mut n: u64 = 0;
     db.copy_out(&sql, |chunk| -> Result<(), MatchError> {
@@ -449,6 +472,8 @@ async fn scan_orders(
     );
     let d = |e| MatchError::Db(db.decode("recharge_order", e));
     let mut orders = Vec::new();
+    // Best effort: without the reservation the vector grows as it goes.
+    let _ = orders.try_reserve(estimated_rows(db, "recharge_order").await?);
     let mut paid_null = Vec::new();
     let mut reader = CopyText::new();
     db.copy_out(&sql, |chunk| -> Result<(), MatchError> {
