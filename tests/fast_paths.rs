@@ -17,6 +17,31 @@ fn at(s: &str) -> chrono::NaiveDateTime {
     chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f").unwrap()
 }
 
+/// A run that must succeed, and its findings as sorted `findings.csv` rows.
+async fn run_rows(
+    db: &Db,
+    opts: &payrecon::recon::RunOptions,
+) -> (payrecon::recon::RunOutput, Vec<Vec<String>>) {
+    use payrecon::recon::{self, RunStatus};
+    let out = recon::reconcile(
+        db,
+        opts,
+        &std::sync::atomic::AtomicBool::new(false),
+        &mut |_, _| {},
+    )
+    .await;
+    assert_eq!(
+        out.status,
+        RunStatus::Ok,
+        "{}: {:?}",
+        db.redacted_url(),
+        out.error
+    );
+    let mut rows: Vec<Vec<String>> = out.findings.iter().map(recon::run::finding_cells).collect();
+    rows.sort();
+    (out, rows)
+}
+
 #[allow(clippy::type_complexity)]
 async fn fill(db: &Db) {
     let flows: [(
@@ -224,7 +249,7 @@ async fn postgres_copy_export_is_byte_identical() {
 /// to the cent and to the word.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_checks_agree_with_the_sql_checks() {
-    use payrecon::recon::{self, Period, RunOptions, RunStatus};
+    use payrecon::recon::{Period, RunOptions};
     let mut results = Vec::new();
     for backend in [Backend::Sqlite, Backend::Postgres, Backend::MySql] {
         let t = fresh_db(backend).await;
@@ -309,17 +334,7 @@ async fn sqlite_checks_agree_with_the_sql_checks() {
         let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
         for period in [Some(Period::day(day)), None] {
             let opts = RunOptions::new(period, Vec::new(), at("2026-11-21 02:00:00"));
-            let out = recon::reconcile(
-                &ro,
-                &opts,
-                &std::sync::atomic::AtomicBool::new(false),
-                &mut |_, _| {},
-            )
-            .await;
-            assert_eq!(out.status, RunStatus::Ok, "{backend:?}: {:?}", out.error);
-            let mut rows: Vec<Vec<String>> =
-                out.findings.iter().map(recon::run::finding_cells).collect();
-            rows.sort();
+            let (_, rows) = run_rows(&ro, &opts).await;
             results.push((backend, period.is_some(), rows));
         }
     }
@@ -350,7 +365,7 @@ async fn sqlite_checks_agree_with_the_sql_checks() {
 /// the general matching on MariaDB: the same findings, counts and row errors.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_shared_scan_matching_agrees_with_the_servers() {
-    use payrecon::recon::{self, Period, RunOptions, RunStatus, StatementInput};
+    use payrecon::recon::{Period, RunOptions, StatementInput};
     use payrecon::statement::Format;
     let dir = tempfile::tempdir().unwrap();
     // Fast reader: blank lines, CRLF, spaces, a bad row, a duplicate, a long key.
@@ -466,17 +481,7 @@ async fn sqlite_shared_scan_matching_agrees_with_the_servers() {
                 .collect(),
             at("2026-11-21 02:00:00"),
         );
-        let out = recon::reconcile(
-            &ro,
-            &opts,
-            &std::sync::atomic::AtomicBool::new(false),
-            &mut |_, _| {},
-        )
-        .await;
-        assert_eq!(out.status, RunStatus::Ok, "{backend:?}: {:?}", out.error);
-        let mut rows: Vec<Vec<String>> =
-            out.findings.iter().map(recon::run::finding_cells).collect();
-        rows.sort();
+        let (out, rows) = run_rows(&ro, &opts).await;
         let files: Vec<(u64, Vec<(u64, String)>)> = out
             .files
             .iter()
@@ -513,7 +518,7 @@ async fn sqlite_shared_scan_matching_agrees_with_the_servers() {
 #[tokio::test]
 #[allow(clippy::type_complexity)]
 async fn postgres_copy_checks_agree_with_its_sql_checks() {
-    use payrecon::recon::{self, Period, RunOptions, RunStatus};
+    use payrecon::recon::{Period, RunOptions};
     let t = fresh_db(Backend::Postgres).await;
     let db = Db::connect(&t.url, &ConnectOptions::read_write())
         .await
@@ -624,18 +629,7 @@ async fn postgres_copy_checks_agree_with_its_sql_checks() {
             (Some(Period::day(day)), files),
         ] {
             let opts = RunOptions::new(period, files, at("2026-11-21 02:00:00"));
-            let out = recon::reconcile(
-                &ro,
-                &opts,
-                &std::sync::atomic::AtomicBool::new(false),
-                &mut |_, _| {},
-            )
-            .await;
-            assert_eq!(out.status, RunStatus::Ok, "{:?}", out.error);
-            let mut rows: Vec<Vec<String>> =
-                out.findings.iter().map(recon::run::finding_cells).collect();
-            rows.sort();
-            all.push(rows);
+            all.push(run_rows(&ro, &opts).await.1);
         }
         ro.close().await;
         all

@@ -182,7 +182,7 @@ pub(super) async fn run_checks_matching(
         None
     };
     let sqlite = db.sqlite_path().map(std::path::Path::to_path_buf);
-    if let Some(path) = sqlite
+    let scanned = if let Some(path) = sqlite
         && (fast.balances || fast.orders || job.is_some())
     {
         let s = scope.clone();
@@ -210,34 +210,25 @@ pub(super) async fn run_checks_matching(
                 }
             }
         };
-        let (found, m) =
-            r.map_err(|e| DbError::State(format!("the SQLite reader stopped: {e}")))??;
+        let found = r.map_err(|e| DbError::State(format!("the SQLite reader stopped: {e}")))??;
         report_time("sqlite_scan (balances, orders)", t);
+        Some(found)
+    } else {
+        pg_found
+    };
+    if let Some((found, m)) = scanned {
+        // The fast scans did balances and (with a unique trans_no) the bill-keyed pair.
         matched = m;
         out.findings.extend(found);
-        if want_orders {
-            if !fast.orders {
-                timed(
-                    "order_flow_pairs",
-                    order_flow_pairs(db, scope, schema.trans_no_unique, &mut out),
-                )
-                .await?;
-            }
-            timed("stuck_orders", stuck_orders(db, scope, &mut out)).await?;
-        }
-    } else if let Some((found, m)) = pg_found {
-        matched = m;
-        out.findings.extend(found);
-        if want_orders {
-            if !fast.orders {
-                timed(
-                    "order_flow_pairs",
-                    order_flow_pairs(db, scope, schema.trans_no_unique, &mut out),
-                )
-                .await?;
-            }
-            timed("stuck_orders", stuck_orders(db, scope, &mut out)).await?;
-        }
+        orders_after_scan(
+            db,
+            scope,
+            schema,
+            want_orders && !fast.orders,
+            want_orders,
+            &mut out,
+        )
+        .await?;
     } else {
         // Two independent passes over the big tables: on the servers they run
         // at the same time on two pooled connections (the server does the work).
@@ -276,6 +267,30 @@ pub(super) async fn run_checks_matching(
     }
     merge_duplicate_credit(&mut out.findings);
     Ok((out, matched))
+}
+
+/// After a fast scan (SQLite's, PostgreSQL's COPY): the order checks it did
+/// not do — the bill-keyed pair in SQL when `pairs` (no unique `trans_no`),
+/// and the stuck orders when `stuck`.
+async fn orders_after_scan(
+    db: &Db,
+    scope: &Scope,
+    schema: &SchemaReport,
+    pairs: bool,
+    stuck: bool,
+    out: &mut CheckOutput,
+) -> Result<(), DbError> {
+    if pairs {
+        timed(
+            "order_flow_pairs",
+            order_flow_pairs(db, scope, schema.trans_no_unique, out),
+        )
+        .await?;
+    }
+    if stuck {
+        timed("stuck_orders", stuck_orders(db, scope, out)).await?;
+    }
+    Ok(())
 }
 
 /// Runs one check; with `PAYRECON_TIMINGS` set, says on stderr how long it took.

@@ -353,7 +353,9 @@ async fn scan_flows(
     let mut scan = FlowsScan::default();
     if bills {
         // Best effort: without the reservation the vector grows as it goes.
-        let _ = scan.flows.try_reserve(estimated_rows(db, "trans_flow").await?);
+        let _ = scan
+            .flows
+            .try_reserve(estimated_rows(db, "trans_flow").await?);
     }
     let mut reader = CopyText::new();
     let mut n: u64 = 0;
@@ -383,15 +385,7 @@ async fn scan_flows(
                 } else {
                     0
                 };
-                let agg = scan.per_user.entry(uid);
-                let over = || {
-                    DbError::State(format!(
-                        "the flows of user {uid} overflow a 64-bit sum of cents"
-                    ))
-                };
-                agg[0] = agg[0].checked_add(sa * cents).ok_or_else(over)?;
-                agg[1] = agg[1].checked_add(sf * cents).ok_or_else(over)?;
-                agg[2] += 1;
+                scan.per_user.add(uid, (sa, sf), cents)?;
             }
             if !bills || tt != Some(1) {
                 return Ok(());

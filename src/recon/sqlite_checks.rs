@@ -108,7 +108,7 @@ pub(super) struct PerUser {
 const DENSE_MAX: i64 = 1 << 22;
 
 impl PerUser {
-    pub(super) fn entry(&mut self, uid: i64) -> &mut [i64; 3] {
+    fn entry(&mut self, uid: i64) -> &mut [i64; 3] {
         match usize::try_from(uid) {
             Ok(i) if uid < DENSE_MAX => {
                 if i >= self.dense.len() {
@@ -119,6 +119,20 @@ impl PerUser {
             }
             _ => self.sparse.entry(uid).or_insert([0; 3]),
         }
+    }
+
+    /// Adds one flow of `uid`: `cents` times its signs on (amount, freeze).
+    pub(super) fn add(&mut self, uid: i64, (sa, sf): (i64, i64), cents: i64) -> DbResult<()> {
+        let agg = self.entry(uid);
+        let over = || {
+            DbError::State(format!(
+                "the flows of user {uid} overflow a 64-bit sum of cents"
+            ))
+        };
+        agg[0] = agg[0].checked_add(sa * cents).ok_or_else(over)?;
+        agg[1] = agg[1].checked_add(sf * cents).ok_or_else(over)?;
+        agg[2] += 1;
+        Ok(())
     }
 
     pub(super) fn get(&self, uid: i64) -> [i64; 3] {
@@ -421,15 +435,7 @@ fn flows_side(
                 } else {
                     0
                 };
-                let agg = per_user.entry(uid);
-                let over = || {
-                    DbError::State(format!(
-                        "the flows of user {uid} overflow a 64-bit sum of cents"
-                    ))
-                };
-                agg[0] = agg[0].checked_add(sa * cents).ok_or_else(over)?;
-                agg[1] = agg[1].checked_add(sf * cents).ok_or_else(over)?;
-                agg[2] += 1;
+                per_user.add(uid, (sa, sf), cents)?;
             }
             if tt != Some(recharge) {
                 return Ok(true);
