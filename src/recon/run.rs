@@ -212,12 +212,9 @@ async fn run_inner(
         stuck_after: opts.stuck_after,
         lock_ttl: opts.lock_ttl,
     };
-    // On the servers the checks are the server's work: meanwhile the client
-    // reads the statements (on a blocking thread) and then the period's flows,
-    // and merges them (2 cores: it would otherwise wait). Not on SQLite, whose
-    // checks run in this process and have their own shared scan (below).
-    // PostgreSQL whose tables the COPY checks can read: the matching reads its
-    // flows from the checks' scan, as on SQLite (below).
+    // SQLite with a unique trans_no, and PostgreSQL whose tables the COPY
+    // checks can read: the matching reads its flows from the checks' scan of
+    // trans_flow, and the statements are parsed meanwhile (`job`, below).
     let pg_shared = db.backend() == crate::db::Backend::Postgres
         && opts.period.is_some()
         && !opts.statements.is_empty()
@@ -238,11 +235,12 @@ async fn run_inner(
         && schema.has_table("trans_flow")
         && !pg_shared
     {
+        // Otherwise on the servers the checks are the server's work: meanwhile
+        // the client reads the statements (on a blocking thread) and then the
+        // period's flows, and merges them (2 cores: it would otherwise wait).
         return server_checks_and_matching(db, &schema, &scope, opts, p, cancel, progress, out)
             .await;
     }
-    // SQLite with a unique trans_no: the matching reads its flows from the
-    // checks' scan of trans_flow, and the statements are read meanwhile.
     let job = match opts.period {
         Some(p)
             if pg_shared
