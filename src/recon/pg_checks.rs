@@ -23,7 +23,7 @@ use super::sqlite_checks::{
     self as sc, Flow, IN_PERIOD, IN_RANGE, IN_WINDOW, MatchJob, Matched, NEAR_EDGE, NO_BILL, Order,
     Paid, PerUser, Wanted, effect_signs, pair_merge,
 };
-use crate::db::pg_copy::{self, ColumnType, CopyText};
+use crate::db::pg_copy::{self, ColumnType, CopyBinary};
 use crate::db::{Db, DbError, DecodeError};
 use rust_decimal::Decimal;
 use std::collections::HashMap;
@@ -334,8 +334,8 @@ async fn scan_flows(
         None => "NULL, NULL, NULL".to_owned(),
     };
     let sql = format!(
-        "COPY (SELECT user_id, trans_type, trans_amount, {}, {}, {}, {window} FROM trans_flow \
-         WHERE is_deleted = 0{}) TO STDOUT",
+        "COPY (SELECT user_id, trans_type, trans_amount::numeric, {}, {}, {}, {window} \
+         FROM trans_flow WHERE is_deleted = 0{}) TO STDOUT (FORMAT binary)",
         if bills { "trans_no" } else { "NULL" },
         if bills { "id" } else { "NULL" },
         if want.orders {
@@ -357,7 +357,7 @@ async fn scan_flows(
             .flows
             .try_reserve(estimated_rows(db, "trans_flow").await?);
     }
-    let mut reader = CopyText::new();
+    let mut reader = CopyBinary::new();
     let mut n: u64 = 0;
     db.copy_out(&sql, |chunk| -> Result<(), MatchError> {
         reader.feed(chunk, |row| -> Result<(), MatchError> {
@@ -443,10 +443,8 @@ async fn scan_flows(
         })
     })
     .await?;
-    if reader.has_partial_row() {
-        return Err(
-            DbError::State("the COPY of trans_flow ended in the middle of a row".into()).into(),
-        );
+    if reader.is_incomplete() {
+        return Err(DbError::State("the COPY of trans_flow stopped before its end".into()).into());
     }
     progress("checks", n);
     Ok(scan)
@@ -461,7 +459,8 @@ async fn scan_orders(
 ) -> Result<OrdersScan, MatchError> {
     let t0 = std::time::Instant::now();
     let sql = format!(
-        "COPY (SELECT agent_bill_no, id, status = 2, {} FROM recharge_order) TO STDOUT",
+        "COPY (SELECT agent_bill_no, id, status = 2, {} FROM recharge_order) \
+         TO STDOUT (FORMAT binary)",
         in_range("create_time", scope)
     );
     let d = |e| MatchError::Db(db.decode("recharge_order", e));
@@ -469,7 +468,7 @@ async fn scan_orders(
     // Best effort: without the reservation the vector grows as it goes.
     let _ = orders.try_reserve(estimated_rows(db, "recharge_order").await?);
     let mut paid_null = Vec::new();
-    let mut reader = CopyText::new();
+    let mut reader = CopyBinary::new();
     db.copy_out(&sql, |chunk| -> Result<(), MatchError> {
         reader.feed(chunk, |row| -> Result<(), MatchError> {
             if orders.len().is_multiple_of(65_536) && stop.load(Ordering::Relaxed) {
@@ -500,11 +499,10 @@ async fn scan_orders(
         })
     })
     .await?;
-    if reader.has_partial_row() {
-        return Err(DbError::State(
-            "the COPY of recharge_order ended in the middle of a row".into(),
-        )
-        .into());
+    if reader.is_incomplete() {
+        return Err(
+            DbError::State("the COPY of recharge_order stopped before its end".into()).into(),
+        );
     }
     checks::stage_time("  recharge_order COPY", t0);
     let t0 = std::time::Instant::now();
@@ -528,9 +526,10 @@ async fn balances(
 ) -> Result<(), MatchError> {
     let d = |e| MatchError::Db(db.decode("user_account", e));
     let mut off: Vec<(i64, (i64, i64), [i64; 3])> = Vec::new();
-    let mut reader = CopyText::new();
+    let mut reader = CopyBinary::new();
     db.copy_out(
-        "COPY (SELECT user_id, amount, freeze_amount FROM user_account WHERE is_deleted = 0) TO STDOUT",
+        "COPY (SELECT user_id, amount::numeric, freeze_amount::numeric FROM user_account \
+         WHERE is_deleted = 0) TO STDOUT (FORMAT binary)",
         |chunk| -> Result<(), MatchError> {
             reader.feed(chunk, |row| -> Result<(), MatchError> {
                 let uid = row
@@ -549,6 +548,11 @@ async fn balances(
         },
     )
     .await?;
+    if reader.is_incomplete() {
+        return Err(
+            DbError::State("the COPY of user_account stopped before its end".into()).into(),
+        );
+    }
     let with_flows: Vec<i64> = off.iter().filter(|o| o.2[2] > 0).map(|o| o.0).collect();
     let mut last = HashMap::new();
     let df = |e| MatchError::Db(db.decode("trans_flow", e));
