@@ -421,7 +421,8 @@ async fn connection_killed_mid_run_is_a_failed_run() {
                     let r = probe
                         .fetch_one(sqlx::query(
                             "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity \
-                             WHERE application_name = 'payrecon' AND wait_event_type = 'Lock'",
+                             WHERE application_name = 'payrecon' AND wait_event_type = 'Lock' \
+                 AND datname = current_database()",
                         ))
                         .await
                         .unwrap();
@@ -521,7 +522,8 @@ async fn postgres_copy_scan_killed_mid_run_is_a_failed_run() {
         probe
             .fetch_all(sqlx::query(
                 "SELECT pid, query FROM pg_stat_activity \
-                 WHERE application_name = 'payrecon' AND wait_event_type = 'Lock'",
+                 WHERE application_name = 'payrecon' AND wait_event_type = 'Lock' \
+                 AND datname = current_database()",
             ))
             .await
             .unwrap()

@@ -742,7 +742,8 @@ async fn pg_copy_flows(
     Ok(true)
 }
 
-fn null(column: &str) -> crate::db::DecodeError {
+/// A column that is NULL where a value is needed.
+pub(super) fn null(column: &str) -> crate::db::DecodeError {
     crate::db::DecodeError {
         column: column.to_owned(),
         reason: "is NULL".to_owned(),

@@ -5,14 +5,15 @@
 //! 10M-row tables: on the benchmark's 2 cores about 7 and 10 s of server CPU,
 //! run side by side (docs/BENCHMARKS.md). Here the server only scans: one
 //! `COPY` of `trans_flow` and one of `recharge_order`, on two connections at
-//! once, read in the text format (`db::pg_copy`). The balances are summed in
+//! once, in the binary format (`db::pg_copy::CopyBinary`: cheaper for the
+//! server to write and for payrecon to read than text). The balances are summed in
 //! integer cents as the rows arrive; the bills are compared by the same sort
 //! and merge as SQLite's fast path (`sqlite_checks::pair_merge`). Only the
 //! few offending rows are then read in full, by `id`. The period tests
 //! (`create_time` in range, `status = 2`) are evaluated by the server, so
 //! NULLs and time comparisons behave exactly as in the SQL this replaces.
 //!
-//! It runs only when the columns have types whose COPY text it knows
+//! It runs only when the columns have types whose wire form it reads
 //! (integers, text, NUMERIC with at most two decimals) and `id` is the primary
 //! key of both tables; otherwise the SQL runs.
 
@@ -24,7 +25,7 @@ use super::sqlite_checks::{
     Paid, PerUser, Wanted, effect_signs, pair_merge,
 };
 use crate::db::pg_copy::{self, ColumnType, CopyBinary};
-use crate::db::{Db, DbError, DecodeError};
+use crate::db::{Db, DbError};
 use rust_decimal::Decimal;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -33,15 +34,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 /// Rows per `id IN (…)` when offending rows are read again.
 const BATCH: usize = 1000;
 
-fn null(column: &str) -> DecodeError {
-    DecodeError {
-        column: column.to_owned(),
-        reason: "is NULL".to_owned(),
-    }
-}
-
-/// Whether every column the fast path reads has a type its text reader knows,
-/// and `id` is the primary key where rows are read again.
+/// Whether every column the fast path reads has a type its reader knows, and
+/// `id` is the primary key where rows are read again.
 pub(super) async fn fits(db: &Db, want: Wanted) -> Result<bool, DbError> {
     let cents = |t: &ColumnType| {
         t.is_integer() || (t.data_type == "numeric" && t.scale.is_some_and(|s| s <= 2))
@@ -280,11 +274,14 @@ async fn match_shared(
     for list in id_lists(&ids) {
         let sql = format!("SELECT id, user_id, create_time FROM trans_flow WHERE id IN ({list})");
         for r in db.fetch_all(&sql, &[]).await? {
-            let user = r.opt_i64(1).map_err(d)?.ok_or_else(|| d(null("user_id")))?;
+            let user = r
+                .opt_i64(1)
+                .map_err(d)?
+                .ok_or_else(|| d(matching::null("user_id")))?;
             let at = r
                 .opt_time(2)
                 .map_err(d)?
-                .ok_or_else(|| d(null("create_time")))?;
+                .ok_or_else(|| d(matching::null("create_time")))?;
             details.insert(r.i64(0).map_err(d)?, (user, at, at));
         }
     }
@@ -398,12 +395,12 @@ async fn scan_flows(
             let id = row
                 .opt_i64(4, "id")
                 .map_err(d)?
-                .ok_or_else(|| d(null("id")))?;
+                .ok_or_else(|| d(matching::null("id")))?;
             let mut flags = if in_range { IN_RANGE } else { 0 };
             let mut cents = 0;
             if in_window && scan.match_err.is_none() {
                 if uid.is_none() {
-                    scan.match_err = Some(d(null("user_id")));
+                    scan.match_err = Some(d(matching::null("user_id")));
                 }
                 cents = match known_cents {
                     Some(c) => c,
@@ -477,7 +474,7 @@ async fn scan_orders(
             let id = row
                 .opt_i64(1, "id")
                 .map_err(d)?
-                .ok_or_else(|| d(null("id")))?;
+                .ok_or_else(|| d(matching::null("id")))?;
             let paid = match row.opt_bool(2, "status").map_err(d)? {
                 Some(true) => Paid::Yes,
                 Some(false) => Paid::No,
@@ -535,7 +532,7 @@ async fn balances(
                 let uid = row
                     .opt_i64(0, "user_id")
                     .map_err(d)?
-                    .ok_or_else(|| d(null("user_id")))?;
+                    .ok_or_else(|| d(matching::null("user_id")))?;
                 let a = row.opt_cents(1, "amount").map_err(d)?;
                 let f = row.opt_cents(2, "freeze_amount").map_err(d)?;
                 let e = per_user.get(uid);

@@ -341,10 +341,10 @@ fn shared_scan(
                     let v = |i, c| sr::value(row, i, c).map_err(&flow_dec);
                     let user = sr::opt_i64(v(0, "user_id")?, "user_id")
                         .map_err(&flow_dec)?
-                        .ok_or_else(|| flow_dec(is_null("user_id")))?;
+                        .ok_or_else(|| flow_dec(matching::null("user_id")))?;
                     let at = sr::opt_time(v(1, "create_time")?, "create_time")
                         .map_err(&flow_dec)?
-                        .ok_or_else(|| flow_dec(is_null("create_time")))?;
+                        .ok_or_else(|| flow_dec(matching::null("create_time")))?;
                     d = Some((user, at, at));
                     Ok(false)
                 },
@@ -511,14 +511,6 @@ fn flows_side(
     Ok((r, findings, flows, null_bill_flows, match_err))
 }
 
-/// A column that is NULL where a value is needed.
-pub(super) fn is_null(column: &str) -> DecodeError {
-    DecodeError {
-        column: column.to_owned(),
-        reason: "is NULL".to_owned(),
-    }
-}
-
 /// A flow in the matching's window, read as the matching's SQL read it:
 /// (cents, period flags). User and time must be there (they are read again
 /// for a finding).
@@ -527,18 +519,15 @@ fn matched_flow(
     j: &MatchJob,
     known_cents: Option<Option<i64>>,
 ) -> Result<(i64, u8), DecodeError> {
-    let null = |c: &str| DecodeError {
-        column: c.to_owned(),
-        reason: "is NULL".to_owned(),
-    };
-    sr::opt_i64(sr::value(row, 0, "user_id")?, "user_id")?.ok_or_else(|| null("user_id"))?;
+    sr::opt_i64(sr::value(row, 0, "user_id")?, "user_id")?
+        .ok_or_else(|| matching::null("user_id"))?;
     let cents = match known_cents {
         Some(c) => c,
         None => sr::opt_cents(sr::value(row, 2, "trans_amount")?, "trans_amount")?,
     }
     .unwrap_or(0);
     let at = sr::opt_time(sr::value(row, 4, "create_time")?, "create_time")?
-        .ok_or_else(|| null("create_time"))?;
+        .ok_or_else(|| matching::null("create_time"))?;
     let mut flags = 0;
     if at >= j.from && at < j.to {
         flags |= IN_PERIOD;
