@@ -415,24 +415,10 @@ async fn connection_killed_mid_run_is_a_failed_run() {
                     .await
                     .unwrap();
                 let proc = child.spawn().unwrap();
-                let mut killed = 0;
-                for _ in 0..200 {
-                    let mut probe = sqlx::PgConnection::connect(&t.url).await.unwrap();
-                    let r = probe
-                        .fetch_one(sqlx::query(
-                            "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity \
-                             WHERE application_name = 'payrecon' AND wait_event_type = 'Lock' \
-                 AND datname = current_database()",
-                        ))
-                        .await
-                        .unwrap();
-                    killed = r.get::<i64, _>(0);
-                    if killed > 0 {
-                        break;
-                    }
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                }
-                assert!(killed > 0, "the run never blocked on the lock");
+                assert!(
+                    pg_waiting_run(&t.url, |_| true, true).await,
+                    "the run never blocked on the lock"
+                );
                 admin.execute("ROLLBACK").await.unwrap();
                 let o = tokio::task::spawn_blocking(move || proc.wait_with_output())
                     .await
@@ -491,7 +477,7 @@ async fn connection_killed_mid_run_is_a_failed_run() {
 /// on to its COPY of `trans_flow`, which waits — and is killed there.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_copy_scan_killed_mid_run_is_a_failed_run() {
-    use sqlx::{Connection as _, Executor as _, Row as _};
+    use sqlx::{Connection as _, Executor as _};
     let home = tempfile::tempdir().unwrap();
     let t = support::fresh_db(support::Backend::Postgres).await;
     {
@@ -516,10 +502,37 @@ async fn postgres_copy_scan_killed_mid_run_is_a_failed_run() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let mut probe = sqlx::PgConnection::connect(&t.url).await.unwrap();
-    // Waiting queries of the run, as (pid, text).
-    let waiting = async |probe: &mut sqlx::PgConnection| -> Vec<(i32, String)> {
-        probe
+    assert!(
+        pg_waiting_run(&t.url, |q| q.contains("notify_log"), false).await,
+        "the run never waited on notify_log"
+    );
+    second.execute("BEGIN").await.unwrap();
+    second
+        .execute("LOCK TABLE trans_flow IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    first.execute("ROLLBACK").await.unwrap();
+    assert!(
+        pg_waiting_run(&t.url, |q| q.starts_with("COPY (SELECT user_id"), true).await,
+        "the run's COPY of trans_flow never waited on the lock"
+    );
+    second.execute("ROLLBACK").await.unwrap();
+    let o = tokio::task::spawn_blocking(move || proc.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    check_failed(&o, &out);
+}
+
+/// Waits (up to 5 s) until a query of payrecon's in this test's database
+/// waits on a lock and its text passes `pick`; with `kill`, terminates its
+/// connection. Whether one was found. (Other tests run at the same time on
+/// the same server: only this database is looked at.)
+async fn pg_waiting_run(url: &str, pick: impl Fn(&str) -> bool, kill: bool) -> bool {
+    use sqlx::{Connection as _, Executor as _, Row as _};
+    let mut probe = sqlx::PgConnection::connect(url).await.unwrap();
+    for _ in 0..200 {
+        let waiting: Vec<(i32, String)> = probe
             .fetch_all(sqlx::query(
                 "SELECT pid, query FROM pg_stat_activity \
                  WHERE application_name = 'payrecon' AND wait_event_type = 'Lock' \
@@ -529,53 +542,23 @@ async fn postgres_copy_scan_killed_mid_run_is_a_failed_run() {
             .unwrap()
             .iter()
             .map(|r| (r.get::<i32, _>(0), r.get::<String, _>(1)))
-            .collect()
-    };
-    let mut blocked = false;
-    for _ in 0..200 {
-        if waiting(&mut probe)
-            .await
-            .iter()
-            .any(|w| w.1.contains("notify_log"))
-        {
-            blocked = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
-    assert!(blocked, "the run never waited on notify_log");
-    second.execute("BEGIN").await.unwrap();
-    second
-        .execute("LOCK TABLE trans_flow IN ACCESS EXCLUSIVE MODE")
-        .await
-        .unwrap();
-    first.execute("ROLLBACK").await.unwrap();
-    let mut killed = false;
-    for _ in 0..200 {
-        for (pid, q) in waiting(&mut probe).await {
-            if q.starts_with("COPY (SELECT user_id") {
+            .collect();
+        let mut found = false;
+        for (pid, _) in waiting.iter().filter(|w| pick(&w.1)) {
+            found = true;
+            if kill {
                 probe
-                    .execute(sqlx::query("SELECT pg_terminate_backend($1)").bind(pid))
+                    .execute(sqlx::query("SELECT pg_terminate_backend($1)").bind(*pid))
                     .await
                     .unwrap();
-                killed = true;
             }
         }
-        if killed {
-            break;
+        if found {
+            return true;
         }
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
-    assert!(
-        killed,
-        "the run's COPY of trans_flow never waited on the lock"
-    );
-    second.execute("ROLLBACK").await.unwrap();
-    let o = tokio::task::spawn_blocking(move || proc.wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
-    check_failed(&o, &out);
+    false
 }
 
 fn check_failed(o: &std::process::Output, out: &Path) {
