@@ -477,12 +477,14 @@ pub(super) async fn apply_run(
     }
 
     // Resolved findings produced again: reopened, with an event saying so.
+    // Looked up from this database's resolved findings (few, by index), not
+    // from each of the run's findings (a fingerprint names its database).
     applied.reopened = sqlx::query(
         "INSERT INTO finding_events \
          (finding_id, run_id, at, operator, action, from_status, to_status, note) \
          SELECT f.id, ?, ?, ?, 'reappeared', 'resolved', 'open', ? \
-         FROM findings AS f JOIN temp.ws_run_input AS i ON i.fingerprint = f.fingerprint \
-         WHERE f.status = 'resolved' ORDER BY f.id",
+         FROM findings AS f WHERE f.database = ? AND f.status = 'resolved' \
+         AND f.fingerprint IN (SELECT fingerprint FROM temp.ws_run_input) ORDER BY f.id",
     )
     .bind(s.run_id)
     .bind(s.at)
@@ -491,6 +493,7 @@ pub(super) async fn apply_run(
         "reopened: run {} produced it again after it was resolved",
         s.run_id
     ))
+    .bind(s.database)
     .execute(&mut *conn)
     .await?
     .rows_affected();
