@@ -142,6 +142,18 @@ measure reconcile "payrecon (PostgreSQL)" "$N" -- "$BIN" reconcile --db "$PGURL"
     --statement "$D/stmt.csv" --format hfb --day 2026-11-20 --out "$OUT/recon-pg"
 measure reconcile "DuckDB (CSV, incl. load)" "$N" -- python3 "$HERE/duckdb_recon.py" \
     "$D/flows.csv" "$D/stmt.csv" "$OUT/recon-duckdb"
+# What a user starting from the database does: export the day's recharge flows (the same four
+# columns and rows as flows.csv) with the database's own CSV tool, then the same DuckDB join.
+FLOWS_SQL="SELECT trans_no, user_id, trans_amount, create_time FROM trans_flow WHERE trans_type = 1 AND is_deleted = 0"
+X_CSV="$OUT/flows-x.csv"
+measure reconcile "sqlite3 -csv export, then DuckDB" "$N" -- sh -c \
+    'sqlite3 -readonly -csv -header "$1" "$2" > "$3" && python3 "$4" "$3" "$5" "$6"' \
+    sh "$D/pay.db" "$FLOWS_SQL" "$X_CSV" "$HERE/duckdb_recon.py" "$D/stmt.csv" "$OUT/recon-duckdb-x"
+measure reconcile "psql \\copy export, then DuckDB" "$N" -- sh -c \
+    'c=$1 x=$2 py=$3 st=$4 o=$5; shift 5; "$@" -c "$c" && python3 "$py" "$x" "$st" "$o"' \
+    sh "\\copy ($FLOWS_SQL) TO '$X_CSV' csv header" "$X_CSV" "$HERE/duckdb_recon.py" "$D/stmt.csv" \
+    "$OUT/recon-duckdb-x" "${PSQL[@]}"
+rm -rf "$OUT/flows-x.csv" "$OUT/recon-duckdb-x"
 
 log "2. balance check"
 BAL_SQLITE="SELECT a.user_id, a.amount, e.s FROM user_account a LEFT JOIN (
