@@ -14,6 +14,7 @@
 #   BENCH_DIR     (default /tmp/payrecon-bench; data in BENCH_DIR/N, PostgreSQL in BENCH_DIR/pgdata)
 #   RUNS          (default 3)     PGPORT (default 55432)     PGBIN (default /usr/lib/postgresql/15/bin)
 #   PREPARE_ONLY=1  generate and load, measure nothing
+#   STEPS         (default "reconcile balance export") which of the three steps to measure
 #   KEEP=0        delete this N's data (files and PostgreSQL database) at the end
 # `bash benches/run.sh stop` stops the PostgreSQL cluster (its files stay in BENCH_DIR/pgdata).
 set -euo pipefail
@@ -135,6 +136,10 @@ measure() {
 STMT_LINES=$(($(wc -l <"$D/stmt.csv") - 1))
 export PGTZ=Asia/Shanghai
 
+STEPS=${STEPS:-reconcile balance export}
+step() { case " $STEPS " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
+
+if step reconcile; then
 log "1. reconcile"
 measure reconcile "payrecon (SQLite)" "$N" -- "$BIN" reconcile --db "sqlite://$D/pay.db" \
     --statement "$D/stmt.csv" --format hfb --day 2026-11-20 --out "$OUT/recon-sqlite"
@@ -154,7 +159,9 @@ measure reconcile "psql \\copy export, then DuckDB" "$N" -- sh -c \
     sh "\\copy ($FLOWS_SQL) TO '$X_CSV' csv header" "$X_CSV" "$HERE/duckdb_recon.py" "$D/stmt.csv" \
     "$OUT/recon-duckdb-x" "${PSQL[@]}"
 rm -rf "$OUT/flows-x.csv" "$OUT/recon-duckdb-x"
+fi
 
+if step balance; then
 log "2. balance check"
 BAL_SQLITE="SELECT a.user_id, a.amount, e.s FROM user_account a LEFT JOIN (
   SELECT user_id, SUM(CAST(ROUND(trans_amount * 100) AS INTEGER)) AS s FROM trans_flow
@@ -168,7 +175,9 @@ measure "balance check" "payrecon, all checks (SQLite)" "$N" -- "$BIN" reconcile
 measure "balance check" "sqlite3 GROUP BY" "$N" -- sh -c 'sqlite3 -readonly "$1" "$2" > "$3"' sh "$D/pay.db" "$BAL_SQLITE" "$OUT/bal-sqlite3.txt"
 measure "balance check" "payrecon, all checks (PostgreSQL)" "$N" -- "$BIN" reconcile --db "$PGURL" --out "$OUT/checks-pg"
 measure "balance check" "psql GROUP BY" "$N" -- sh -c '"$@"' sh "${PSQL[@]}" -A -t -o "$OUT/bal-psql.txt" -c "$BAL_PG"
+fi
 
+if step export; then
 log "3. export"
 COLS="id, user_id, user_name, trans_no, trans_type, trans_type_name, trans_amount, memo, create_time, is_deleted"
 measure export "payrecon (SQLite)" "$N" -- "$BIN" export --db "sqlite://$D/pay.db" --view flows --out "$OUT/f-payrecon-sqlite.csv"
@@ -177,6 +186,7 @@ measure export "sqlite3 -csv" "$N" -- sh -c 'sqlite3 -readonly -csv -header "$1"
 measure export "payrecon (PostgreSQL)" "$N" -- "$BIN" export --db "$PGURL" --view flows --out "$OUT/f-payrecon-pg.csv"
 measure export "psql \\copy" "$N" -- "${PSQL[@]}" -c "\\copy (SELECT $COLS FROM trans_flow ORDER BY id) TO '$OUT/f-psql.csv' csv header"
 rm -f "$OUT"/f-*.csv
+fi
 
 # ---- report ------------------------------------------------------------------------------
 {

@@ -410,7 +410,7 @@ pub fn format_row(db: &Db, view: View, r: &Row) -> Result<Vec<String>, DbError> 
                 name,
                 money(6)?,
                 text(7)?,
-                time(8, false)?,
+                time(8, true)?,
                 int(9)?,
             ]
         }

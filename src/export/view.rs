@@ -102,7 +102,7 @@ fn sqlite_cells(view: View) -> Option<&'static [Cell]> {
             TypeName(5, 4),
             Money(6),
             Text(7),
-            Time(8, false),
+            Time(8, true),
             Int(9),
         ],
         View::Orders => &[
@@ -242,7 +242,7 @@ enum CopyCell {
     Raw,
     /// Text: spreadsheet formulas neutralised, an empty text written empty.
     Text,
-    /// A timestamp in ISO style (sqlx sets `DateStyle=ISO`), cut to seconds.
+    /// A timestamp in ISO style (sqlx sets `DateStyle=ISO`), to the millisecond.
     Time,
 }
 
@@ -250,7 +250,7 @@ enum CopyCell {
 /// payrecon's CSV as the rows stream past: in text cells a spreadsheet
 /// formula gets a `'` exactly as [`super::neutralize`] does and an empty text
 /// (`""` in COPY's output, to tell it from NULL) is written empty; times are
-/// cut to `YYYY-MM-DD HH:MM:SS`. Done here rather than in SQL, the server's
+/// written `YYYY-MM-DD HH:MM:SS.mmm`. Done here rather than in SQL, the server's
 /// work is COPY's raw cost — `psql \copy`'s — and this runs on another core.
 struct CopyNeutralizer {
     cols: Vec<CopyCell>,
@@ -330,7 +330,8 @@ impl CopyNeutralizer {
 }
 
 /// An ISO timestamp (`2026-11-20 08:00:01.5`, `…+08` for `timestamptz` in the
-/// session's business zone) cut to seconds, as payrecon writes times; NULL stays empty.
+/// session's business zone) to the millisecond, as payrecon writes times
+/// (`.500`; microseconds cut, as chrono's `%.3f` does); NULL stays empty.
 fn time_cell(cell: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
     let iso = cell.len() >= 19
         && cell[..19].iter().enumerate().all(|(i, b)| match i {
@@ -345,6 +346,20 @@ fn time_cell(cell: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
         Ok(())
     } else if iso {
         out.extend_from_slice(&cell[..19]);
+        out.push(b'.');
+        // PostgreSQL prints no fraction for whole seconds and drops trailing zeros.
+        let frac = match cell.get(19) {
+            Some(b'.') => &cell[20..],
+            _ => &[],
+        };
+        let mut ms = [b'0'; 3];
+        for (d, b) in ms
+            .iter_mut()
+            .zip(frac.iter().take_while(|b| b.is_ascii_digit()))
+        {
+            *d = *b;
+        }
+        out.extend_from_slice(&ms);
         Ok(())
     } else {
         Err(String::from_utf8_lossy(cell).into_owned())
@@ -467,15 +482,17 @@ mod tests {
     }
 
     #[test]
-    fn copy_times_are_cut_to_seconds_and_odd_ones_refused() {
+    fn copy_times_are_written_to_the_millisecond_and_odd_ones_refused() {
         let mut n = CopyNeutralizer::new(vec![CopyCell::Raw, CopyCell::Time]);
         let mut out = Vec::new();
         let copy =
-            b"1,2026-11-20 08:00:01.5\n2,2026-11-20 08:00:02\n3,\n4,2026-11-20 08:00:03.123+08\n";
-        assert_eq!(n.feed(copy, &mut out), Ok(4));
+            b"1,2026-11-20 08:00:01.5\n2,2026-11-20 08:00:02\n3,\n4,2026-11-20 08:00:03.123+08\n\
+              5,2026-11-20 08:00:04.987654\n";
+        assert_eq!(n.feed(copy, &mut out), Ok(5));
         assert_eq!(
             String::from_utf8(out).unwrap(),
-            "1,2026-11-20 08:00:01\n2,2026-11-20 08:00:02\n3,\n4,2026-11-20 08:00:03\n"
+            "1,2026-11-20 08:00:01.500\n2,2026-11-20 08:00:02.000\n3,\n\
+             4,2026-11-20 08:00:03.123\n5,2026-11-20 08:00:04.987\n"
         );
         for bad in ["infinity", "2026-11-20 08:00:01 BC", "12026-11-20 08:00:01"] {
             let mut n = CopyNeutralizer::new(vec![CopyCell::Raw, CopyCell::Time]);
