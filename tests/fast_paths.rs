@@ -514,7 +514,9 @@ async fn sqlite_shared_scan_matching_agrees_with_the_servers() {
 /// PostgreSQL's COPY checks (`pg_checks`) against its SQL checks on the same
 /// rows, with the NULLs a database not made by payrecon may hold (bills,
 /// statuses, users, amounts): the same findings. The SQL runs once the
-/// amount column has four decimals, which the COPY path does not take.
+/// amount column has four decimals, which the COPY path does not take; the
+/// COPY's period tests run in payrecon on a plain timestamp, in the server
+/// on a `timestamptz`.
 #[tokio::test]
 #[allow(clippy::type_complexity)]
 async fn postgres_copy_checks_agree_with_its_sql_checks() {
@@ -635,6 +637,22 @@ async fn postgres_copy_checks_agree_with_its_sql_checks() {
         all
     };
     let copy = run().await;
+    // With a time zone on the create_times the server evaluates the period tests
+    // (payrecon does on a plain timestamp): the same findings. The session's
+    // zone is the business zone, so the wall-clock times stay as they are.
+    for ty in ["timestamptz(3)", "timestamp(3)"] {
+        for table in ["trans_flow", "recharge_order"] {
+            db.execute(
+                &format!("ALTER TABLE {table} ALTER COLUMN create_time TYPE {ty}"),
+                &[],
+            )
+            .await
+            .unwrap();
+        }
+        if ty == "timestamptz(3)" {
+            assert_eq!(copy, run().await, "the server's period tests");
+        }
+    }
     db.execute(
         "ALTER TABLE trans_flow ALTER COLUMN trans_amount TYPE numeric(20,4)",
         &[],

@@ -391,6 +391,19 @@ impl<'a> BinRow<'a> {
         }
     }
 
+    /// A `timestamp` field as PostgreSQL sends it: microseconds since
+    /// 2000-01-01 00:00 (`infinity` is `i64::MAX`, `-infinity` `i64::MIN`, so
+    /// comparisons with [`pg_micros`] go as the server's do); `None` for NULL.
+    pub fn opt_timestamp(&self, i: usize, col: &str) -> Result<Option<i64>, DecodeError> {
+        match self.raw(i, col)? {
+            None => Ok(None),
+            Some(&[a, b, c, d, e, f, g, h]) => {
+                Ok(Some(i64::from_be_bytes([a, b, c, d, e, f, g, h])))
+            }
+            Some(f) => Err(derr(col, format!("a timestamp of {} bytes", f.len()))),
+        }
+    }
+
     /// A NUMERIC field of at most two decimals, in cents; `None` for NULL.
     pub fn opt_cents(&self, i: usize, col: &str) -> Result<Option<i64>, DecodeError> {
         match self.raw(i, col)? {
@@ -551,6 +564,18 @@ pub async fn column_types(db: &Db, table: &str) -> Result<HashMap<String, Column
 /// A time as a PostgreSQL literal, for a COPY query (which takes no parameters).
 pub fn timestamp_literal(t: NaiveDateTime) -> String {
     format!("TIMESTAMP '{}'", t.format("%Y-%m-%d %H:%M:%S%.6f"))
+}
+
+/// `t` as PostgreSQL stores a `timestamp`: microseconds since 2000-01-01
+/// 00:00, cut as [`timestamp_literal`] cuts it; `None` beyond `i64`.
+pub fn pg_micros(t: NaiveDateTime) -> Option<i64> {
+    /// 2000-01-01 00:00 in microseconds since 1970.
+    const PG_EPOCH: i64 = 946_684_800_000_000;
+    let u = t.and_utc();
+    u.timestamp()
+        .checked_mul(1_000_000)?
+        .checked_add(i64::from(u.timestamp_subsec_micros()))?
+        .checked_sub(PG_EPOCH)
 }
 
 #[cfg(test)]
@@ -714,6 +739,21 @@ mod tests {
         })
         .unwrap();
         assert!(r.is_incomplete());
+    }
+
+    #[test]
+    fn pg_micros_counts_from_2000_as_the_literal_cuts() {
+        let t = |s: &str| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f").unwrap();
+        assert_eq!(pg_micros(t("2000-01-01 00:00:00")), Some(0));
+        assert_eq!(pg_micros(t("1999-12-31 23:59:59.5")), Some(-500_000));
+        assert_eq!(
+            pg_micros(t("2000-01-02 00:00:00.0000019")),
+            Some(86_400_000_001)
+        );
+        let day = t("2026-11-20 00:00:00");
+        let micros = (day - t("2000-01-01 00:00:00")).num_microseconds();
+        assert_eq!(pg_micros(day), micros);
+        assert!(timestamp_literal(t("2000-01-02 00:00:00.0000019")).ends_with("00:00:00.000001'"));
     }
 
     #[test]

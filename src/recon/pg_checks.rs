@@ -300,6 +300,77 @@ async fn match_shared(
     )
 }
 
+/// Whether `table.create_time` is a `timestamp without time zone`, whose
+/// period tests payrecon evaluates itself ([`TimeTests`]).
+async fn plain_time(db: &Db, table: &str) -> Result<bool, DbError> {
+    Ok(pg_copy::column_types(db, table)
+        .await?
+        .get("create_time")
+        .is_some_and(|t| t.data_type == "timestamp without time zone"))
+}
+
+/// The scans' period tests, evaluated by payrecon on a `timestamp
+/// without time zone` exactly as the server evaluates the SQL's (microseconds
+/// since 2000, as the binary COPY sends them; a NULL time passes no test
+/// but an open scope's, which is `true` in the SQL too).
+struct TimeTests {
+    /// The order checks' scope (`from`, `to`); `None` when they do not run.
+    range: Option<(Option<i64>, Option<i64>)>,
+    /// The matching's window, period and near-edge bounds, when it runs.
+    job: Option<[i64; 6]>,
+}
+
+impl TimeTests {
+    /// `None` for a bound beyond PostgreSQL's range (the server then tests).
+    fn new(scope: &Scope, orders: bool, job: Option<&MatchJob>) -> Option<Self> {
+        let us = |t: Option<chrono::NaiveDateTime>| match t {
+            Some(t) => pg_copy::pg_micros(t).map(Some),
+            None => Some(None),
+        };
+        let range = if orders {
+            Some((us(scope.from)?, us(scope.to)?))
+        } else {
+            None
+        };
+        let job = match job {
+            Some(j) => {
+                let b = pg_copy::pg_micros;
+                // The SQL's: window, period, and the edges' `< e0 OR >= e1`.
+                Some([
+                    b(j.from - j.window)?,
+                    b(j.to + j.window)?,
+                    b(j.from)?,
+                    b(j.to)?,
+                    b(j.from + j.window)?,
+                    b(j.to - j.window)?,
+                ])
+            }
+            None => None,
+        };
+        Some(TimeTests { range, job })
+    }
+
+    /// `[in range, in window, in period, near an edge]` for a flow at `t`.
+    fn flags(&self, t: Option<i64>) -> [bool; 4] {
+        let in_range = match self.range {
+            None => false,
+            Some((None, None)) => true,
+            Some((from, to)) => {
+                t.is_some_and(|t| from.is_none_or(|f| t >= f) && to.is_none_or(|e| t < e))
+            }
+        };
+        let (Some([w0, w1, p0, p1, e0, e1]), Some(t)) = (self.job, t) else {
+            return [in_range, false, false, false];
+        };
+        [
+            in_range,
+            t >= w0 && t < w1,
+            t >= p0 && t < p1,
+            t < e0 || t >= e1,
+        ]
+    }
+}
+
 /// One `COPY` of the flows: per-user balance effects, and the recharge flows'
 /// bills (with, for the matching, their cents and where they fall: window,
 /// period, near a boundary — tested by the server as the matching's SQL does).
@@ -316,6 +387,10 @@ async fn scan_flows(
 ) -> Result<FlowsScan, MatchError> {
     let effects = effect_signs();
     let bills = want.orders || job.is_some();
+    let times = plain_time(db, "trans_flow")
+        .await?
+        .then(|| TimeTests::new(scope, want.orders, job))
+        .flatten();
     let window = match job {
         Some(j) => {
             let lit = pg_copy::timestamp_literal;
@@ -330,16 +405,20 @@ async fn scan_flows(
         }
         None => "NULL, NULL, NULL".to_owned(),
     };
+    // The period tests: payrecon's on a plain timestamp (the server then only
+    // sends it, ~35% less of its CPU at 10M rows), the server's otherwise.
+    let tests = if times.is_some() {
+        "create_time".to_owned()
+    } else if want.orders {
+        format!("{}, {window}", in_range("create_time", scope))
+    } else {
+        format!("false, {window}")
+    };
     let sql = format!(
-        "COPY (SELECT user_id, trans_type, trans_amount::numeric, {}, {}, {}, {window} \
+        "COPY (SELECT user_id, trans_type, trans_amount::numeric, {}, {}, {tests} \
          FROM trans_flow WHERE is_deleted = 0{}) TO STDOUT (FORMAT binary)",
         if bills { "trans_no" } else { "NULL" },
         if bills { "id" } else { "NULL" },
-        if want.orders {
-            in_range("create_time", scope)
-        } else {
-            "false".to_owned()
-        },
         if want.balances {
             ""
         } else {
@@ -387,8 +466,15 @@ async fn scan_flows(
             if !bills || tt != Some(1) {
                 return Ok(());
             }
-            let in_range = row.opt_bool(5, "create_time").map_err(d)? == Some(true);
-            let in_window = row.opt_bool(6, "create_time").map_err(d)? == Some(true);
+            let [in_range, in_window, in_period, near_edge] = match &times {
+                Some(t) => t.flags(row.opt_timestamp(5, "create_time").map_err(d)?),
+                None => {
+                    let b = |i| -> Result<bool, MatchError> {
+                        Ok(row.opt_bool(i, "create_time").map_err(d)? == Some(true))
+                    };
+                    [b(5)?, b(6)?, b(7)?, b(8)?]
+                }
+            };
             if !want.orders && !in_window {
                 return Ok(());
             }
@@ -407,10 +493,10 @@ async fn scan_flows(
                     None => row.opt_cents(2, "trans_amount").map_err(d)?.unwrap_or(0),
                 };
                 flags |= IN_WINDOW;
-                if row.opt_bool(7, "create_time").map_err(d)? == Some(true) {
+                if in_period {
                     flags |= IN_PERIOD;
                 }
-                if row.opt_bool(8, "create_time").map_err(d)? == Some(true) {
+                if near_edge {
                     flags |= NEAR_EDGE;
                 }
             }
@@ -447,7 +533,8 @@ async fn scan_flows(
     Ok(scan)
 }
 
-/// One `COPY` of the orders: each bill with its `status = 2` and period test.
+/// One `COPY` of the orders: each bill with its `status = 2` and period test
+/// (payrecon's on a plain timestamp, the server's otherwise).
 async fn scan_orders(
     db: &Db,
     scope: &Scope,
@@ -455,10 +542,18 @@ async fn scan_orders(
     stop: &AtomicBool,
 ) -> Result<OrdersScan, MatchError> {
     let t0 = std::time::Instant::now();
+    let times = plain_time(db, "recharge_order")
+        .await?
+        .then(|| TimeTests::new(scope, true, None))
+        .flatten();
+    // `status = 2` and the period test as the flows' scan does them.
     let sql = format!(
-        "COPY (SELECT agent_bill_no, id, status = 2, {} FROM recharge_order) \
+        "COPY (SELECT agent_bill_no, id, status, {} FROM recharge_order) \
          TO STDOUT (FORMAT binary)",
-        in_range("create_time", scope)
+        match times {
+            Some(_) => "create_time".to_owned(),
+            None => in_range("create_time", scope),
+        }
     );
     let d = |e| MatchError::Db(db.decode("recharge_order", e));
     let mut orders = Vec::new();
@@ -475,12 +570,15 @@ async fn scan_orders(
                 .opt_i64(1, "id")
                 .map_err(d)?
                 .ok_or_else(|| d(matching::null("id")))?;
-            let paid = match row.opt_bool(2, "status").map_err(d)? {
-                Some(true) => Paid::Yes,
-                Some(false) => Paid::No,
+            let paid = match row.opt_i64(2, "status").map_err(d)? {
+                Some(2) => Paid::Yes,
+                Some(_) => Paid::No,
                 None => Paid::Unknown,
             };
-            let in_range = row.opt_bool(3, "create_time").map_err(d)? == Some(true);
+            let in_range = match &times {
+                Some(t) => t.flags(row.opt_timestamp(3, "create_time").map_err(d)?)[0],
+                None => row.opt_bool(3, "create_time").map_err(d)? == Some(true),
+            };
             match row.opt_text(0, "agent_bill_no").map_err(d)? {
                 Some(bill) => orders.push(Order {
                     key: keys.key(&bill),
