@@ -2,8 +2,9 @@
 //!
 //! Amounts never pass through `f32`/`f64`. SQLite has no decimal type, so the
 //! contract (SPEC §3) stores amounts there as canonical TEXT (`"100.00"`);
-//! [`parse_sqlite_amount`] also accepts INTEGER and REAL storage written by
-//! other programs and says when a REAL value was not exactly a cent amount.
+//! the readers in `db` also accept INTEGER and REAL storage written by other
+//! programs, and [`parse_real_text`] says when a REAL value was not exactly a
+//! cent amount.
 
 use rust_decimal::Decimal;
 use std::str::FromStr;

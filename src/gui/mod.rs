@@ -2,7 +2,7 @@
 //! findings, reconcile and export, in Chinese and English.
 //!
 //! The window never waits for the database: every query runs as a job on a
-//! tokio runtime beside the UI ([`jobs`]); its result comes back as a closure
+//! tokio runtime beside the UI (`jobs`); its result comes back as a closure
 //! applied to [`App`] on the UI thread. The views read engine types
 //! ([`crate::browse`], [`crate::case`], [`crate::stats`], the workspace) and
 //! never build SQL.

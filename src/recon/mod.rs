@@ -1,5 +1,5 @@
 //! Reconciliation: the database checks and statement matching of SPEC §4,
-//! run as one [`Run`] with progress and cancellation.
+//! run as one [`reconcile`] with progress and cancellation.
 
 pub mod checks;
 pub mod finding;
