@@ -121,7 +121,10 @@ pub(super) async fn run_checks_matching(
         }
         out.skipped.push(Skipped {
             kinds: kinds.iter().map(|k| k.as_str()).collect(),
-            reason_en: format!("table {} is missing", missing.join(", ")),
+            reason_en: match missing.as_slice() {
+                [one] => format!("table {one} is missing"),
+                many => format!("tables {} are missing", many.join(", ")),
+            },
             reason_zh: format!("缺少表 {}", missing.join("、")),
         });
         true
