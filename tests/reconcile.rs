@@ -346,3 +346,78 @@ async fn pending_cross_day_items_clear_with_the_next_days_file() {
         "with tomorrow's file nothing stays pending: {left:?}"
     );
 }
+
+/// A statement that shares no bill with a day of 1,000 recharge flows (another
+/// merchant's file): the run fails saying so instead of reporting 2,000
+/// breaks; one shared bill makes it an ordinary run again. Every backend (the
+/// SQLite and PostgreSQL shared scans, MariaDB's server checks).
+#[tokio::test]
+async fn a_statement_sharing_no_bill_with_a_busy_day_fails_the_run() {
+    for backend in ALL {
+        let t = fresh_db(backend).await;
+        let w = writer(&t.url).await;
+        payrecon::db::migrate(&w).await.unwrap();
+        let rows: Vec<String> = (0..1000)
+            .map(|i| {
+                format!(
+                    "(1, 'u', 'BILL{i:04}', 1, '充值', '1.00', NULL, '2026-11-20 10:00:00', '2026-11-20 10:00:00', 0)"
+                )
+            })
+            .collect();
+        w.execute(
+            &format!(
+                "INSERT INTO trans_flow (user_id, user_name, trans_no, trans_type, trans_type_name, \
+                 trans_amount, memo, create_time, update_time, is_deleted) VALUES {}",
+                rows.join(", ")
+            ),
+            &[],
+        )
+        .await
+        .unwrap();
+        w.close().await;
+        let dir = tempfile::tempdir().unwrap();
+        let other = dir.path().join("other.csv");
+        let mut text = String::from("agent_bill_no,bind_code,charge_amt,fee_amt,status,paid_at\n");
+        for i in 0..1000 {
+            text.push_str(&format!(
+                "OTHER{i:04},b,1.00,0.00,SUCCESS,2026-11-20 10:00:01\n"
+            ));
+        }
+        std::fs::write(&other, &text).unwrap();
+        let one_shared = dir.path().join("one-shared.csv");
+        text.push_str("BILL0007,b,1.00,0.00,SUCCESS,2026-11-20 10:00:01\n");
+        std::fs::write(&one_shared, &text).unwrap();
+        let db = Db::connect(&t.url, &ConnectOptions::read_only())
+            .await
+            .unwrap();
+        let run = |path: &PathBuf| {
+            let files = vec![StatementInput {
+                path: path.clone(),
+                format: Format::Hfb,
+            }];
+            RunOptions::new(Some(Period::day(day())), files, db.now())
+        };
+        let out =
+            recon::reconcile(&db, &run(&other), &AtomicBool::new(false), &mut |_, _| {}).await;
+        assert_eq!(out.status, RunStatus::Failed, "{backend:?}");
+        let err = out.error.unwrap_or_default();
+        assert!(
+            err.contains("shares no order number with the period's 1000 recharge flows")
+                && err.contains("other.csv"),
+            "{backend:?}: {err}"
+        );
+        let out = recon::reconcile(
+            &db,
+            &run(&one_shared),
+            &AtomicBool::new(false),
+            &mut |_, _| {},
+        )
+        .await;
+        assert_eq!(out.status, RunStatus::Ok, "{backend:?}: {:?}", out.error);
+        assert_eq!(out.matching, Some((1001, 1000, 1)), "{backend:?}");
+        let kinds = |k: Kind| out.findings.iter().filter(|f| f.kind == k).count();
+        assert_eq!(kinds(Kind::MissingInternal), 1000, "{backend:?}");
+        assert_eq!(kinds(Kind::MissingExternal), 999, "{backend:?}");
+        db.close().await;
+    }
+}

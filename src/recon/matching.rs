@@ -34,6 +34,10 @@ pub enum MatchError {
     /// A statement is for another period than the one reconciled.
     #[error("{0}")]
     WrongPeriod(String),
+    /// The statements share no bill with the period's flows (another
+    /// merchant's or day's file).
+    #[error("{0}")]
+    Unrelated(String),
     /// The run was cancelled.
     #[error("cancelled")]
     Cancelled,

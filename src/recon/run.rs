@@ -293,10 +293,7 @@ async fn run_inner(
                     progress("statement", f.entries);
                 }
                 progress("flows", m.flows_in_period);
-                out.matching = Some((m.statement_orders, m.flows_in_period, m.matched));
-                out.findings.extend(m.findings);
-                out.files = m.files;
-                return Ok(());
+                return take_matching(out, m);
             }
             Some(super::sqlite_checks::Matched::Again(read)) => Some(read),
             None => None,
@@ -326,9 +323,7 @@ async fn run_inner(
             progress,
         )
         .await?;
-        out.matching = Some((m.statement_orders, m.flows_in_period, m.matched));
-        out.findings.extend(m.findings);
-        out.files = m.files;
+        take_matching(out, m)?;
     }
     Ok(())
 }
@@ -394,7 +389,32 @@ async fn server_checks_and_matching(
     if cancel.load(std::sync::atomic::Ordering::Relaxed) {
         return Err(MatchError::Cancelled);
     }
-    let m = m?;
+    take_matching(out, m?)
+}
+
+/// Below this many statement orders or period flows, sharing no bill is
+/// believable (a quiet day; no credit booked at all, which the findings show).
+const UNRELATED_MIN: u64 = 1000;
+
+/// Adds the matching's result to the run — unless the statements share not
+/// one bill with the period's recharge flows while both sides are large:
+/// that is another merchant's, environment's or day's file (or bill numbers
+/// in another format), and the run fails saying so instead of recording
+/// every line and every flow as a break (millions of findings).
+fn take_matching(out: &mut RunOutput, m: matching::MatchOutput) -> Result<(), MatchError> {
+    if m.matched == 0 && m.statement_orders >= UNRELATED_MIN && m.flows_in_period >= UNRELATED_MIN {
+        let files: Vec<&str> = m.files.iter().map(|f| f.path.as_str()).collect();
+        return Err(MatchError::Unrelated(format!(
+            "statement {} shares no order number with the period's {} recharge flows \
+             ({} orders on the statement, none in the ledger): wrong merchant, environment or day? \
+             Nothing was reconciled. / 对账单与本期 {} 笔充值流水没有一个相同的订单号：\
+             是否选错了商户、环境或日期？本次未对账",
+            files.join(", "),
+            m.flows_in_period,
+            m.statement_orders,
+            m.flows_in_period,
+        )));
+    }
     out.matching = Some((m.statement_orders, m.flows_in_period, m.matched));
     out.findings.extend(m.findings);
     out.files = m.files;
