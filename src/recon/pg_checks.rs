@@ -374,6 +374,32 @@ impl TimeTests {
     }
 }
 
+/// The flows scan's four period-test columns as SQL, for the server to
+/// evaluate: in the order checks' range, in the matching's window, in its
+/// period, near the day's edge (what [`TimeTests::flags`] gives).
+fn server_tests(scope: &Scope, orders: bool, job: Option<&MatchJob>) -> String {
+    let range = if orders {
+        in_range("create_time", scope)
+    } else {
+        "false".to_owned()
+    };
+    let window = match job {
+        Some(j) => {
+            let lit = pg_copy::timestamp_literal;
+            let (w0, w1) = (lit(j.from - j.window), lit(j.to + j.window));
+            let (p0, p1) = (lit(j.from), lit(j.to));
+            let (e0, e1) = (lit(j.from + j.window), lit(j.to - j.window));
+            format!(
+                "(create_time >= {w0} AND create_time < {w1}), \
+                 (create_time >= {p0} AND create_time < {p1}), \
+                 (create_time < {e0} OR create_time >= {e1})"
+            )
+        }
+        None => "NULL, NULL, NULL".to_owned(),
+    };
+    format!("{range}, {window}")
+}
+
 /// One `COPY` of the flows: per-user balance effects, and the recharge flows'
 /// bills (with, for the matching, their cents and where they fall: window,
 /// period, near a boundary — tested as the matching's SQL tests them).
@@ -394,28 +420,11 @@ async fn scan_flows(
         .await?
         .then(|| TimeTests::new(scope, want.orders, job))
         .flatten();
-    let window = match job {
-        Some(j) => {
-            let lit = pg_copy::timestamp_literal;
-            let (w0, w1) = (lit(j.from - j.window), lit(j.to + j.window));
-            let (p0, p1) = (lit(j.from), lit(j.to));
-            let (e0, e1) = (lit(j.from + j.window), lit(j.to - j.window));
-            format!(
-                "(create_time >= {w0} AND create_time < {w1}), \
-                 (create_time >= {p0} AND create_time < {p1}), \
-                 (create_time < {e0} OR create_time >= {e1})"
-            )
-        }
-        None => "NULL, NULL, NULL".to_owned(),
-    };
     // The period tests: payrecon's on a plain timestamp (the server then only
     // sends it, ~35% less of its CPU at 10M rows), the server's otherwise.
-    let tests = if times.is_some() {
-        "create_time".to_owned()
-    } else if want.orders {
-        format!("{}, {window}", in_range("create_time", scope))
-    } else {
-        format!("false, {window}")
+    let tests = match times {
+        Some(_) => "create_time".to_owned(),
+        None => server_tests(scope, want.orders, job),
     };
     let sql = format!(
         "COPY (SELECT user_id, trans_type, trans_amount::numeric, {}, {}, {tests} \
