@@ -6,7 +6,8 @@
 #
 # Generates N flows (N/10 users) into SQLite and PostgreSQL, then measures, each RUNS times
 # (median wall time and median peak RSS from /usr/bin/time -v):
-#   1. reconcile against the hfb statement: payrecon (SQLite, PostgreSQL) vs DuckDB on CSV
+#   1. reconcile against the hfb statement: payrecon (SQLite, PostgreSQL) vs DuckDB on the ready
+#      flows.csv, and vs DuckDB after exporting the day's flows with sqlite3 -csv / psql \copy
 #   2. database checks incl. balance_mismatch: payrecon vs sqlite3 / psql doing the GROUP BY
 #   3. CSV export of trans_flow: payrecon vs sqlite3 -csv / psql \copy
 # and prints a markdown table. Environment:
