@@ -28,7 +28,7 @@ use super::sqlite_checks::{
     Paid, PerUser, Wanted, effect_signs, pair_merge,
 };
 use crate::db::pg_copy::{self, ColumnType, CopyBinary};
-use crate::db::{Db, DbError};
+use crate::db::{Db, DbError, Row};
 use rust_decimal::Decimal;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -37,9 +37,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 /// Rows per `id IN (…)` when offending rows are read again.
 const BATCH: usize = 1000;
 
+/// What [`fits`] learnt of the tables' time columns.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Fit {
+    /// `trans_flow.create_time` is a plain `timestamp` (see [`TimeTests`]).
+    flows_plain_time: bool,
+    /// The same of `recharge_order.create_time` (`false` without the order checks).
+    orders_plain_time: bool,
+}
+
 /// Whether every column the fast path reads has a type its reader knows, and
-/// `id` is the primary key where rows are read again.
-pub(super) async fn fits(db: &Db, want: Wanted) -> Result<bool, DbError> {
+/// `id` is the primary key where rows are read again: `Some` when so.
+pub(super) async fn fits(db: &Db, want: Wanted) -> Result<Option<Fit>, DbError> {
     let cents = |t: &ColumnType| {
         t.is_integer() || (t.data_type == "numeric" && t.scale.is_some_and(|s| s <= 2))
     };
@@ -50,6 +59,11 @@ pub(super) async fn fits(db: &Db, want: Wanted) -> Result<bool, DbError> {
     let int = |t: &ColumnType| t.is_integer();
     let text = |t: &ColumnType| t.is_text();
     let any = |_: &ColumnType| true;
+    let plain = |t: &ColumnType| t.data_type == "timestamp without time zone";
+    let mut fit = Fit {
+        flows_plain_time: has(&flow, "create_time", &plain),
+        orders_plain_time: false,
+    };
     let mut ok = has(&flow, "user_id", &int)
         && has(&flow, "trans_type", &int)
         && has(&flow, "trans_amount", &cents)
@@ -70,8 +84,9 @@ pub(super) async fn fits(db: &Db, want: Wanted) -> Result<bool, DbError> {
             && has(&ord, "create_time", &any)
             && primary_id(db, "trans_flow").await?
             && primary_id(db, "recharge_order").await?;
+        fit.orders_plain_time = has(&ord, "create_time", &plain);
     }
-    Ok(ok)
+    Ok(ok.then_some(fit))
 }
 
 /// Whether `table`'s primary key is its integer column `id` alone.
@@ -158,9 +173,20 @@ pub(super) async fn run(
     cancel: &AtomicBool,
     progress: &mut dyn FnMut(&str, u64),
 ) -> Result<Option<(Vec<Finding>, Option<Matched>)>, MatchError> {
-    if !(want.balances || want.orders) || !fits(db, want).await? {
+    if !(want.balances || want.orders) {
         return Ok(None);
     }
+    let Some(fit) = fits(db, want).await? else {
+        return Ok(None);
+    };
+    let flow_times = fit
+        .flows_plain_time
+        .then(|| TimeTests::new(scope, want.orders, job))
+        .flatten();
+    let order_times = fit
+        .orders_plain_time
+        .then(|| TimeTests::new(scope, true, None))
+        .flatten();
     let keys = Arc::new(Keys::default());
     let stop = Arc::new(AtomicBool::new(false));
     let statements = job.map(|j| {
@@ -182,7 +208,7 @@ pub(super) async fn run(
             Arc::clone(&stop),
         );
         tokio::spawn(async move {
-            let r = scan_orders(&db, &scope, &keys, &stop).await;
+            let r = scan_orders(&db, &scope, order_times, &keys, &stop).await;
             if r.is_err() {
                 stop.store(true, Ordering::Relaxed);
             }
@@ -190,7 +216,10 @@ pub(super) async fn run(
         })
     });
     let t0 = std::time::Instant::now();
-    let flows = scan_flows(db, scope, want, job, &keys, cancel, &stop, progress).await;
+    let flows = scan_flows(
+        db, scope, want, job, flow_times, &keys, cancel, &stop, progress,
+    )
+    .await;
     checks::stage_time("  trans_flow COPY", t0);
     if flows.is_err() {
         stop.store(true, Ordering::Relaxed);
@@ -303,19 +332,11 @@ async fn match_shared(
     )
 }
 
-/// Whether `table.create_time` is a `timestamp without time zone`, whose
-/// period tests payrecon evaluates itself ([`TimeTests`]).
-async fn plain_time(db: &Db, table: &str) -> Result<bool, DbError> {
-    Ok(pg_copy::column_types(db, table)
-        .await?
-        .get("create_time")
-        .is_some_and(|t| t.data_type == "timestamp without time zone"))
-}
-
 /// The scans' period tests, evaluated by payrecon on a `timestamp
 /// without time zone` exactly as the server evaluates the SQL's (microseconds
 /// since 2000, as the binary COPY sends them; a NULL time passes no test
 /// but an open scope's, which is `true` in the SQL too).
+#[derive(Debug, Clone, Copy)]
 struct TimeTests {
     /// The order checks' scope (`from`, `to`); `None` when they do not run.
     range: Option<(Option<i64>, Option<i64>)>,
@@ -402,13 +423,15 @@ fn server_tests(scope: &Scope, orders: bool, job: Option<&MatchJob>) -> String {
 
 /// One `COPY` of the flows: per-user balance effects, and the recharge flows'
 /// bills (with, for the matching, their cents and where they fall: window,
-/// period, near a boundary — tested as the matching's SQL tests them).
+/// period, near a boundary — tested as the matching's SQL tests them: by
+/// `times` when given, by the server otherwise).
 #[allow(clippy::too_many_arguments)]
 async fn scan_flows(
     db: &Db,
     scope: &Scope,
     want: Wanted,
     job: Option<&MatchJob>,
+    times: Option<TimeTests>,
     keys: &Keys,
     cancel: &AtomicBool,
     stop: &AtomicBool,
@@ -416,10 +439,6 @@ async fn scan_flows(
 ) -> Result<FlowsScan, MatchError> {
     let effects = effect_signs();
     let bills = want.orders || job.is_some();
-    let times = plain_time(db, "trans_flow")
-        .await?
-        .then(|| TimeTests::new(scope, want.orders, job))
-        .flatten();
     // The period tests: payrecon's on a plain timestamp (the server then only
     // sends it, ~35% less of its CPU at 10M rows), the server's otherwise.
     let tests = match times {
@@ -546,18 +565,15 @@ async fn scan_flows(
 }
 
 /// One `COPY` of the orders: each bill with its `status = 2` and period test
-/// (payrecon's on a plain timestamp, the server's otherwise).
+/// (by `times` when given, by the server otherwise).
 async fn scan_orders(
     db: &Db,
     scope: &Scope,
+    times: Option<TimeTests>,
     keys: &Keys,
     stop: &AtomicBool,
 ) -> Result<OrdersScan, MatchError> {
     let t0 = std::time::Instant::now();
-    let times = plain_time(db, "recharge_order")
-        .await?
-        .then(|| TimeTests::new(scope, true, None))
-        .flatten();
     // `status = 2` and the period test as the flows' scan does them.
     let sql = format!(
         "COPY (SELECT agent_bill_no, id, status, {} FROM recharge_order) \
@@ -685,6 +701,25 @@ async fn balances(
     Ok(())
 }
 
+/// `SELECT id, {cols} FROM {table} WHERE id IN (…)` for `ids`, in batches of
+/// [`BATCH`], keyed by `id` (column 0; `cols` are 1…).
+async fn rows_by_id(
+    db: &Db,
+    table: &str,
+    cols: &str,
+    ids: &[i64],
+) -> Result<HashMap<i64, Row>, MatchError> {
+    let d = |e| MatchError::Db(db.decode(table, e));
+    let mut out = HashMap::with_capacity(ids.len());
+    for list in id_lists(ids) {
+        let sql = format!("SELECT id, {cols} FROM {table} WHERE id IN ({list})");
+        for r in db.fetch_all(&sql, &[]).await? {
+            out.insert(r.i64(0).map_err(d)?, r);
+        }
+    }
+    Ok(out)
+}
+
 /// The findings of the merge, from the offending rows read in full by `id`.
 async fn order_findings(
     db: &Db,
@@ -699,16 +734,13 @@ async fn order_findings(
             "row {id} of {t} disappeared during the run"
         )))
     };
-    let mut orders = HashMap::new();
-    for list in id_lists(paid_without_flow) {
-        let sql = format!(
-            "SELECT id, agent_bill_no, user_id, charge_amt, create_time, update_time \
-             FROM recharge_order WHERE id IN ({list})"
-        );
-        for r in db.fetch_all(&sql, &[]).await? {
-            orders.insert(r.i64(0).map_err(dorder)?, r);
-        }
-    }
+    let orders = rows_by_id(
+        db,
+        "recharge_order",
+        "agent_bill_no, user_id, charge_amt, create_time, update_time",
+        paid_without_flow,
+    )
+    .await?;
     for id in paid_without_flow {
         let r = orders.get(id).ok_or_else(|| gone("recharge_order", *id))?;
         findings.push(checks::paid_without_flow_finding(
@@ -721,26 +753,22 @@ async fn order_findings(
     }
     let flow_ids: Vec<i64> = unpaid.iter().map(|u| u.0).collect();
     let order_ids: Vec<i64> = unpaid.iter().filter_map(|u| u.1).collect();
-    let mut flows = HashMap::new();
-    for list in id_lists(&flow_ids) {
-        let sql = format!(
-            "SELECT id, trans_no, user_id, trans_amount, create_time FROM trans_flow WHERE id IN ({list})"
-        );
-        for r in db.fetch_all(&sql, &[]).await? {
-            flows.insert(r.i64(0).map_err(dflow)?, r);
-        }
-    }
-    let mut status = HashMap::new();
-    for list in id_lists(&order_ids) {
-        let sql = format!("SELECT id, status FROM recharge_order WHERE id IN ({list})");
-        for r in db.fetch_all(&sql, &[]).await? {
-            status.insert(r.i64(0).map_err(dorder)?, r.opt_i64(1).map_err(dorder)?);
-        }
-    }
+    let flows = rows_by_id(
+        db,
+        "trans_flow",
+        "trans_no, user_id, trans_amount, create_time",
+        &flow_ids,
+    )
+    .await?;
+    let status = rows_by_id(db, "recharge_order", "status", &order_ids).await?;
     for (flow, order) in unpaid {
         let r = flows.get(flow).ok_or_else(|| gone("trans_flow", *flow))?;
         let st = match order {
-            Some(o) => *status.get(o).ok_or_else(|| gone("recharge_order", *o))?,
+            Some(o) => status
+                .get(o)
+                .ok_or_else(|| gone("recharge_order", *o))?
+                .opt_i64(1)
+                .map_err(dorder)?,
             None => None,
         };
         let at = r.opt_time(4).map_err(dflow)?;

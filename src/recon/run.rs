@@ -228,7 +228,8 @@ async fn run_inner(
                 orders: true,
             },
         )
-        .await?;
+        .await?
+        .is_some();
     if let Some(p) = opts.period
         && !opts.statements.is_empty()
         && db.backend() != crate::db::Backend::Sqlite
@@ -404,15 +405,12 @@ const UNRELATED_MIN: u64 = 1000;
 fn take_matching(out: &mut RunOutput, m: matching::MatchOutput) -> Result<(), MatchError> {
     if m.matched == 0 && m.statement_orders >= UNRELATED_MIN && m.flows_in_period >= UNRELATED_MIN {
         let files: Vec<&str> = m.files.iter().map(|f| f.path.as_str()).collect();
+        let (files, flows, orders) = (files.join(", "), m.flows_in_period, m.statement_orders);
         return Err(MatchError::Unrelated(format!(
-            "statement {} shares no order number with the period's {} recharge flows \
-             ({} orders on the statement, none in the ledger): wrong merchant, environment or day? \
-             Nothing was reconciled. / 对账单与本期 {} 笔充值流水没有一个相同的订单号：\
-             是否选错了商户、环境或日期？本次未对账",
-            files.join(", "),
-            m.flows_in_period,
-            m.statement_orders,
-            m.flows_in_period,
+            "statement {files} shares no order number with the period's {flows} recharge flows \
+             ({orders} orders on the statement, none in the ledger): wrong merchant, environment or day? \
+             Nothing was reconciled. / 对账单与本期 {flows} 笔充值流水没有一个相同的订单号：\
+             是否选错了商户、环境或日期？本次未对账"
         )));
     }
     out.matching = Some((m.statement_orders, m.flows_in_period, m.matched));

@@ -321,16 +321,15 @@ fn shared_scan(
             )?;
             checks::stage_time("  order/flow merge", t0);
         }
-        let Some(j) = job else {
+        if job.is_none() {
             return Ok((findings, None));
-        };
+        }
         let parsed =
             parsed.ok_or_else(|| DbError::State("the statements were not read".into()))??;
         if let Some(e) = match_err {
             return Err(e);
         }
         let t0 = std::time::Instant::now();
-        let _ = j;
         let flow_dec = dec("trans_flow");
         let mut detail = |rowid: i64| -> Result<Detail, MatchError> {
             let mut d = None;
