@@ -223,7 +223,10 @@ struct ReconcileArgs {
     #[arg(long = "statement", value_name = "FILE")]
     statements: Vec<PathBuf>,
     /// Format of each --statement, in the same order (one value applies to all).
-    #[arg(long = "format", value_name = "hfb|wechat|alipay|generic")]
+    #[arg(
+        long = "format",
+        value_name = "hfb|wechat|alipay|generic|wechat-fundflow|alipay-accountlog"
+    )]
     formats: Vec<String>,
     /// generic format: the column holding the merchant order number.
     #[arg(long)]
@@ -576,40 +579,32 @@ fn statement_inputs(a: &ReconcileArgs) -> anyhow::Result<Vec<payrecon::recon::St
             .map(String::as_str)
             .ok_or_else(|| {
                 anyhow::anyhow!(
-                    "--statement {} needs --format hfb|wechat|alipay|generic",
+                    "--statement {} needs --format hfb|wechat|alipay|generic|wechat-fundflow|alipay-accountlog",
                     path.display()
                 )
             })?;
-        let format = match word {
-            "hfb" => Format::Hfb,
-            "wechat" => Format::Wechat,
-            "alipay" => Format::Alipay,
-            "generic" => {
-                let (Some(key), Some(amount)) = (a.map_key.clone(), a.map_amount.clone()) else {
-                    anyhow::bail!(
-                        "--format generic needs --map-key and --map-amount (the column names)"
-                    );
-                };
-                let encoding = match a.encoding.as_deref() {
-                    None => None,
-                    Some("utf8" | "utf-8") => Some(payrecon::statement::Encoding::Utf8),
-                    Some("gbk") => Some(payrecon::statement::Encoding::Gbk),
-                    Some(other) => {
-                        anyhow::bail!("--encoding {other} is not supported: use utf8 or gbk")
-                    }
-                };
-                Format::Generic(GenericMapping {
-                    key,
-                    amount,
-                    status: a.map_status.clone(),
-                    time: a.map_time.clone(),
-                    encoding,
-                })
-            }
-            other => anyhow::bail!(
-                "--format {other} is not a statement format: use hfb, wechat, alipay or generic"
-            ),
+        let mapping = if word.trim().eq_ignore_ascii_case("generic") {
+            let (Some(key), Some(amount)) = (a.map_key.clone(), a.map_amount.clone()) else {
+                anyhow::bail!(
+                    "--format generic needs --map-key and --map-amount (the column names)"
+                );
+            };
+            let encoding = a
+                .encoding
+                .as_deref()
+                .map(str::parse::<payrecon::statement::Encoding>)
+                .transpose()?;
+            Some(GenericMapping {
+                key,
+                amount,
+                status: a.map_status.clone(),
+                time: a.map_time.clone(),
+                encoding,
+            })
+        } else {
+            None
         };
+        let format = Format::parse(word, mapping)?;
         if !path.is_file() {
             anyhow::bail!("statement file {} does not exist", path.display());
         }
@@ -627,7 +622,7 @@ async fn open_workspace(path: Option<PathBuf>) -> anyhow::Result<payrecon::works
 }
 
 async fn cmd_reconcile(a: ReconcileArgs, workspace: Option<PathBuf>) -> anyhow::Result<ExitCode> {
-    use payrecon::recon::{Period, RunStatus};
+    use payrecon::recon::{FileRole, Period, RunStatus};
     use std::io::IsTerminal as _;
     let statements = statement_inputs(&a)?;
     let period = match (a.day, a.from, a.to) {
@@ -709,22 +704,43 @@ async fn cmd_reconcile(a: ReconcileArgs, workspace: Option<PathBuf>) -> anyhow::
         println!("  skipped {}: {}", s.kinds.join(", "), s.reason_en);
     }
     for f in &out.files {
+        let what = f.layout.as_deref().unwrap_or(f.format);
+        let encoding = if f.encoding.is_empty() {
+            String::new()
+        } else {
+            format!(", {}", f.encoding)
+        };
+        let role = match (f.role, &f.business_period) {
+            (FileRole::Reconciled, Some((a, b))) if a == b => {
+                format!("reconciled, the bill of {a}")
+            }
+            (FileRole::Reconciled, Some((a, b))) => format!("reconciled, the bill of {a} to {b}"),
+            (FileRole::Reconciled, None) => "reconciled".to_owned(),
+            (FileRole::Neighbour, _) => {
+                "a neighbouring day's bill: used only to clear items at the day boundary".to_owned()
+            }
+            (FileRole::ReadOnly, _) => "read and footer-checked only".to_owned(),
+            (FileRole::Refused, _) => format!(
+                "NOT reconciled: {}",
+                f.refused.as_deref().unwrap_or("refused")
+            ),
+        };
         println!(
-            "  {} ({}, {}): {} rows, {} bad rows{}",
+            "  {} ({what}{encoding}): {} rows, {} bad rows — {role}",
             f.path,
-            f.format,
-            f.encoding,
             f.entries,
             f.row_errors.len(),
-            if f.reconciled {
-                ""
-            } else {
-                " — NOT reconciled (totals disagree)"
-            }
         );
         for (line, why) in f.row_errors.iter().take(10) {
             println!("    line {line}: {why}");
         }
+    }
+    if let Some(u) = out.unverified.as_ref().filter(|u| u.flows > 0) {
+        println!(
+            "  UNVERIFIED: {} recharge flows totalling {} were not checked against any statement \
+             (not reported missing) / {} 笔充值流水共 {} 未核对",
+            u.flows, u.amount, u.flows, u.amount
+        );
     }
     for (k, n) in &out.by_kind {
         let amt = out.amount_by_kind.get(k).map(String::as_str).unwrap_or("");

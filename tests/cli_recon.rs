@@ -235,48 +235,71 @@ fn bad_statement_input_is_one_sentence_and_recorded_as_failed() {
         one(&err).contains("--format csv is not a statement format"),
         "{err}"
     );
+    // A file that cannot be used is refused, once, with its reason: the run
+    // completes, nothing is matched against it, and the day's flows are
+    // unverified — never missing.
+    let refused = |args: &[&str], reason: &str| {
+        let ((code, stdout, err), out) = run(args);
+        assert_eq!(code, 1, "{err}");
+        assert!(
+            stdout.contains("NOT reconciled") && stdout.contains(reason),
+            "{stdout}"
+        );
+        assert!(stdout.contains("UNVERIFIED"), "{stdout}");
+        let s: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap())
+                .unwrap();
+        assert_eq!(s["status"], "ok");
+        assert_eq!(s["files"][0]["role"], "refused");
+        assert!(
+            s["files"][0]["refused"].as_str().unwrap().contains(reason),
+            "{s}"
+        );
+        assert_eq!(s["by_kind"]["statement_refused"], 1, "{s}");
+        assert!(s["unverified"]["flows"].as_u64().unwrap() > 0, "{s}");
+        let rows = findings(&out);
+        assert!(
+            !rows.iter().any(|r| r[0].starts_with("missing_")),
+            "a refused file makes no missing_* finding"
+        );
+        assert!(rows.iter().any(|r| r[0] == "flows_unverified"));
+    };
     // A GBK file read as UTF-8.
-    let ((code, _, err), out) = run(&[
-        "--statement",
-        files[2].to_str().unwrap(),
-        "--format",
-        "hfb",
-        "--day",
-        "2026-11-20",
-    ]);
-    assert_eq!(code, 2);
-    let line = one(&err);
-    assert!(line.contains("not UTF-8") && line.contains("GBK"), "{line}");
-    let s: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
-    assert_eq!(s["status"], "failed");
-    assert!(
-        !out.join("findings.csv").exists(),
-        "a failed run leaves no findings.csv"
+    refused(
+        &[
+            "--statement",
+            files[2].to_str().unwrap(),
+            "--format",
+            "hfb",
+            "--day",
+            "2026-11-20",
+        ],
+        "is not UTF-8",
     );
     // An empty file.
-    let ((code, _, err), _) = run(&[
-        "--statement",
-        empty.to_str().unwrap(),
-        "--format",
-        "hfb",
-        "--day",
-        "2026-11-20",
-    ]);
-    assert_eq!(code, 2);
-    assert!(one(&err).contains("empty"), "{err}");
+    refused(
+        &[
+            "--statement",
+            empty.to_str().unwrap(),
+            "--format",
+            "hfb",
+            "--day",
+            "2026-11-20",
+        ],
+        "empty",
+    );
     // A statement for another day.
-    let ((code, _, err), out) = run(&[
-        "--statement",
-        files[0].to_str().unwrap(),
-        "--format",
-        "hfb",
-        "--day",
-        "2026-10-01",
-    ]);
-    assert_eq!(code, 2);
-    assert!(one(&err).contains("wrong file or wrong --day"), "{err}");
-    assert!(out.join("summary.json").exists());
+    refused(
+        &[
+            "--statement",
+            files[0].to_str().unwrap(),
+            "--format",
+            "hfb",
+            "--day",
+            "2026-10-01",
+        ],
+        "wrong file or wrong --day",
+    );
     // A broken amount: reported with its line, the rest reconciled.
     let ((code, stdout, err), out) = run(&[
         "--statement",
@@ -604,8 +627,14 @@ fn workspace_runs_resolutions_and_the_audit_chain() {
     };
     assert_eq!(run(args("2026-11-20")).0, 1);
     assert_eq!(run(args("2026-11-20")).0, 1);
-    // A failed run (statement for another day) is recorded as failed.
-    assert_eq!(run(args("2026-10-01")).0, 2);
+    // A failed run (a database without the payment tables) is recorded as failed.
+    let blank = home.path().join("blank.db");
+    std::fs::write(&blank, "").unwrap();
+    let mut failing = args("2026-11-20");
+    failing[2] = format!("sqlite://{}", blank.display());
+    let (code, _, err) = run(failing);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("neither trans_flow nor notify_log"), "{err}");
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (runs, open) = rt.block_on(async {
         let w = payrecon::workspace::Workspace::open(&ws).await.unwrap();

@@ -201,7 +201,9 @@ async fn read_only_connections_are_refused_writes_by_the_database() {
 #[tokio::test]
 async fn unmodified_srb_dump_reconciles_with_skipped_checks() {
     use sqlx::Executor as _;
-    let t = support::srb_dump_db().await;
+    let Some(t) = support::srb_dump_db().await else {
+        return;
+    };
     let pool = sqlx::MySqlPool::connect(&t.url).await.unwrap();
     pool.execute(
         "INSERT INTO user_info (id, mobile, name, bind_code, bind_status) VALUES (1, '13800000001', '王伟', 'b1', 1), (2, '13800000002', '李娜', 'b2', 1);
@@ -296,7 +298,21 @@ async fn pending_cross_day_items_clear_with_the_next_days_file() {
     let today = dir.path().join("today.csv");
     let tomorrow = dir.path().join("tomorrow.csv");
     simulate::write_statement(&today, &report.statement).unwrap();
-    simulate::write_statement(&tomorrow, &report.next_day_statement).unwrap();
+    // Tomorrow's bill: the tail of today after the gateway's cutoff, and
+    // tomorrow's own payments, which are no business of today's run.
+    let mut next = report.next_day_statement.clone();
+    let next_day = day().succ_opt().unwrap();
+    for i in 0..5 {
+        next.push(payrecon::statement::hfb::Line {
+            agent_bill_no: format!("CHARGE{}1000000{i:02}", next_day.format("%Y%m%d")),
+            bind_code: "BIND-NEXT".into(),
+            charge_amt: rust_decimal::Decimal::new(10_000 + i, 2),
+            fee_amt: rust_decimal::Decimal::ZERO,
+            status: payrecon::statement::hfb::GatewayStatus::Success,
+            paid_at: next_day.and_hms_opt(10, 0, i as u32).unwrap(),
+        });
+    }
+    simulate::write_statement(&tomorrow, &next).unwrap();
     let db = Db::connect(&t.url, &ConnectOptions::read_only())
         .await
         .unwrap();
@@ -343,16 +359,25 @@ async fn pending_cross_day_items_clear_with_the_next_days_file() {
         .collect();
     assert!(
         left.is_empty(),
-        "with tomorrow's file nothing stays pending: {left:?}"
+        "with tomorrow's file nothing stays pending, and tomorrow's own payments are not today's breaks: {left:?}"
     );
+    assert_eq!(
+        both.findings.len() + pending.len(),
+        only_today.findings.len(),
+        "tomorrow's file only clears the pending items"
+    );
+    assert_eq!(both.files[1].role, recon::FileRole::Neighbour);
+    assert_eq!(both.files[1].business_period, Some((next_day, next_day)));
+    assert_eq!(both.unverified.as_ref().unwrap().flows, 0);
 }
 
 /// A statement that shares no bill with a day of 1,000 recharge flows (another
-/// merchant's file): the run fails saying so instead of reporting 2,000
-/// breaks; one shared bill makes it an ordinary run again. Every backend (the
-/// SQLite and PostgreSQL shared scans, MariaDB's server checks).
+/// merchant's file): it is refused, saying so, and the day's flows are
+/// unverified — not 2,000 breaks; one shared bill makes it an ordinary run
+/// again. Every backend (the SQLite and PostgreSQL shared scans, MariaDB's
+/// server checks).
 #[tokio::test]
-async fn a_statement_sharing_no_bill_with_a_busy_day_fails_the_run() {
+async fn a_statement_sharing_no_bill_with_a_busy_day_is_refused() {
     for backend in ALL {
         let t = fresh_db(backend).await;
         let w = writer(&t.url).await;
@@ -399,13 +424,32 @@ async fn a_statement_sharing_no_bill_with_a_busy_day_fails_the_run() {
         };
         let out =
             recon::reconcile(&db, &run(&other), &AtomicBool::new(false), &mut |_, _| {}).await;
-        assert_eq!(out.status, RunStatus::Failed, "{backend:?}");
-        let err = out.error.unwrap_or_default();
+        assert_eq!(out.status, RunStatus::Ok, "{backend:?}: {:?}", out.error);
+        let kinds = |k: Kind| out.findings.iter().filter(|f| f.kind == k).count();
+        assert_eq!(kinds(Kind::MissingInternal), 0, "{backend:?}");
+        assert_eq!(kinds(Kind::MissingExternal), 0, "{backend:?}");
+        let refused: Vec<&recon::Finding> = out
+            .findings
+            .iter()
+            .filter(|f| f.kind == Kind::StatementRefused)
+            .collect();
+        assert_eq!(refused.len(), 1, "{backend:?}");
+        assert_eq!(refused[0].key, "other.csv");
         assert!(
-            err.contains("shares no order number with the period's 1000 recharge flows")
-                && err.contains("other.csv"),
-            "{backend:?}: {err}"
+            refused[0]
+                .detail_en
+                .contains("share no order number with the period's 1000 recharge flows"),
+            "{backend:?}: {}",
+            refused[0].detail_en
         );
+        assert_eq!(out.files[0].role, recon::FileRole::Refused, "{backend:?}");
+        let u = out.unverified.clone().unwrap();
+        assert_eq!(
+            (u.flows, u.amount.as_str()),
+            (1000, "1000.00"),
+            "{backend:?}"
+        );
+        assert_eq!(kinds(Kind::FlowsUnverified), 1, "{backend:?}");
         let out = recon::reconcile(
             &db,
             &run(&one_shared),
@@ -418,6 +462,112 @@ async fn a_statement_sharing_no_bill_with_a_busy_day_fails_the_run() {
         let kinds = |k: Kind| out.findings.iter().filter(|f| f.kind == k).count();
         assert_eq!(kinds(Kind::MissingInternal), 1000, "{backend:?}");
         assert_eq!(kinds(Kind::MissingExternal), 999, "{backend:?}");
+        db.close().await;
+    }
+}
+
+/// A bill cut short, another day's bill and another merchant's bill for the
+/// day: on every backend none of them adds a single `missing_*` finding; each
+/// is refused with its reason, and the day's flows are counted unverified.
+#[tokio::test]
+async fn refused_bills_add_no_missing_findings_on_every_backend() {
+    for backend in ALL {
+        let t = fresh_db(backend).await;
+        let w = writer(&t.url).await;
+        payrecon::db::migrate(&w).await.unwrap();
+        let mut cfg = SimConfig::new(HandlerKind::Locked, day());
+        cfg.recharges = 60;
+        cfg.users = 8;
+        cfg.faults = Faults::none();
+        let report = simulate::run(&w, &cfg).await.unwrap();
+        w.close().await;
+        let lines = report.statement.clone();
+        assert!(lines.len() > 20);
+        let dir = tempfile::tempdir().unwrap();
+        let cut = dir.path().join("wechat-cut.csv");
+        payrecon::statement::wechat::write_file(&cut, &lines, Some(lines.len() - 7)).unwrap();
+        let shift = |days: i64, prefix: &str| -> Vec<payrecon::statement::hfb::Line> {
+            lines
+                .iter()
+                .map(|l| {
+                    let mut l = l.clone();
+                    l.paid_at += chrono::Duration::days(days);
+                    l.agent_bill_no = format!("{prefix}{}", l.agent_bill_no);
+                    l
+                })
+                .collect()
+        };
+        let old = dir.path().join("hfb-old.csv");
+        simulate::write_statement(&old, &shift(-12, "")).unwrap();
+        let other = dir.path().join("hfb-other-merchant.csv");
+        simulate::write_statement(&other, &shift(0, "M2-")).unwrap();
+        let db = Db::connect(&t.url, &ConnectOptions::read_only())
+            .await
+            .unwrap();
+        for (path, format, kind, reason) in [
+            (
+                &cut,
+                Format::Wechat,
+                Kind::StatementTotalMismatch,
+                "footer says",
+            ),
+            (
+                &old,
+                Format::Hfb,
+                Kind::StatementRefused,
+                "wrong file or wrong --day",
+            ),
+            (
+                &other,
+                Format::Hfb,
+                Kind::StatementRefused,
+                "share no order number",
+            ),
+        ] {
+            let opts = RunOptions::new(
+                Some(Period::day(day())),
+                vec![StatementInput {
+                    path: path.clone(),
+                    format,
+                }],
+                db.now(),
+            );
+            let out = recon::reconcile(&db, &opts, &AtomicBool::new(false), &mut |_, _| {}).await;
+            let what = format!("{backend:?} {}", path.display());
+            assert_eq!(out.status, RunStatus::Ok, "{what}: {:?}", out.error);
+            let n = |k: Kind| out.findings.iter().filter(|f| f.kind == k).count();
+            for k in [
+                Kind::MissingInternal,
+                Kind::MissingExternal,
+                Kind::PendingCrossDay,
+                Kind::AmountMismatch,
+                Kind::StatusMismatch,
+            ] {
+                assert_eq!(n(k), 0, "{what}: {k:?} {:?}", out.by_kind);
+            }
+            assert_eq!(n(kind), 1, "{what}");
+            let f = out.findings.iter().find(|f| f.kind == kind).unwrap();
+            assert!(f.detail_en.contains(reason), "{what}: {}", f.detail_en);
+            assert_eq!(out.files[0].role, recon::FileRole::Refused, "{what}");
+            let (_, flows, _) = out.matching.unwrap();
+            assert!(flows > 20, "{what}");
+            let u = out.unverified.clone().unwrap();
+            assert_eq!(
+                u.flows, flows,
+                "{what}: every flow of the day is unverified"
+            );
+            assert_eq!(n(Kind::FlowsUnverified), 1, "{what}");
+            let uf = out
+                .findings
+                .iter()
+                .find(|f| f.kind == Kind::FlowsUnverified)
+                .unwrap();
+            assert_eq!(
+                uf.amount_internal.map(payrecon::money::format_amount),
+                Some(u.amount.clone()),
+                "{what}"
+            );
+        }
         db.close().await;
     }
 }

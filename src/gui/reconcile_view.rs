@@ -68,6 +68,7 @@ pub(crate) struct LastRun {
     pub files: Vec<crate::recon::FileSummary>,
     pub skipped: Vec<crate::recon::Skipped>,
     pub matching: Option<(u64, u64, u64)>,
+    pub unverified: Option<crate::recon::Unverified>,
     pub out_dir: PathBuf,
 }
 
@@ -382,6 +383,7 @@ fn start_run(app: &mut App, opts: RunOptions, params: serde_json::Value, out: Pa
                         files: o.files.clone(),
                         skipped: o.skipped.clone(),
                         matching: o.matching,
+                        unverified: o.unverified.clone(),
                         out_dir: out,
                     });
                     super::overview::load(app);
@@ -626,25 +628,63 @@ fn summary(ui: &mut egui::Ui, r: &LastRun, l: Lang) {
             l.t("匹配", "matched")
         ));
     }
+    if let Some(u) = r.unverified.as_ref().filter(|u| u.flows > 0) {
+        ui.colored_label(
+            widgets::severity_color(crate::recon::Severity::High),
+            format!(
+                "{} {} · {} {}",
+                l.t(
+                    "未核对流水（没有可用的对账单）",
+                    "Unverified flows (no usable statement)"
+                ),
+                u.flows,
+                l.t("合计", "totalling"),
+                u.amount
+            ),
+        );
+    }
     for f in &r.files {
-        let state = if f.reconciled {
-            l.t("已对账", "reconciled")
-        } else {
-            l.t(
-                "未对账：文件合计与明细不符（可能被截断）",
-                "NOT reconciled: the file's totals disagree with its rows (truncated?)",
-            )
+        use crate::recon::FileRole;
+        let day = match f.business_period {
+            Some((a, b)) if a == b => format!(" · {a}"),
+            Some((a, b)) => format!(" · {a}..{b}"),
+            None => String::new(),
         };
-        ui.label(format!(
-            "{} · {} · {} · {} {} · {} {} · {state}",
+        let state = match f.role {
+            FileRole::Reconciled => l.t("已对账", "reconciled").to_owned(),
+            FileRole::Neighbour => l
+                .t(
+                    "相邻日的对账单：只用于核销日切待核项",
+                    "neighbouring day's bill: only clears day-boundary items",
+                )
+                .to_owned(),
+            FileRole::ReadOnly => l
+                .t("只读取并核对合计", "read and footer-checked only")
+                .to_owned(),
+            FileRole::Refused => format!(
+                "{}{}",
+                l.t("未采用：", "NOT used: "),
+                f.refused.as_deref().unwrap_or("")
+            ),
+        };
+        let text = format!(
+            "{} · {} · {} · {} {} · {} {}{day} · {state}",
             f.path,
-            f.format,
+            f.layout.as_deref().unwrap_or(f.format),
             f.encoding,
             f.entries,
             l.t("行", "rows"),
             f.row_errors.len(),
             l.t("行有错", "bad rows")
-        ));
+        );
+        if f.role == FileRole::Refused {
+            ui.colored_label(
+                widgets::severity_color(crate::recon::Severity::Critical),
+                text,
+            );
+        } else {
+            ui.label(text);
+        }
         for (line, why) in f.row_errors.iter().take(5) {
             ui.weak(format!("  {} {line}: {why}", l.t("第", "line")));
         }

@@ -72,6 +72,8 @@ kinds! {
     DuplicateInStatement => "duplicate_in_statement", High, "对账单重复";
     PendingCrossDay => "pending_cross_day", Info, "跨日待核";
     StatementTotalMismatch => "statement_total_mismatch", Critical, "对账单合计不符";
+    StatementRefused => "statement_refused", Critical, "对账单未采用";
+    FlowsUnverified => "flows_unverified", High, "流水未核对";
 }
 
 /// One finding.

@@ -7,7 +7,7 @@ use crate::db::{Arg, Db, DbError};
 use crate::money::format_amount;
 use crate::statement::hfb::GatewayStatus;
 use crate::statement::{EntryKind, Format, ImportReport, StatementError, read_statement};
-use chrono::{Duration, NaiveDateTime};
+use chrono::{Duration, NaiveDate, NaiveDateTime};
 use rust_decimal::Decimal;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -34,10 +34,6 @@ pub enum MatchError {
     /// A statement is for another period than the one reconciled.
     #[error("{0}")]
     WrongPeriod(String),
-    /// The statements share no bill with the period's flows (another
-    /// merchant's or day's file).
-    #[error("{0}")]
-    Unrelated(String),
     /// The run was cancelled.
     #[error("cancelled")]
     Cancelled,
@@ -58,8 +54,83 @@ pub struct FileSummary {
     pub row_errors: Vec<(u64, String)>,
     /// Whether the file's own totals matched its rows (`None`: the format has none).
     pub totals_ok: Option<bool>,
-    /// Whether its rows were reconciled (a file whose totals disagree is not).
+    /// Whether its rows were reconciled (`role` is `reconciled`).
     pub reconciled: bool,
+    /// What the run did with the file.
+    pub role: FileRole,
+    /// Why the file was refused, in one sentence (`role` is `refused`).
+    pub refused: Option<String>,
+    /// The business days the file is for (first, last), from its own period
+    /// lines or its rows; `None` when it cannot tell.
+    pub business_period: Option<(NaiveDate, NaiveDate)>,
+    /// What kind of bill it is, in words, when the reader can tell.
+    pub layout: Option<String>,
+}
+
+/// What a run did with one statement file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileRole {
+    /// Its rows were matched against the period's flows; the days it is
+    /// for count as covered.
+    Reconciled,
+    /// The bill of the day before or after the period: its rows only clear
+    /// `pending_cross_day` items and are otherwise not breaks of this period.
+    Neighbour,
+    /// Not used at all (totals disagree, unreadable, no rows, another
+    /// period, no bill in common with the ledger): nothing was matched
+    /// against it.
+    Refused,
+    /// Read and footer-checked only (fund-flow bill, account log).
+    ReadOnly,
+}
+
+impl FileRole {
+    /// The stored word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Reconciled => "reconciled",
+            Self::Neighbour => "neighbour",
+            Self::Refused => "refused",
+            Self::ReadOnly => "read_only",
+        }
+    }
+}
+
+/// Which business days of the period a usable statement covers: a flow of
+/// a day no statement covers is *unverified*, never missing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Coverage {
+    /// Every day of the period is covered.
+    pub all: bool,
+    /// The covered days, sorted (when not `all`).
+    pub days: Vec<NaiveDate>,
+}
+
+impl Coverage {
+    /// Whether `day` is covered.
+    pub fn covers(&self, day: NaiveDate) -> bool {
+        self.all || self.days.binary_search(&day).is_ok()
+    }
+
+    /// Whether no day is covered.
+    pub fn is_empty(&self) -> bool {
+        !self.all && self.days.is_empty()
+    }
+}
+
+/// A refund in a statement whose recharge has no flow near the period: its
+/// flow is looked up by bill, whatever its day ([`resolve_refunds`]).
+#[derive(Debug, Clone)]
+pub struct RefundLookup {
+    /// The bill.
+    pub bill: String,
+    /// The amount refunded.
+    pub refunded: Decimal,
+    /// When the refund succeeded, if the file says.
+    pub refunded_at: Option<NaiveDateTime>,
+    /// `Refund` or `Revoked`.
+    pub status: GatewayStatus,
 }
 
 /// The result of matching.
@@ -75,6 +146,16 @@ pub struct MatchOutput {
     pub flows_in_period: u64,
     /// Orders found on both sides.
     pub matched: u64,
+    /// Their total amount, ours.
+    pub flows_in_period_amount: Decimal,
+    /// The days a usable statement covers.
+    pub coverage: Coverage,
+    /// Recharge flows of the period that no usable statement covers.
+    pub unverified_flows: u64,
+    /// Their amount.
+    pub unverified_amount: Decimal,
+    /// Refunds whose recharge is looked up after the merge.
+    pub refund_lookups: Vec<RefundLookup>,
 }
 
 /// A business key in 24 bytes: up to 23 bytes of text inline (srb's bills
@@ -190,6 +271,9 @@ pub(super) struct StmtRec {
 
 const REFUND: u8 = 1;
 const BIG: u8 = 2;
+/// A line of a neighbouring day's bill (or outside the period's window): it
+/// may clear one of our flows, but is never a break itself.
+const CLEAR_ONLY: u8 = 4;
 
 impl StmtRec {
     pub(super) fn key(&self) -> Key {
@@ -235,10 +319,17 @@ pub(super) struct StmtAgg {
     status: GatewayStatus,
     refunded: Decimal,
     paid_at: Option<NaiveDateTime>,
+    /// When the last refund succeeded.
+    refunded_at: Option<NaiveDateTime>,
+    /// From a bill of the period (else only from neighbouring days' bills,
+    /// which clear our flows and are otherwise silent).
+    own: bool,
 }
 
 impl StmtAgg {
     pub(super) fn fold(recs: &[StmtRec], big: &[Decimal]) -> Self {
+        // The period's own lines decide; a neighbour's only when there are none.
+        let own = recs.iter().any(|r| r.flags & CLEAR_ONLY == 0);
         let mut a = StmtAgg {
             payments: 0,
             refunds: 0,
@@ -246,10 +337,13 @@ impl StmtAgg {
             status: GatewayStatus::Success,
             refunded: Decimal::ZERO,
             paid_at: None,
+            refunded_at: None,
+            own,
         };
-        for e in recs {
+        for e in recs.iter().filter(|r| !own || r.flags & CLEAR_ONLY == 0) {
             let (amount, status, paid_at) = (e.amount(big), e.status, e.paid_at);
             if e.flags & REFUND != 0 {
+                a.refunded_at = a.refunded_at.max(paid_at);
                 // A bill may list only the refund row (WeChat's REFUND line): the
                 // payment it refunds is implied.
                 if a.payments == 0 && a.refunded == Decimal::ZERO {
@@ -270,6 +364,10 @@ impl StmtAgg {
                 }
                 if status != GatewayStatus::Success {
                     a.status = status;
+                    if a.refunded.is_zero() {
+                        // An hfb line carries the final state: the whole payment went back.
+                        a.refunded = amount;
+                    }
                 }
                 a.paid_at = a.paid_at.or(paid_at);
             }
@@ -315,12 +413,13 @@ impl FlowAgg {
 /// Matches `files` against the recharge flows created in `[from, to)`.
 ///
 /// Both sides are read into compact records, sorted by key and merged, so
-/// memory is a few dozen bytes per row whatever the key type. A file whose
-/// format has footer totals is first read once for its totals alone; only if
-/// they agree are its rows used. Flows within `window` of either boundary that
-/// the statements lack are `pending_cross_day` (the neighbouring day's file
-/// will have them), not `missing_external`. `cancel` is polled between files
-/// and every 64k rows.
+/// memory is a few dozen bytes per row whatever the key type. Each file is
+/// judged once read ([`read_parsed`]): only the period's own, usable bills
+/// make breaks, and only for the days they cover — a flow of a day no usable
+/// bill covers is unverified, not missing. Flows within `window` of either
+/// boundary that the statements lack are `pending_cross_day` (the
+/// neighbouring day's file will have them), not `missing_external`. `cancel`
+/// is polled between files and every 64k rows.
 pub async fn match_statements(
     db: &Db,
     files: &[StatementInput],
@@ -330,7 +429,7 @@ pub async fn match_statements(
     cancel: &std::sync::atomic::AtomicBool,
     progress: &mut dyn FnMut(&str, u64),
 ) -> Result<MatchOutput, MatchError> {
-    let read = read_statements(files, from, to, Some(cancel), progress)?;
+    let read = read_statements(files, (from, to, window), Some(cancel), progress)?;
     match_read(db, read, from, to, window, cancel, progress).await
 }
 
@@ -364,13 +463,12 @@ impl ReadStatements {
 /// parsing), so it can run on a blocking thread while the database works.
 pub fn read_statements(
     files: &[StatementInput],
-    from: NaiveDateTime,
-    to: NaiveDateTime,
+    (from, to, window): (NaiveDateTime, NaiveDateTime, Duration),
     cancel: Option<&std::sync::atomic::AtomicBool>,
     progress: &mut dyn FnMut(&str, u64),
 ) -> Result<ReadStatements, MatchError> {
     let keys = Keys::default();
-    let parsed = read_parsed(files, from, to, cancel, progress, &keys)?;
+    let parsed = read_parsed(files, (from, to, window), cancel, progress, &keys)?;
     Ok(ReadStatements { keys, parsed })
 }
 
@@ -402,10 +500,15 @@ fn push_rec(
 }
 
 /// [`read_statements`] with the keys of a run shared with other threads.
+///
+/// Each file is read once and then judged as a whole (SPEC §4): a file whose
+/// own totals disagree with its rows, that cannot be read, has no rows, or is
+/// another period's bill is refused — its lines are dropped and one finding
+/// says why; a neighbouring day's bill only clears our flows; the others are
+/// the period's bills, and the days they are for are the run's coverage.
 pub(super) fn read_parsed(
     files: &[StatementInput],
-    from: NaiveDateTime,
-    to: NaiveDateTime,
+    (from, to, window): (NaiveDateTime, NaiveDateTime, Duration),
     cancel: Option<&std::sync::atomic::AtomicBool>,
     progress: &mut dyn FnMut(&str, u64),
     keys: &Keys,
@@ -414,6 +517,8 @@ pub(super) fn read_parsed(
     let mut out = MatchOutput::default();
     let mut stmt: Vec<StmtRec> = Vec::new();
     let mut big: Vec<Decimal> = Vec::new();
+    let period = (from.date(), (to - Duration::seconds(1)).date());
+    let mut covered: Vec<(NaiveDate, NaiveDate)> = Vec::new();
     let t0 = std::time::Instant::now();
     for input in files {
         if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
@@ -424,83 +529,74 @@ pub(super) fn read_parsed(
             .file_name()
             .map(|f| f.to_string_lossy().into_owned())
             .unwrap_or_default();
-        // Formats with a footer: check the totals before trusting any row.
-        let checked = if input.format.has_footer() {
-            let r = read_statement(&input.path, &input.format, |_| {})?;
-            check_period(&r, from, to)?;
-            Some(r)
-        } else {
-            None
-        };
-        let report = match checked {
-            Some(r) if r.totals_match() == Some(false) => r,
-            _ => {
-                let before = (stmt.len(), big.len());
-                // hfb: the fast reader first; it hands the file over when it is not simple.
-                let fast = if input.format == Format::Hfb {
-                    crate::statement::hfb::read_fast(
-                        &input.path,
-                        &mut |e| {
-                            let key = keys.key(e.agent_bill_no);
-                            push_rec(
-                                &mut stmt,
-                                &mut big,
-                                key,
-                                false,
-                                e.status,
-                                e.amount,
-                                Some(e.paid_at),
-                            );
-                        },
-                        cancel,
-                    )?
-                } else {
-                    None
-                };
-                let r = match fast {
-                    Some(r) => r,
-                    None => {
-                        stmt.truncate(before.0);
-                        big.truncate(before.1);
-                        if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
-                            return Err(MatchError::Cancelled);
-                        }
-                        read_statement(&input.path, &input.format, |e| {
-                            let key = keys.key(&e.agent_bill_no);
-                            push_rec(
-                                &mut stmt,
-                                &mut big,
-                                key,
-                                e.kind == EntryKind::Refund,
-                                e.status,
-                                e.amount,
-                                e.paid_at,
-                            );
-                        })?
-                    }
-                };
-                if let Err(e) = check_period(&r, from, to) {
-                    stmt.truncate(before.0);
-                    big.truncate(before.1);
-                    return Err(e);
-                }
-                r
+        let before = (stmt.len(), big.len());
+        let report = match read_file(input, keys, &mut stmt, &mut big, cancel) {
+            Ok(r) => r,
+            Err(MatchError::Statement(e)) => {
+                stmt.truncate(before.0);
+                big.truncate(before.1);
+                let why = e.to_string();
+                out.findings.push(refused_finding(&name, &why));
+                out.files.push(FileSummary {
+                    path: input.path.display().to_string(),
+                    format: input.format.name(),
+                    encoding: String::new(),
+                    entries: 0,
+                    row_errors: Vec::new(),
+                    totals_ok: None,
+                    reconciled: false,
+                    role: FileRole::Refused,
+                    refused: Some(why),
+                    business_period: None,
+                    layout: None,
+                });
+                continue;
             }
+            Err(e) => return Err(e),
         };
         progress("statement", report.entries);
-        let totals_ok = report.totals_match();
-        let reconciled = totals_ok != Some(false);
-        if !reconciled {
-            let why = report.totals_mismatch_reason().unwrap_or_default();
-            out.findings.push(
+        let bill_period = report.business_period();
+        let verdict = judge(&report, bill_period, period);
+        match &verdict {
+            Verdict::Own(days) => {
+                covered.push(*days);
+                // Lines outside the window around the period (a bill that
+                // spans several days) only clear flows there.
+                let (lo, hi) = (from - window, to + window);
+                for r in &mut stmt[before.0..] {
+                    if r.paid_at.is_some_and(|t| t < lo || t >= hi) {
+                        r.flags |= CLEAR_ONLY;
+                    }
+                }
+            }
+            Verdict::Neighbour => {
+                for r in &mut stmt[before.0..] {
+                    r.flags |= CLEAR_ONLY;
+                }
+            }
+            Verdict::ReadOnly | Verdict::Totals(_) | Verdict::Refused(_) => {
+                stmt.truncate(before.0);
+                big.truncate(before.1);
+            }
+        }
+        match &verdict {
+            Verdict::Totals(why) => out.findings.push(
                 Finding::new(Kind::StatementTotalMismatch, name.clone())
                     .amounts(Some(report.computed.amount), report.declared.as_ref().map(|d| d.amount))
                     .explain(
-                        format!("对账单 {name} 自身合计与明细不符（{why}）：文件可能下载不完整，本文件未参与对账，请重新下载"),
-                        format!("statement {name}: its own totals disagree with its rows ({why}); it may be a truncated download and was NOT reconciled — download it again"),
+                        format!("对账单 {name} 自身合计与明细不符（{why}）：文件可能下载不完整，本文件未参与对账，它应覆盖的流水记为未核对，请重新下载"),
+                        format!("statement {name}: its own totals disagree with its rows ({why}); it may be a truncated download and was NOT reconciled — the flows it would have covered count as unverified; download it again"),
                     ),
-            );
+            ),
+            Verdict::Refused(why) => out.findings.push(refused_finding(&name, why)),
+            _ => {}
         }
+        let (role, refused) = match verdict {
+            Verdict::Own(_) => (FileRole::Reconciled, None),
+            Verdict::Neighbour => (FileRole::Neighbour, None),
+            Verdict::ReadOnly => (FileRole::ReadOnly, None),
+            Verdict::Totals(why) | Verdict::Refused(why) => (FileRole::Refused, Some(why)),
+        };
         out.files.push(FileSummary {
             path: input.path.display().to_string(),
             format: report.format,
@@ -511,15 +607,153 @@ pub(super) fn read_parsed(
                 .iter()
                 .map(|e| (e.line, e.reason.clone()))
                 .collect(),
-            totals_ok,
-            reconciled,
+            totals_ok: report.totals_match(),
+            reconciled: role == FileRole::Reconciled,
+            role,
+            refused,
+            business_period: bill_period,
+            layout: report.layout.clone(),
         });
     }
+    out.coverage = coverage(period, &covered);
     super::checks::stage_time("statement parse", t0);
     let t0 = std::time::Instant::now();
     stmt.sort_unstable_by_key(|r| r.key);
     super::checks::stage_time("statement sort", t0);
     Ok(Parsed { out, stmt, big })
+}
+
+/// Reads one file into `stmt`/`big` (hfb through its fast reader when the
+/// file is simple). On error the caller drops what was added.
+fn read_file(
+    input: &StatementInput,
+    keys: &Keys,
+    stmt: &mut Vec<StmtRec>,
+    big: &mut Vec<Decimal>,
+    cancel: Option<&std::sync::atomic::AtomicBool>,
+) -> Result<ImportReport, MatchError> {
+    let before = (stmt.len(), big.len());
+    if input.format == Format::Hfb {
+        let fast = crate::statement::hfb::read_fast(
+            &input.path,
+            &mut |e| {
+                let key = keys.key(e.agent_bill_no);
+                push_rec(stmt, big, key, false, e.status, e.amount, Some(e.paid_at));
+            },
+            cancel,
+        )?;
+        if let Some(r) = fast {
+            return Ok(r);
+        }
+        // Not simple (or cancelled): the general reader.
+        stmt.truncate(before.0);
+        big.truncate(before.1);
+        if cancel.is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed)) {
+            return Err(MatchError::Cancelled);
+        }
+    }
+    Ok(read_statement(&input.path, &input.format, |e| {
+        let key = keys.key(&e.agent_bill_no);
+        let refund = e.kind == EntryKind::Refund;
+        // A refund line is placed by its refund time: the day it belongs to.
+        let at = if refund { e.booked_at() } else { e.paid_at };
+        push_rec(stmt, big, key, refund, e.status, e.amount, at);
+    })?)
+}
+
+/// What a run does with one file.
+enum Verdict {
+    /// The period's bill, for these days of it.
+    Own((NaiveDate, NaiveDate)),
+    /// The bill of the day before or after the period.
+    Neighbour,
+    /// Not trades: read and footer-checked only.
+    ReadOnly,
+    /// Its totals disagree with its rows (why).
+    Totals(String),
+    /// Not usable (why).
+    Refused(String),
+}
+
+fn day_range((a, b): (NaiveDate, NaiveDate)) -> String {
+    if a == b {
+        a.to_string()
+    } else {
+        format!("{a} to {b}")
+    }
+}
+
+/// Judges a file read in full, against the period's days (first, last).
+fn judge(
+    r: &ImportReport,
+    bill: Option<(NaiveDate, NaiveDate)>,
+    (first, last): (NaiveDate, NaiveDate),
+) -> Verdict {
+    if let Some(why) = r.totals_mismatch_reason() {
+        return Verdict::Totals(why);
+    }
+    if !r.trades {
+        return Verdict::ReadOnly;
+    }
+    if r.entries == 0 && r.declared_period.is_none() {
+        let why = match r.errors.len() {
+            0 => "it has no rows, so it cannot say which day it is for".to_owned(),
+            n => format!(
+                "none of its rows could be read ({n} bad rows, the first: {})",
+                r.errors[0]
+            ),
+        };
+        return Verdict::Refused(why);
+    }
+    // Without times (a generic file with no time column) the user's word is all there is.
+    let Some((a, b)) = bill else {
+        return Verdict::Own((first, last));
+    };
+    let (before, after) = (
+        first.pred_opt().unwrap_or(first),
+        last.succ_opt().unwrap_or(last),
+    );
+    if b < first || a > last {
+        if b >= before && a <= after {
+            return Verdict::Neighbour;
+        }
+        return Verdict::Refused(format!(
+            "it is the bill of {}, not of the reconciled {}: wrong file or wrong --day",
+            day_range((a, b)),
+            day_range((first, last))
+        ));
+    }
+    Verdict::Own((a.max(first), b.min(last)))
+}
+
+/// The period's days covered by the period's bills.
+fn coverage((first, last): (NaiveDate, NaiveDate), bills: &[(NaiveDate, NaiveDate)]) -> Coverage {
+    let mut days: Vec<NaiveDate> = Vec::new();
+    for &(a, b) in bills {
+        let mut d = a.max(first);
+        while d <= b.min(last) {
+            days.push(d);
+            match d.succ_opt() {
+                Some(n) => d = n,
+                None => break,
+            }
+        }
+    }
+    days.sort_unstable();
+    days.dedup();
+    let all = (last - first).num_days() + 1 == days.len() as i64;
+    if all {
+        days.clear();
+    }
+    Coverage { all, days }
+}
+
+/// The finding for a file that was not used, with the reason.
+pub(super) fn refused_finding(name: &str, why: &str) -> Finding {
+    Finding::new(Kind::StatementRefused, name).explain(
+        format!("对账单 {name} 未采用（{why}）：没有用它对账，它应覆盖的流水记为未核对"),
+        format!("statement {name} was not used ({why}): nothing was matched against it, and the flows it would have covered count as unverified"),
+    )
 }
 
 /// The flow half of [`match_statements`]: reads the recharge flows around the
@@ -789,14 +1023,11 @@ pub(super) fn compare(
     detail: &mut dyn FnMut() -> Result<Detail, MatchError>,
     out: &mut MatchOutput,
 ) -> Result<(), MatchError> {
-    if let Some(s) = s {
+    if let Some(s) = s.filter(|s| s.own) {
         out.statement_orders += 1;
-        let listed = if s.payments > 0 {
-            s.payments
-        } else {
-            s.refunds
-        };
-        if listed > 1 {
+        // Several refunds of one order are partial refunds, not a duplicate.
+        if s.payments > 1 {
+            let listed = s.payments;
             out.findings.push(
                 Finding::new(Kind::DuplicateInStatement, bill)
                     .bill(bill)
@@ -809,26 +1040,26 @@ pub(super) fn compare(
             );
         }
     }
-    if f.is_some_and(|f| f.in_period) {
+    if let Some(f) = f.filter(|f| f.in_period) {
         out.flows_in_period += 1;
+        out.flows_in_period_amount += f.amount;
     }
     match (s.filter(|s| s.present()), f) {
         (Some(s), Some(f)) => {
             out.matched += 1;
+            if !s.own {
+                // A neighbouring day's line: our flow is accounted for there.
+                return Ok(());
+            }
             if s.status != GatewayStatus::Success {
-                let st = s.status.as_str();
                 let (user_id, _, last) = detail()?;
-                out.findings.push(
-                    Finding::new(Kind::StatusMismatch, bill)
-                        .bill(bill)
-                        .user(Some(user_id))
-                        .amounts(Some(f.amount), Some(Decimal::ZERO))
-                        .seen(s.paid_at, Some(last))
-                        .explain(
-                            format!("我方已入账 {}，网关对账单状态为 {st}（已退款/撤销）：这笔钱网关不会结算给我们", format_amount(f.amount)),
-                            format!("we credited {} but the gateway's statement says {st} (refunded/revoked): the gateway will not settle this money to us", format_amount(f.amount)),
-                        ),
-                );
+                out.findings.push(refunded_finding(
+                    bill,
+                    s.status,
+                    s.refunded,
+                    s.refunded_at.or(s.paid_at),
+                    (user_id, f.amount, last),
+                ));
             } else if f.count == 1 && f.amount != s.amount {
                 let diff = f.amount - s.amount;
                 let (zh, en) = if diff > Decimal::ZERO {
@@ -862,6 +1093,7 @@ pub(super) fn compare(
                 );
             }
         }
+        (Some(s), None) if !s.own => {}
         (Some(s), None) if s.status == GatewayStatus::Success && s.payments > 0 => {
             out.findings.push(
                 Finding::new(Kind::MissingInternal, bill)
@@ -874,8 +1106,35 @@ pub(super) fn compare(
                     ),
             );
         }
+        // Only the refund is on the bill: the recharge was paid on an earlier
+        // day; its flow is looked up by bill after the merge.
+        (Some(s), None) if s.payments == 0 => out.refund_lookups.push(RefundLookup {
+            bill: bill.to_owned(),
+            refunded: s.refunded,
+            refunded_at: s.refunded_at.or(s.paid_at),
+            status: s.status,
+        }),
         (None, Some(f)) if f.in_period => {
-            let (user_id, first, last) = detail()?;
+            let mut known = None;
+            let covered = if out.coverage.all {
+                true
+            } else if out.coverage.is_empty() {
+                false
+            } else {
+                let d = detail()?;
+                known = Some(d);
+                out.coverage.covers(d.1.date())
+            };
+            if !covered {
+                // No usable statement is for this flow's day: not checked, not missing.
+                out.unverified_flows += 1;
+                out.unverified_amount += f.amount;
+                return Ok(());
+            }
+            let (user_id, first, last) = match known {
+                Some(d) => d,
+                None => detail()?,
+            };
             if f.near_edge {
                 out.findings.push(
                     Finding::new(Kind::PendingCrossDay, bill)
@@ -907,26 +1166,116 @@ pub(super) fn compare(
     Ok(())
 }
 
-/// A statement whose payments lie entirely outside the period (± one day) is
-/// the wrong file, not a list of breaks.
-fn check_period(
-    r: &ImportReport,
-    from: NaiveDateTime,
-    to: NaiveDateTime,
-) -> Result<(), MatchError> {
-    let (Some(first), Some(last)) = (r.first_paid_at, r.last_paid_at) else {
-        return Ok(());
+/// A recharge we credited that the gateway refunded or revoked: a
+/// `status_mismatch` carrying the part that went back. `ours` is (user,
+/// amount credited, when).
+fn refunded_finding(
+    bill: &str,
+    status: GatewayStatus,
+    refunded: Decimal,
+    when: Option<NaiveDateTime>,
+    (user_id, credited, at): (i64, Decimal, NaiveDateTime),
+) -> Finding {
+    // What went back, at most what we credited (a revocation takes it all).
+    let back = if refunded.is_zero() || refunded > credited {
+        credited
+    } else {
+        refunded
     };
-    let slack = Duration::days(1);
-    if last < from - slack || first >= to + slack {
-        return Err(MatchError::WrongPeriod(format!(
-            "statement {} covers {} to {}, not the reconciled period {} to {}: wrong file or wrong --day",
-            r.path.display(),
-            first.date(),
-            last.date(),
-            from.date(),
-            (to - Duration::seconds(1)).date()
-        )));
+    let partial = back < credited;
+    let t = when
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+        .unwrap_or_else(|| "time not given".to_owned());
+    let (zh, en) = match (status, partial) {
+        (GatewayStatus::Revoked, _) => (
+            format!(
+                "网关已撤销这笔（{t}），我方仍记为已入账 {}",
+                format_amount(credited)
+            ),
+            format!(
+                "revoked at the gateway ({t}), still credited here ({})",
+                format_amount(credited)
+            ),
+        ),
+        (_, false) => (
+            format!(
+                "网关已退款 {}（退款时间 {t}），我方仍记为已入账",
+                format_amount(back)
+            ),
+            format!(
+                "refunded at the gateway ({}, refunded {t}), still credited here",
+                format_amount(back)
+            ),
+        ),
+        (_, true) => (
+            format!(
+                "网关已部分退款 {}（共 {}，退款时间 {t}），我方仍记为全额入账",
+                format_amount(back),
+                format_amount(credited)
+            ),
+            format!(
+                "partly refunded at the gateway ({} of {}, refunded {t}), still credited here in full",
+                format_amount(back),
+                format_amount(credited)
+            ),
+        ),
+    };
+    Finding::new(Kind::StatusMismatch, bill)
+        .bill(bill)
+        .user(Some(user_id))
+        .amounts(Some(credited), Some(credited - back))
+        .seen(Some(at), when.or(Some(at)))
+        .explain(
+            format!(
+                "{zh}：退回的钱网关不会结算给我们（我方 {} 入账）",
+                at.format("%Y-%m-%d %H:%M:%S")
+            ),
+            format!(
+                "{en}: the gateway will not settle the money it gave back (credited here at {})",
+                at.format("%Y-%m-%d %H:%M:%S")
+            ),
+        )
+}
+
+/// Looks up, by bill and whatever their day, the recharges of the refunds
+/// that had no flow near the period ([`MatchOutput::refund_lookups`]), and
+/// adds a `status_mismatch` for each one we credited. A refund of a
+/// recharge we never credited adds nothing: there is nothing to take back.
+pub async fn resolve_refunds(db: &Db, out: &mut MatchOutput) -> Result<(), MatchError> {
+    let lookups = std::mem::take(&mut out.refund_lookups);
+    for chunk in lookups.chunks(500) {
+        let marks = vec!["?"; chunk.len()].join(", ");
+        let sql = format!(
+            "SELECT trans_no, user_id, {}, create_time FROM trans_flow \
+             WHERE trans_type = 1 AND is_deleted = 0 AND trans_no IN ({marks})",
+            db.money_cmp("trans_amount")
+        );
+        let args: Vec<Arg> = chunk.iter().map(|l| Arg::from(l.bill.clone())).collect();
+        // bill → (user, amount, first credit)
+        let mut found: HashMap<String, (i64, Decimal, NaiveDateTime)> = HashMap::new();
+        db.for_each_row(&sql, &args, |row| -> Result<bool, MatchError> {
+            let d = |e| MatchError::Db(db.decode("trans_flow", e));
+            let bill = row.text(0).map_err(d)?;
+            let user = row.i64(1).map_err(d)?;
+            let amount = row.opt_money_agg(2).map_err(d)?.unwrap_or_default();
+            let at = row.time(3).map_err(d)?;
+            let e = found.entry(bill).or_insert((user, Decimal::ZERO, at));
+            e.1 += amount;
+            e.2 = e.2.min(at);
+            Ok(true)
+        })
+        .await?;
+        for l in chunk {
+            if let Some(&ours) = found.get(&l.bill) {
+                out.findings.push(refunded_finding(
+                    &l.bill,
+                    l.status,
+                    l.refunded,
+                    l.refunded_at,
+                    ours,
+                ));
+            }
+        }
     }
     Ok(())
 }

@@ -10,5 +10,5 @@ mod sqlite_checks;
 
 pub use checks::{Scope, Skipped};
 pub use finding::{Finding, Kind, Severity};
-pub use matching::{FileSummary, StatementInput};
-pub use run::{Period, RunOptions, RunOutput, RunStatus, reconcile, write_outputs};
+pub use matching::{FileRole, FileSummary, StatementInput};
+pub use run::{Period, RunOptions, RunOutput, RunStatus, Unverified, reconcile, write_outputs};

@@ -193,8 +193,13 @@ pub(super) async fn run(
         let (j, keys, stop) = (j.clone(), Arc::clone(&keys), Arc::clone(&stop));
         tokio::task::spawn_blocking(move || {
             let t0 = std::time::Instant::now();
-            let r =
-                matching::read_parsed(&j.files, j.from, j.to, Some(&*stop), &mut |_, _| {}, &keys);
+            let r = matching::read_parsed(
+                &j.files,
+                (j.from, j.to, j.window),
+                Some(&*stop),
+                &mut |_, _| {},
+                &keys,
+            );
             checks::stage_time("  statements", t0);
             r
         })

@@ -2,6 +2,7 @@
 
 use super::checks::{self, Scope, Skipped};
 use super::finding::{Finding, Severity};
+use super::matching::FileRole;
 use super::matching::{self, FileSummary, MatchError, StatementInput};
 use crate::db::{Db, DbError, schema};
 use crate::export::CsvFile;
@@ -124,6 +125,19 @@ pub struct RunOutput {
     pub amount_by_kind: BTreeMap<&'static str, String>,
     /// Statement orders, flows in period, matched.
     pub matching: Option<(u64, u64, u64)>,
+    /// Recharge flows of the period that no usable statement covered (a
+    /// refused file's, a day without a statement): not checked, not missing.
+    /// `None` when no statement was given.
+    pub unverified: Option<Unverified>,
+}
+
+/// Flows a run could not check against any statement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Unverified {
+    /// How many.
+    pub flows: u64,
+    /// Their total, as exact decimal text.
+    pub amount: String,
 }
 
 impl RunOutput {
@@ -155,6 +169,7 @@ pub async fn reconcile(
         by_severity: BTreeMap::new(),
         amount_by_kind: BTreeMap::new(),
         matching: None,
+        unverified: None,
     };
     let r = run_inner(db, opts, cancel, progress, &mut out).await;
     if let Err(e) = r {
@@ -294,7 +309,7 @@ async fn run_inner(
                     progress("statement", f.entries);
                 }
                 progress("flows", m.flows_in_period);
-                return take_matching(out, m);
+                return take_matching(db, period, out, m).await;
             }
             Some(super::sqlite_checks::Matched::Again(read)) => Some(read),
             None => None,
@@ -308,8 +323,7 @@ async fn run_inner(
             }
             None => matching::read_statements(
                 &opts.statements,
-                period.start(),
-                period.end(),
+                (period.start(), period.end(), opts.cross_day_window),
                 Some(cancel),
                 progress,
             )?,
@@ -324,7 +338,7 @@ async fn run_inner(
             progress,
         )
         .await?;
-        take_matching(out, m)?;
+        take_matching(db, period, out, m).await?;
     }
     Ok(())
 }
@@ -350,10 +364,10 @@ async fn server_checks_and_matching(
     let mut check_progress = |s: &str, n: u64| (*progress.borrow_mut())(s, n);
     let mut match_progress = |s: &str, n: u64| (*progress.borrow_mut())(s, n);
     let files = opts.statements.clone();
-    let (from, to) = (period.start(), period.end());
+    let (from, to, window) = (period.start(), period.end(), opts.cross_day_window);
     let matching = async {
         let read = tokio::task::spawn_blocking(move || {
-            matching::read_statements(&files, from, to, None, &mut |_, _| {})
+            matching::read_statements(&files, (from, to, window), None, &mut |_, _| {})
         })
         .await
         .map_err(|e| {
@@ -390,29 +404,99 @@ async fn server_checks_and_matching(
     if cancel.load(std::sync::atomic::Ordering::Relaxed) {
         return Err(MatchError::Cancelled);
     }
-    take_matching(out, m?)
+    take_matching(db, period, out, m?).await
 }
 
-/// Below this many statement orders or period flows, sharing no bill is
-/// believable (a quiet day; no credit booked at all, which the findings show).
-const UNRELATED_MIN: u64 = 1000;
+/// From this many statement orders and period flows on, sharing not one
+/// bill is another merchant's, environment's or day's file: a real day has
+/// at least some payments on both sides. Below it, sharing none is believable
+/// (one payment not credited, one stray credit), so those stay breaks; a day
+/// on which nothing was credited at all (no flows) reports its lines.
+const UNRELATED_MIN: u64 = 3;
 
-/// Adds the matching's result to the run — unless the statements share not
-/// one bill with the period's recharge flows while both sides are large:
-/// that is another merchant's, environment's or day's file (or bill numbers
-/// in another format), and the run fails saying so instead of recording
-/// every line and every flow as a break (millions of findings).
-fn take_matching(out: &mut RunOutput, m: matching::MatchOutput) -> Result<(), MatchError> {
+/// Adds the matching's result to the run. When the period's bills share not
+/// one order number with its recharge flows while both sides are large, they
+/// are another merchant's, environment's or day's files (or bill numbers in
+/// another format): they are refused — one finding each, every flow of the
+/// period unverified — instead of recording every line and every flow as a
+/// break. Refunds whose recharge lies on an earlier day are then looked up;
+/// flows that no usable statement covers make one `flows_unverified` finding.
+async fn take_matching(
+    db: &Db,
+    period: Period,
+    out: &mut RunOutput,
+    mut m: matching::MatchOutput,
+) -> Result<(), MatchError> {
     if m.matched == 0 && m.statement_orders >= UNRELATED_MIN && m.flows_in_period >= UNRELATED_MIN {
-        let files: Vec<&str> = m.files.iter().map(|f| f.path.as_str()).collect();
-        let (files, flows, orders) = (files.join(", "), m.flows_in_period, m.statement_orders);
-        return Err(MatchError::Unrelated(format!(
-            "statement {files} shares no order number with the period's {flows} recharge flows \
-             ({orders} orders on the statement, none in the ledger): wrong merchant, environment or day? \
-             Nothing was reconciled. / 对账单与本期 {flows} 笔充值流水没有一个相同的订单号：\
-             是否选错了商户、环境或日期？本次未对账"
-        )));
+        let (flows, orders) = (m.flows_in_period, m.statement_orders);
+        let why = format!(
+            "its {orders} orders share no order number with the period's {flows} recharge flows: \
+             wrong merchant, environment or day?"
+        );
+        m.findings.retain(|f| {
+            matches!(
+                f.kind,
+                super::finding::Kind::StatementTotalMismatch
+                    | super::finding::Kind::StatementRefused
+            )
+        });
+        m.refund_lookups.clear();
+        for f in m
+            .files
+            .iter_mut()
+            .filter(|f| f.role == FileRole::Reconciled)
+        {
+            let name = Path::new(&f.path)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            m.findings.push(matching::refused_finding(&name, &why));
+            f.role = FileRole::Refused;
+            f.reconciled = false;
+            f.refused = Some(why.clone());
+        }
+        m.unverified_flows = m.flows_in_period;
+        m.unverified_amount = m.flows_in_period_amount;
+    } else {
+        matching::resolve_refunds(db, &mut m).await?;
     }
+    let unverified = Unverified {
+        flows: m.unverified_flows,
+        amount: format_amount(m.unverified_amount),
+    };
+    if m.unverified_flows > 0 {
+        let days = if period.from == period.to {
+            period.from.to_string()
+        } else {
+            format!("{}..{}", period.from, period.to)
+        };
+        let (n, amt) = (m.unverified_flows, &unverified.amount);
+        let refused: Vec<&str> = m
+            .files
+            .iter()
+            .filter(|f| f.role == FileRole::Refused)
+            .filter_map(|f| Path::new(&f.path).file_name()?.to_str())
+            .collect();
+        let because_zh = if refused.is_empty() {
+            "没有哪份可用的对账单覆盖它们的日期".to_owned()
+        } else {
+            format!("对账单 {} 未采用", refused.join("、"))
+        };
+        let because_en = if refused.is_empty() {
+            "no usable statement covers their days".to_owned()
+        } else {
+            format!("statement {} was not used", refused.join(", "))
+        };
+        out.findings.push(
+            Finding::new(super::finding::Kind::FlowsUnverified, format!("unverified:{days}"))
+                .amounts(Some(m.unverified_amount), None)
+                .explain(
+                    format!("{days} 有 {n} 笔充值流水共 {amt} 未与网关核对（{because_zh}）：它们既未确认也未判为缺失，请取得完整的对账单后重新对账"),
+                    format!("{n} recharge flows totalling {amt} on {days} were NOT checked against the gateway ({because_en}): neither confirmed nor reported missing — get a complete statement and run again"),
+                ),
+        );
+    }
+    out.unverified = Some(unverified);
     out.matching = Some((m.statement_orders, m.flows_in_period, m.matched));
     out.findings.extend(m.findings);
     out.files = m.files;

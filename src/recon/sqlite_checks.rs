@@ -284,8 +284,7 @@ fn shared_scan(
                 let t0 = std::time::Instant::now();
                 let r = matching::read_parsed(
                     &j.files,
-                    j.from,
-                    j.to,
+                    (j.from, j.to, j.window),
                     Some(&ctl.cancel),
                     &mut |_, n| ctl.lines.store(n, AtomicOrdering::Relaxed),
                     keys,
@@ -543,6 +542,10 @@ fn matched_flow(
 pub(super) fn detail_candidates(parsed: &Parsed, flows: &[Flow]) -> Vec<i64> {
     let stmt = &parsed.stmt;
     let mut out = Vec::new();
+    // No statement covers the period: nothing is matched, no detail is asked.
+    if parsed.out.coverage.is_empty() {
+        return out;
+    }
     let mut i = 0;
     for f in flows.iter().filter(|f| f.flags & IN_WINDOW != 0) {
         while i < stmt.len() && stmt[i].key() < f.key {
@@ -607,6 +610,7 @@ pub(super) fn match_flows(
             out.statement_orders += 1;
             if f.flags & IN_PERIOD != 0 {
                 out.flows_in_period += 1;
+                out.flows_in_period_amount += Decimal::new(f.cents, crate::money::SCALE);
             }
             out.matched += 1;
             continue;

@@ -22,6 +22,8 @@ pub const STATEMENT_KINDS: &[Kind] = &[
     Kind::DuplicateInStatement,
     Kind::PendingCrossDay,
     Kind::StatementTotalMismatch,
+    Kind::StatementRefused,
+    Kind::FlowsUnverified,
 ];
 
 /// A run to record, as the engine reports it.
