@@ -604,7 +604,8 @@ fn statement_inputs(a: &ReconcileArgs) -> anyhow::Result<Vec<payrecon::recon::St
         } else {
             None
         };
-        let format = Format::parse(word, mapping)?;
+        let format =
+            Format::parse(word, mapping).map_err(|e| anyhow::anyhow!("--format {word}: {e}"))?;
         if !path.is_file() {
             anyhow::bail!("statement file {} does not exist", path.display());
         }

@@ -232,20 +232,20 @@ fn bad_statement_input_is_one_sentence_and_recorded_as_failed() {
     ]);
     assert_eq!(code, 2);
     assert!(
-        one(&err).contains("--format csv is not a statement format"),
+        one(&err).contains("--format csv: unknown statement format 'csv'"),
         "{err}"
     );
     // A file that cannot be used is refused, once, with its reason: the run
     // completes, nothing is matched against it, and the day's flows are
     // unverified — never missing.
-    let refused = |args: &[&str], reason: &str| {
+    let refused = |args: &[&str], reason: &str, flows_that_day: bool| {
         let ((code, stdout, err), out) = run(args);
         assert_eq!(code, 1, "{err}");
         assert!(
             stdout.contains("NOT reconciled") && stdout.contains(reason),
             "{stdout}"
         );
-        assert!(stdout.contains("UNVERIFIED"), "{stdout}");
+        assert_eq!(stdout.contains("UNVERIFIED"), flows_that_day, "{stdout}");
         let s: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap())
                 .unwrap();
@@ -256,13 +256,20 @@ fn bad_statement_input_is_one_sentence_and_recorded_as_failed() {
             "{s}"
         );
         assert_eq!(s["by_kind"]["statement_refused"], 1, "{s}");
-        assert!(s["unverified"]["flows"].as_u64().unwrap() > 0, "{s}");
+        assert_eq!(
+            s["unverified"]["flows"].as_u64().unwrap() > 0,
+            flows_that_day,
+            "{s}"
+        );
         let rows = findings(&out);
         assert!(
             !rows.iter().any(|r| r[0].starts_with("missing_")),
             "a refused file makes no missing_* finding"
         );
-        assert!(rows.iter().any(|r| r[0] == "flows_unverified"));
+        assert_eq!(
+            rows.iter().any(|r| r[0] == "flows_unverified"),
+            flows_that_day
+        );
     };
     // A GBK file read as UTF-8.
     refused(
@@ -275,6 +282,7 @@ fn bad_statement_input_is_one_sentence_and_recorded_as_failed() {
             "2026-11-20",
         ],
         "is not UTF-8",
+        true,
     );
     // An empty file.
     refused(
@@ -287,6 +295,7 @@ fn bad_statement_input_is_one_sentence_and_recorded_as_failed() {
             "2026-11-20",
         ],
         "empty",
+        true,
     );
     // A statement for another day.
     refused(
@@ -299,6 +308,7 @@ fn bad_statement_input_is_one_sentence_and_recorded_as_failed() {
             "2026-10-01",
         ],
         "wrong file or wrong --day",
+        false,
     );
     // A broken amount: reported with its line, the rest reconciled.
     let ((code, stdout, err), out) = run(&[

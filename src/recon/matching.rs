@@ -324,6 +324,8 @@ pub(super) struct StmtAgg {
     /// From a bill of the period (else only from neighbouring days' bills,
     /// which clear our flows and are otherwise silent).
     own: bool,
+    /// Refund lines repeating an earlier one exactly.
+    repeated_refunds: u32,
 }
 
 impl StmtAgg {
@@ -339,10 +341,19 @@ impl StmtAgg {
             paid_at: None,
             refunded_at: None,
             own,
+            repeated_refunds: 0,
         };
+        // Refund lines seen: a line identical to an earlier one (amount and
+        // time) is the same refund listed twice; others are partial refunds.
+        let mut seen: Vec<(Decimal, Option<NaiveDateTime>)> = Vec::new();
         for e in recs.iter().filter(|r| !own || r.flags & CLEAR_ONLY == 0) {
             let (amount, status, paid_at) = (e.amount(big), e.status, e.paid_at);
             if e.flags & REFUND != 0 {
+                if seen.contains(&(amount, paid_at)) {
+                    a.repeated_refunds += 1;
+                    continue;
+                }
+                seen.push((amount, paid_at));
                 a.refunded_at = a.refunded_at.max(paid_at);
                 // A bill may list only the refund row (WeChat's REFUND line): the
                 // payment it refunds is implied.
@@ -1025,9 +1036,13 @@ pub(super) fn compare(
 ) -> Result<(), MatchError> {
     if let Some(s) = s.filter(|s| s.own) {
         out.statement_orders += 1;
-        // Several refunds of one order are partial refunds, not a duplicate.
-        if s.payments > 1 {
-            let listed = s.payments;
+        // Several different refunds of one order are partial refunds, not a duplicate.
+        let listed = if s.payments > 0 {
+            s.payments
+        } else {
+            s.refunds + s.repeated_refunds
+        };
+        if s.payments > 1 || s.repeated_refunds > 0 {
             out.findings.push(
                 Finding::new(Kind::DuplicateInStatement, bill)
                     .bill(bill)
