@@ -1,14 +1,21 @@
-//! Alipay business detail bill (业务明细, SPEC §5): GBK, `#` lines above and
-//! below the table, id fields with a trailing tab, `交易` and `退款` rows
-//! (refunds negative).
+//! Alipay business detail bill (业务明细, SPEC §5): GBK as downloaded (UTF-8,
+//! with or without a BOM, once re-saved by Excel or WPS; the encoding is
+//! detected and reported), `#` lines above and below the table, id fields
+//! with a trailing tab, `交易` and `退款` rows (refunds negative).
 //!
 //! The reader locates its columns by header name: key 商户订单号, kind
 //! 业务类型, amount 订单金额（元） for `交易` rows and −商家实收（元） for `退款`
 //! rows (what actually went back), fee |服务费（元）|, time 完成时间 (else
-//! 创建时间). A `退款` row whose 备注 says 撤销 is a revocation. The footer
-//! lines `#交易合计：N笔，商家实收共X元…` and `#退款合计：M笔，商家实收共-Y元…`
-//! become the `declared` totals: count N+M, amount X, refunds Y; the rows'
-//! totals are computed the same way, over 商家实收.
+//! 创建时间; a `退款` row's time is also its `refunded_at`). A `退款` row whose
+//! 备注 says 撤销 is a revocation.
+//!
+//! The footer lines become the `declared` totals: `#交易合计：N笔，商家实收共X元…`
+//! (or the older `#交易合计：N笔，交易金额共X元，优惠金额共…`, which totals
+//! 订单金额 instead of 商家实收) and `#退款合计：M笔，商家实收退款共-Y元…` (or
+//! the older `商家实收共-Y元`) give count N+M, amount X, refunds Y and M
+//! refund rows; the rows' totals are computed the same way, over the column
+//! the footer names. `#起始日期：[…]   终止日期：[…]` gives the
+//! `declared_period` (an end at 00:00:00 is exclusive).
 
 use super::hfb::{GatewayStatus, Line};
 use super::read::{
@@ -16,6 +23,7 @@ use super::read::{
     Totals,
 };
 use crate::money::format_amount;
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 use rust_decimal::Decimal;
 use std::io::{self, Write};
 use std::path::Path;
@@ -292,7 +300,7 @@ pub(crate) fn read(
     path: &Path,
     on_entry: &mut dyn FnMut(Entry),
 ) -> Result<ImportReport, StatementError> {
-    let mut t = Table::open(path, Decode::Gbk, Comments::Capture)?;
+    let mut t = Table::open(path, Decode::Auto, Comments::Capture)?;
     let Some(header_line) = t.next()? else {
         return Err(t.no_header());
     };
@@ -312,27 +320,85 @@ pub(crate) fn read(
         note: t.column("备注"),
     };
     let mut c = Collector::new(path, "alipay", on_entry);
+    let mut sums = RowSums::default();
     while let Some(line) = t.next()? {
         match row(&t, &cols, line) {
             Ok((e, received)) => {
                 let totals = &mut c.report.computed;
                 totals.count += 1;
                 match e.kind {
-                    EntryKind::Payment => totals.amount += received,
-                    EntryKind::Refund => totals.refund_amount -= received,
+                    EntryKind::Payment => {
+                        totals.amount += received;
+                        sums.ordered += e.amount;
+                    }
+                    EntryKind::Refund => {
+                        totals.refund_amount -= received;
+                        sums.refunds += 1;
+                    }
                 }
                 c.entry(e);
             }
             Err(reason) => c.error(line, reason),
         }
     }
-    let footer: Vec<(u64, String)> = t
+    let (above, footer): (Vec<_>, Vec<_>) = t
         .take_comments()
         .into_iter()
-        .filter(|(line, _)| *line > header_line)
-        .collect();
-    footer_totals(&footer, &mut c);
-    Ok(c.finish(t.encoding()))
+        .partition(|(line, _)| *line < header_line);
+    c.report.declared_period = declared_period(&above);
+    footer_totals(&footer, &sums, &mut c);
+    let encoding = t.encoding();
+    c.report.layout = Some(format!("Alipay business detail bill ({encoding})"));
+    Ok(c.finish(encoding))
+}
+
+/// What the rows add up to besides [`Totals`]: the footer may total
+/// 订单金额 instead of 商家实收, and counts the refund rows apart.
+#[derive(Default)]
+struct RowSums {
+    /// 订单金额 of the `交易` rows.
+    ordered: Decimal,
+    /// `退款` rows.
+    refunds: u64,
+}
+
+/// The business days a `#起始日期：[…]   终止日期：[…]` line declares, first
+/// and last inclusive: an end at 00:00:00 is exclusive (the bill of
+/// 2024-03-05 runs to 2024-03-06 00:00:00), any other end includes its day.
+pub(crate) fn declared_period(comments: &[(u64, String)]) -> Option<(NaiveDate, NaiveDate)> {
+    let text = comments
+        .iter()
+        .map(|(_, t)| t.as_str())
+        .find(|t| t.contains("起始日期"))?;
+    let start = bracketed_time(text.split_once("起始日期")?.1)?;
+    let end = bracketed_time(text.split_once("终止日期")?.1)?;
+    let last = if end.time() == NaiveTime::MIN {
+        end.date().pred_opt()?
+    } else {
+        end.date()
+    };
+    Some((start.date(), last.max(start.date())))
+}
+
+/// The time in the first `[…]` of `text` (`2024年03月05日 00:00:00`,
+/// `2024-03-05 00:00:00` or a bare date, read as its day's start).
+fn bracketed_time(text: &str) -> Option<NaiveDateTime> {
+    let inner = text.split_once('[')?.1.split_once(']')?.0.trim();
+    let inner = inner.replace('：', ":");
+    const TIMES: [&str; 3] = [
+        "%Y年%m月%d日 %H:%M:%S",
+        "%Y-%m-%d %H:%M:%S",
+        "%Y/%m/%d %H:%M:%S",
+    ];
+    const DAYS: [&str; 3] = ["%Y年%m月%d日", "%Y-%m-%d", "%Y/%m/%d"];
+    TIMES
+        .iter()
+        .find_map(|l| NaiveDateTime::parse_from_str(&inner, l).ok())
+        .or_else(|| {
+            DAYS.iter()
+                .find_map(|l| NaiveDate::parse_from_str(&inner, l).ok())
+                .map(|d| d.and_time(NaiveTime::MIN))
+        })
 }
 
 /// One row: the entry and its signed 商家实收.
@@ -397,53 +463,88 @@ fn row(t: &Table, cols: &Columns, line: u64) -> Result<(Entry, Decimal), String>
         fee,
         bind_code: None,
         paid_at,
+        refunded_at: paid_at.filter(|_| kind == EntryKind::Refund),
     };
     Ok((entry, received))
 }
 
-/// Reads `N笔` and `商家实收共X元` from a footer line after `label`.
-fn parse_footer(text: &str, label: &str) -> Result<(u64, Decimal), String> {
+/// Reads `N笔` from a footer line after `label`; returns it and the rest.
+pub(crate) fn footer_count<'a>(text: &'a str, label: &str) -> Result<(u64, &'a str), String> {
     let rest = text
         .split_once(label)
         .map(|(_, r)| r.trim_start_matches(['：', ':', ' ']))
         .unwrap_or_default();
-    let count_text = rest.split_once('笔').map(|(n, _)| n.trim());
-    let count = count_text
-        .and_then(|n| n.parse::<u64>().ok())
-        .ok_or_else(|| format!("cannot read the count (N笔) in '{text}'"))?;
-    let amount_text = rest
-        .split_once("商家实收共")
-        .and_then(|(_, r)| r.split_once('元'))
-        .map(|(a, _)| a.trim())
-        .ok_or_else(|| format!("cannot read 商家实收共…元 in '{text}'"))?;
-    let amount = read::amount("商家实收", amount_text)?;
-    Ok((count, amount))
+    rest.split_once('笔')
+        .and_then(|(n, r)| Some((n.trim().parse::<u64>().ok()?, r)))
+        .ok_or_else(|| format!("cannot read the count (N笔) in '{text}'"))
 }
 
-fn footer_totals(footer: &[(u64, String)], c: &mut Collector<'_>) {
+/// The amount written between the first of `keys` found in `rest` and the
+/// next `元` (thousands separators allowed); the key found with it.
+pub(crate) fn footer_amount(
+    text: &str,
+    rest: &str,
+    keys: &[&'static str],
+) -> Result<(&'static str, Decimal), String> {
+    let Some((key, after)) = keys
+        .iter()
+        .find_map(|k| rest.split_once(k).map(|(_, a)| (*k, a)))
+    else {
+        return Err(format!(
+            "cannot read {}…元 in '{text}'",
+            keys.join("…元 or ")
+        ));
+    };
+    let amount_text = after
+        .split_once('元')
+        .map(|(a, _)| a.trim().replace(',', ""))
+        .ok_or_else(|| format!("cannot read {key}…元 in '{text}'"))?;
+    Ok((key, read::amount(key, &amount_text)?))
+}
+
+const TRADE_KEYS: [&str; 2] = ["商家实收共", "交易金额共"];
+const REFUND_KEYS: [&str; 3] = ["商家实收退款共", "商家实收共", "退款金额共"];
+
+fn footer_totals(footer: &[(u64, String)], sums: &RowSums, c: &mut Collector<'_>) {
     let mut trades = None;
-    let mut refunds = (0, Decimal::ZERO);
+    let mut refunds = None;
     for (line, text) in footer {
-        let label = ["交易合计", "退款合计"]
-            .into_iter()
-            .find(|l| text.contains(l));
-        match label.map(|l| (l, parse_footer(text, l))) {
-            Some(("交易合计", Ok(t))) => trades = Some(t),
-            Some((_, Ok(r))) => refunds = r,
-            Some((_, Err(reason))) => {
-                c.footer_error(*line, reason);
-                return;
-            }
-            None => {}
+        let parsed = if text.contains("交易合计") {
+            footer_count(text, "交易合计")
+                .and_then(|(n, rest)| Ok((n, footer_amount(text, rest, &TRADE_KEYS)?)))
+                .map(|t| trades = Some(t))
+        } else if text.contains("退款合计") {
+            footer_count(text, "退款合计")
+                .and_then(|(n, rest)| Ok((n, footer_amount(text, rest, &REFUND_KEYS)?.1)))
+                .map(|r| refunds = Some(r))
+        } else {
+            Ok(())
+        };
+        if let Err(reason) = parsed {
+            c.footer_error(*line, reason);
+            return;
         }
     }
-    if let Some((count, amount)) = trades {
-        c.report.declared = Some(Totals {
-            count: count + refunds.0,
-            amount,
-            refund_amount: refunds.1.abs(),
-        });
+    let Some((count, (key, amount))) = trades else {
+        return;
+    };
+    if key == "交易金额共" {
+        // The older footer totals what the orders were, not what was received.
+        c.report.computed.amount = sums.ordered;
     }
+    let (refund_count, refund_amount) = match refunds {
+        Some((n, a)) => {
+            c.report.computed.refund_count = Some(sums.refunds);
+            (Some(n), a.abs())
+        }
+        None => (None, Decimal::ZERO),
+    };
+    c.report.declared = Some(Totals {
+        count: count + refund_count.unwrap_or(0),
+        amount,
+        refund_amount,
+        refund_count,
+    });
 }
 
 #[cfg(test)]
@@ -613,29 +714,142 @@ mod tests {
     }
 
     #[test]
-    fn utf8_file_given_as_alipay_is_an_encoding_error() {
+    fn utf8_file_of_another_format_is_named_not_called_misencoded() {
         let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("utf8.csv");
-        let wx = dir.path().join("wx.csv");
-        crate::statement::wechat::write_file(&wx, &sample(), None).unwrap();
-        std::fs::copy(&wx, &p).unwrap();
+        let p = dir.path().join("wx.csv");
+        crate::statement::wechat::write_file(&p, &sample(), None).unwrap();
         let e = read_all(&p).unwrap_err();
-        match &e {
-            StatementError::Encoding {
-                line,
-                found,
-                expected,
-                ..
-            } => {
-                assert_eq!((*line, *found, *expected), (1, "UTF-8", "GBK"));
-            }
-            other => panic!("{other}"),
+        assert!(matches!(e, StatementError::Header { line: 1, .. }), "{e}");
+        assert!(e.to_string().contains("give --format wechat"), "{e}");
+    }
+
+    /// A bill as Alipay writes it today, as text.
+    const BILL: &str = "#支付宝业务明细查询\r\n\
+        #账号：[20881234567890120156]\r\n\
+        #起始日期：[2024年03月05日 00:00:00]   终止日期：[2024年03月06日 00:00:00]\r\n\
+        #-----------------------------------------业务明细列表----------------------------------------\r\n\
+        支付宝交易号,商户订单号,业务类型,商品名称,创建时间,完成时间,门店编号,门店名称,操作员,终端号,对方账户,订单金额（元）,商家实收（元）,支付宝红包（元）,集分宝（元）,支付宝优惠（元）,商家优惠（元）,券核销金额（元）,券名称,商家红包消费金额（元）,卡消费金额（元）,退款批次号/请求号,服务费（元）,分润（元）,备注\r\n\
+        2024030522001400000001\t,CHARGE001\t,交易,账户充值,2024-03-05 10:00:07,2024-03-05 10:00:09,,,,,138****0000,0.05,0.04,0.01,0.00,0.00,0.00,0.00,,0.00,0.00,,0.00,0.00,\r\n\
+        2024030522001400000002\t,CHARGE002\t,交易,账户充值,2024-03-05 11:00:07,2024-03-05 11:00:09,,,,,138****0001,0.03,0.03,0.00,0.00,0.00,0.00,0.00,,0.00,0.00,,0.00,0.00,\r\n\
+        2024030522001400000002\t,CHARGE002\t,退款,账户充值,2024-03-05 11:00:07,2024-03-05 15:30:00,,,,,138****0001,0.03,-0.03,0.00,0.00,0.00,0.00,0.00,,0.00,0.00,R1\t,0.00,0.00,\r\n\
+        #-----------------------------------------业务明细列表结束------------------------------------\r\n\
+        #交易合计：2笔，商家实收共0.07元，商家优惠共0.00元\r\n\
+        #退款合计：1笔，商家实收退款共-0.03元，商家优惠退款共0.00元\r\n\
+        #导出时间：[2024年03月06日 09:00:00]\r\n";
+
+    fn read_bytes(bytes: &[u8]) -> (ImportReport, Vec<Entry>) {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("bill.csv");
+        std::fs::write(&p, bytes).unwrap();
+        read_all(&p).unwrap()
+    }
+
+    #[test]
+    fn encoding_is_detected_and_named() {
+        let gbk = encoding_rs::GBK.encode(BILL).0.into_owned();
+        let mut bom = b"\xEF\xBB\xBF".to_vec();
+        bom.extend_from_slice(BILL.as_bytes());
+        for (bytes, encoding, layout) in [
+            (
+                gbk,
+                read::Encoding::Gbk,
+                "Alipay business detail bill (GBK)",
+            ),
+            (
+                BILL.as_bytes().to_vec(),
+                read::Encoding::Utf8,
+                "Alipay business detail bill (UTF-8)",
+            ),
+            (
+                bom,
+                read::Encoding::Utf8Bom,
+                "Alipay business detail bill (UTF-8 with BOM)",
+            ),
+        ] {
+            let (r, got) = read_bytes(&bytes);
+            assert!(r.errors.is_empty(), "{layout}: {:?}", r.errors);
+            assert_eq!(r.encoding, encoding);
+            assert_eq!(r.layout.as_deref(), Some(layout));
+            assert_eq!(got.len(), 3, "{layout}");
+            // Trailing tabs dropped from the ids.
+            assert_eq!(got[0].agent_bill_no, "CHARGE001");
+            assert_eq!(
+                r.totals_match(),
+                Some(true),
+                "{layout}: {:?}",
+                r.totals_mismatch_reason()
+            );
+            let d = r.declared.unwrap();
+            assert_eq!(
+                (d.count, d.amount, d.refund_amount, d.refund_count),
+                (3, Decimal::new(7, 2), Decimal::new(3, 2), Some(1))
+            );
         }
-        assert!(
-            e.to_string()
-                .contains("is not GBK (line 1 looks like UTF-8)"),
-            "{e}"
+    }
+
+    #[test]
+    fn declared_period_end_at_midnight_is_exclusive() {
+        let (r, got) = read_bytes(BILL.as_bytes());
+        let day = NaiveDate::from_ymd_opt(2024, 3, 5).unwrap();
+        assert_eq!(r.declared_period, Some((day, day)));
+        assert_eq!(r.business_period(), Some((day, day)));
+        // A refund row's own time is its refund time.
+        let refund = &got[2];
+        assert_eq!(refund.kind, EntryKind::Refund);
+        assert_eq!(
+            refund.refunded_at,
+            Some(day.and_hms_opt(15, 30, 0).unwrap())
         );
+        assert_eq!(got[0].refunded_at, None);
+        let inclusive = BILL.replace(
+            "终止日期：[2024年03月06日 00:00:00]",
+            "终止日期：[2024年03月07日 23:59:59]",
+        );
+        let (r, _) = read_bytes(inclusive.as_bytes());
+        let last = NaiveDate::from_ymd_opt(2024, 3, 7).unwrap();
+        assert_eq!(r.declared_period, Some((day, last)));
+        let missing = BILL.replace("#起始日期", "#日期");
+        let (r, _) = read_bytes(missing.as_bytes());
+        assert_eq!(r.declared_period, None);
+        assert_eq!(r.business_period(), Some((day, day)), "from the rows");
+    }
+
+    #[test]
+    fn older_footer_wordings() {
+        // 交易金额 totals 订单金额 (0.05 + 0.03), not 商家实收 (0.04 + 0.03).
+        let older = BILL
+            .replace(
+                "#交易合计：2笔，商家实收共0.07元，商家优惠共0.00元",
+                "#交易合计：2笔，交易金额共0.08元，优惠金额共0.00元",
+            )
+            .replace(
+                "商家实收退款共-0.03元，商家优惠退款共0.00元",
+                "商家实收共-0.03元，商家优惠共0.00元",
+            );
+        let (r, _) = read_bytes(older.as_bytes());
+        assert!(r.errors.is_empty(), "{:?}", r.errors);
+        assert_eq!(r.computed.amount, Decimal::new(8, 2));
+        assert_eq!(
+            r.totals_match(),
+            Some(true),
+            "{:?}",
+            r.totals_mismatch_reason()
+        );
+        // The same wording with the received total instead is caught.
+        let wrong = older.replace("交易金额共0.08元", "交易金额共0.07元");
+        let (r, _) = read_bytes(wrong.as_bytes());
+        assert_eq!(
+            r.totals_mismatch_reason().as_deref(),
+            Some("footer says 3 trades totalling 0.07, rows give 3 totalling 0.08")
+        );
+        // A refund row missing from the table is named by count.
+        let cut: String = BILL
+            .split_inclusive("\r\n")
+            .filter(|l| !l.contains(",退款,"))
+            .collect();
+        let (r, _) = read_bytes(cut.as_bytes());
+        let why = r.totals_mismatch_reason().unwrap();
+        assert!(why.ends_with("refund rows: footer 1, rows 0"), "{why}");
     }
 
     #[test]

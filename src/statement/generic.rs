@@ -151,6 +151,7 @@ fn row(
         fee: None,
         bind_code: None,
         paid_at,
+        refunded_at: None,
     })
 }
 

@@ -163,6 +163,7 @@ impl EntryRef<'_> {
             fee: Some(self.fee),
             bind_code: (!self.bind_code.is_empty()).then(|| self.bind_code.to_owned()),
             paid_at: Some(self.paid_at),
+            refunded_at: None,
         }
     }
 }
@@ -286,6 +287,10 @@ pub(crate) fn read_fast(
         computed: read::Totals::default(),
         first_paid_at: None,
         last_paid_at: None,
+        days: read::Days::default(),
+        declared_period: None,
+        layout: None,
+        trades: true,
     };
     let mut buf: Vec<u8> = Vec::with_capacity(256);
     let mut physical = 0u64;
@@ -342,6 +347,7 @@ pub(crate) fn read_fast(
                 let t = e.paid_at;
                 report.first_paid_at = Some(report.first_paid_at.map_or(t, |f| f.min(t)));
                 report.last_paid_at = Some(report.last_paid_at.map_or(t, |l| l.max(t)));
+                report.days.note(t);
                 on_entry(&e);
             }
             Err(reason) => report.errors.push(read::RowError {

@@ -13,7 +13,7 @@
 
 use super::hfb::GatewayStatus;
 use crate::money::{format_amount, parse_amount};
-use chrono::NaiveDateTime;
+use chrono::{NaiveDate, NaiveDateTime};
 use rust_decimal::Decimal;
 use std::borrow::Cow;
 use std::collections::VecDeque;
@@ -34,19 +34,35 @@ pub enum Format {
     Alipay,
     /// Any CSV, read through the user's column mapping.
     Generic(GenericMapping),
+    /// WeChat Pay fund-flow bill (资金账单): read and footer-checked only,
+    /// its rows are not trades.
+    WechatFundflow,
+    /// Alipay account log (账务明细): read and footer-checked only, its rows
+    /// are not trades.
+    AlipayAccountlog,
 }
 
 impl Format {
     /// The words the command line accepts, in order.
-    pub const WORDS: [&'static str; 4] = ["hfb", "wechat", "alipay", "generic"];
+    pub const WORDS: [&'static str; 6] = [
+        "hfb",
+        "wechat",
+        "alipay",
+        "generic",
+        "wechat-fundflow",
+        "alipay-accountlog",
+    ];
 
-    /// Reads a command-line word (`hfb|wechat|alipay|generic`, any case).
-    /// `generic` needs `mapping`; the other formats ignore it.
+    /// Reads a command-line word (`hfb|wechat|alipay|generic|wechat-fundflow|alipay-accountlog`,
+    /// any case, `_` for `-` allowed). `generic` needs `mapping`; the other
+    /// formats ignore it.
     pub fn parse(word: &str, mapping: Option<GenericMapping>) -> Result<Self, FormatParseError> {
-        match word.trim().to_ascii_lowercase().as_str() {
+        match word.trim().to_ascii_lowercase().replace('_', "-").as_str() {
             "hfb" => Ok(Self::Hfb),
             "wechat" => Ok(Self::Wechat),
             "alipay" => Ok(Self::Alipay),
+            "wechat-fundflow" => Ok(Self::WechatFundflow),
+            "alipay-accountlog" => Ok(Self::AlipayAccountlog),
             "generic" => mapping
                 .map(Self::Generic)
                 .ok_or(FormatParseError::MappingRequired),
@@ -61,12 +77,21 @@ impl Format {
             Self::Wechat => "wechat",
             Self::Alipay => "alipay",
             Self::Generic(_) => "generic",
+            Self::WechatFundflow => "wechat-fundflow",
+            Self::AlipayAccountlog => "alipay-accountlog",
         }
     }
 
     /// Whether files of this format carry their own totals (a footer).
     pub fn has_footer(&self) -> bool {
         format_has_footer(self.name())
+    }
+
+    /// Whether the rows of this format are trades to reconcile (`false` for
+    /// the fund-flow bill and the account log, which are read and
+    /// footer-checked only).
+    pub fn has_trades(&self) -> bool {
+        format_has_trades(self.name())
     }
 }
 
@@ -87,14 +112,23 @@ impl fmt::Display for Format {
 }
 
 fn format_has_footer(name: &str) -> bool {
-    matches!(name, "wechat" | "alipay")
+    matches!(
+        name,
+        "wechat" | "alipay" | "wechat-fundflow" | "alipay-accountlog"
+    )
+}
+
+fn format_has_trades(name: &str) -> bool {
+    !matches!(name, "wechat-fundflow" | "alipay-accountlog")
 }
 
 /// A format or encoding name that could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FormatParseError {
-    /// Not one of `hfb|wechat|alipay|generic`.
-    #[error("unknown statement format '{0}' (expected hfb, wechat, alipay or generic)")]
+    /// Not one of [`Format::WORDS`].
+    #[error(
+        "unknown statement format '{0}' (expected hfb, wechat, alipay, generic, wechat-fundflow or alipay-accountlog)"
+    )]
     UnknownFormat(String),
     /// `generic` without a column mapping.
     #[error("the generic format needs a column mapping: at least the key and the amount column")]
@@ -213,8 +247,20 @@ pub struct Entry {
     pub fee: Option<Decimal>,
     /// `bindCode`, where the format carries it (hfb only).
     pub bind_code: Option<String>,
-    /// When the gateway completed it (business time), if the file says.
+    /// When the gateway completed it (business time), if the file says. In a
+    /// WeChat REFUND bill this is the original payment's time.
     pub paid_at: Option<NaiveDateTime>,
+    /// When a refund succeeded (WeChat 退款成功时间), if the file says; the
+    /// refund belongs to that day's bill.
+    pub refunded_at: Option<NaiveDateTime>,
+}
+
+impl Entry {
+    /// The time that puts the row in its bill's day: the refund time of a
+    /// refund row that has one, else the payment time.
+    pub fn booked_at(&self) -> Option<NaiveDateTime> {
+        self.refunded_at.or(self.paid_at)
+    }
 }
 
 /// A row that could not be read; the other rows still are.
@@ -245,6 +291,12 @@ pub struct Totals {
     pub amount: Decimal,
     /// Total refunded (positive).
     pub refund_amount: Decimal,
+    /// How many of the rows are refunds (expenses), where the footer counts
+    /// them apart (Alipay's `#退款合计：N笔`, the fund-flow bill's 支出笔数,
+    /// the account log's `#支出合计：N笔`); `None` otherwise, in both the
+    /// declared and the computed totals.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refund_count: Option<u64>,
 }
 
 /// What reading one statement file found.
@@ -268,11 +320,118 @@ pub struct ImportReport {
     pub first_paid_at: Option<NaiveDateTime>,
     /// Latest `paid_at` among the entries.
     pub last_paid_at: Option<NaiveDateTime>,
+    /// The rows per business day of their [`Entry::booked_at`] time.
+    pub days: Days,
+    /// The business days the file itself says it covers (first, last), e.g.
+    /// Alipay's `#起始日期/终止日期` lines.
+    pub declared_period: Option<(NaiveDate, NaiveDate)>,
+    /// What kind of bill the file is, in words (e.g. "WeChat REFUND bill, 29
+    /// columns"), when the reader can tell.
+    pub layout: Option<String>,
+    /// Whether its rows are trades to match against the recharge flows
+    /// (`false` for fund-flow bills and account logs: read and footer-checked only).
+    pub trades: bool,
+}
+
+/// The rows of one business day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct DaySpan {
+    /// The day.
+    pub day: NaiveDate,
+    /// Rows booked on it.
+    pub rows: u64,
+    /// Earliest time.
+    pub first: NaiveDateTime,
+    /// Latest time.
+    pub last: NaiveDateTime,
+}
+
+/// Rows per business day, in day order (a statement touches few days, so a
+/// short list with the last-used slot checked first is cheap per row).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Days {
+    spans: Vec<DaySpan>,
+    #[serde(skip)]
+    last: usize,
+}
+
+/// Rows of a neighbouring day this close to the day boundary are the
+/// day-boundary tail of a bill (a payment at 23:59:50 booked on the next
+/// day's bill), not a sign of another day's bill.
+pub const DAY_TAIL: chrono::Duration = chrono::Duration::minutes(30);
+
+impl Days {
+    /// Counts a row booked at `t`.
+    pub fn note(&mut self, t: NaiveDateTime) {
+        let day = t.date();
+        if let Some(s) = self.spans.get_mut(self.last)
+            && s.day == day
+        {
+            s.rows += 1;
+            s.first = s.first.min(t);
+            s.last = s.last.max(t);
+            return;
+        }
+        match self.spans.binary_search_by_key(&day, |s| s.day) {
+            Ok(i) => {
+                self.last = i;
+                let s = &mut self.spans[i];
+                s.rows += 1;
+                s.first = s.first.min(t);
+                s.last = s.last.max(t);
+            }
+            Err(i) => {
+                self.spans.insert(
+                    i,
+                    DaySpan {
+                        day,
+                        rows: 1,
+                        first: t,
+                        last: t,
+                    },
+                );
+                self.last = i;
+            }
+        }
+    }
+
+    /// The days, in order.
+    pub fn spans(&self) -> &[DaySpan] {
+        &self.spans
+    }
+
+    /// The business days the rows are for, first and last: the days holding
+    /// rows, less a first or last day whose rows all lie within [`DAY_TAIL`]
+    /// of its boundary with the next (previous) day that has rows — the
+    /// day-boundary tail of a daily bill. `None` without timed rows.
+    pub fn period(&self) -> Option<(NaiveDate, NaiveDate)> {
+        let s = &self.spans;
+        let (mut lo, mut hi) = (0, s.len().checked_sub(1)?);
+        if hi > lo && s[lo + 1].day == s[lo].day.succ_opt()? {
+            let edge = s[lo + 1].day.and_time(chrono::NaiveTime::MIN);
+            if s[lo].first >= edge - DAY_TAIL {
+                lo += 1;
+            }
+        }
+        if hi > lo && s[hi - 1].day.succ_opt()? == s[hi].day {
+            let edge = s[hi].day.and_time(chrono::NaiveTime::MIN);
+            if s[hi].last < edge + DAY_TAIL {
+                hi -= 1;
+            }
+        }
+        Some((s[lo].day, s[hi].day))
+    }
 }
 
 const FOOTER: &str = "footer: ";
 
 impl ImportReport {
+    /// The business days the file is for (first, last): what it declares,
+    /// else what its rows say ([`Days::period`]).
+    pub fn business_period(&self) -> Option<(NaiveDate, NaiveDate)> {
+        self.declared_period.or_else(|| self.days.period())
+    }
+
     /// Whether the file's own totals agree with its rows (SPEC §4
     /// `statement_total_mismatch`): `None` for formats without a footer
     /// (hfb, generic); `Some(false)` when they differ or when a format that
@@ -305,12 +464,20 @@ impl ImportReport {
                 None => "the footer totals are missing, so the download is probably truncated"
                     .to_owned(),
             };
-            return Some(format!(
-                "{why}; rows give {} trades totalling {}{unread}",
-                c.count,
-                format_amount(c.amount)
-            ));
+            let rows = if self.trades {
+                format!("{} trades totalling {}", c.count, format_amount(c.amount))
+            } else {
+                records(c)
+            };
+            return Some(format!("{why}; rows give {rows}{unread}"));
         };
+        if !self.trades {
+            return Some(format!(
+                "footer says {}, rows give {}{unread}",
+                records(d),
+                records(c)
+            ));
+        }
         let mut s = format!(
             "footer says {} trades totalling {}, rows give {} totalling {}",
             d.count,
@@ -325,8 +492,35 @@ impl ImportReport {
                 format_amount(c.refund_amount)
             ));
         }
+        if let (Some(dn), Some(cn)) = (d.refund_count, c.refund_count)
+            && dn != cn
+        {
+            s.push_str(&format!("; refund rows: footer {dn}, rows {cn}"));
+        }
         s.push_str(&unread);
         Some(s)
+    }
+}
+
+/// Totals of a fund-flow bill or account log in words: "3 records (1 income
+/// totalling 0.01, 2 expenses totalling 0.02)".
+fn records(t: &Totals) -> String {
+    match t.refund_count {
+        Some(out) => format!(
+            "{} records ({} income totalling {}, {} expense{} totalling {})",
+            t.count,
+            t.count.saturating_sub(out),
+            format_amount(t.amount),
+            out,
+            if out == 1 { "" } else { "s" },
+            format_amount(t.refund_amount)
+        ),
+        None => format!(
+            "{} records (income totalling {}, expenses totalling {})",
+            t.count,
+            format_amount(t.amount),
+            format_amount(t.refund_amount)
+        ),
     }
 }
 
@@ -367,6 +561,15 @@ pub enum StatementError {
         /// What is wrong, naming the format it looks like when recognisable.
         reason: String,
     },
+    /// WeChat answered the bill download with an error (XML `return_msg`,
+    /// or the v3 API's JSON `message`) and that answer was saved as the file.
+    #[error("{}: WeChat returned an error instead of a bill: {message}", .path.display())]
+    GatewayReply {
+        /// The file.
+        path: PathBuf,
+        /// WeChat's message, e.g. `No Bill Exist`.
+        message: String,
+    },
     /// The file has nothing in it (or only blank lines).
     #[error("{} is empty: no header and no rows", .path.display())]
     Empty {
@@ -403,6 +606,8 @@ pub fn read_statement(
         Format::Wechat => super::wechat::read(path, &mut on_entry),
         Format::Alipay => super::alipay::read(path, &mut on_entry),
         Format::Generic(m) => super::generic::read(path, m, &mut on_entry),
+        Format::WechatFundflow => super::wechat_fundflow::read(path, &mut on_entry),
+        Format::AlipayAccountlog => super::alipay_accountlog::read(path, &mut on_entry),
     }
 }
 
@@ -648,11 +853,12 @@ impl<R: BufRead> LineSource<R> {
                 bytes = b;
             }
             let mut bom = false;
-            if self.physical == 1
-                && let Some(b) = bytes.strip_prefix(BOM)
-            {
-                bytes = b;
-                bom = true;
+            if self.physical == 1 {
+                // Twice when a tool added one to a file that had one.
+                while let Some(b) = bytes.strip_prefix(BOM) {
+                    bytes = b;
+                    bom = true;
+                }
             }
             let text = match self.state.decode(bytes, bom, self.physical) {
                 Ok(t) => t,
@@ -801,9 +1007,21 @@ impl Table {
         })
     }
 
-    /// Takes the current record as the header.
+    /// Takes the current record as the header. A byte order mark that a
+    /// conversion turned into text (`\u{feff}`, or `?`/`\u{fffd}` where a
+    /// code page had no such character) before the first name is dropped.
     pub(crate) fn take_header(&mut self) {
         self.header = self.record.iter().map(|f| clean(f).to_owned()).collect();
+        if let Some(first) = self.header.first_mut() {
+            let t = first.trim_start_matches('\u{feff}');
+            let t = match t.strip_prefix(['?', '\u{fffd}']) {
+                Some(rest) if rest.chars().next().is_some_and(|c| !c.is_ascii()) => rest,
+                _ => t,
+            };
+            if t.len() != first.len() {
+                *first = clean(t).to_owned();
+            }
+        }
     }
 
     /// The header column named `name`.
@@ -903,6 +1121,17 @@ pub(crate) fn looks_like(fields: &[&str]) -> Option<(&'static str, &'static str)
             "hfb",
             "an hfb statement (agent_bill_no,bind_code,charge_amt,…): give --format hfb",
         ))
+    } else if has("资金流水单号") || has("资金流水总笔数") || (has("记账时间") && has("收支类型"))
+    {
+        Some((
+            "wechat-fundflow",
+            "a WeChat fund-flow bill (资金账单: 记账时间,微信支付业务单号,资金流水单号,…,收支类型,…): give --format wechat-fundflow",
+        ))
+    } else if has("账务流水号") {
+        Some((
+            "alipay-accountlog",
+            "an Alipay account log (账务明细: 账务流水号,业务流水号,商户订单号,…): give --format alipay-accountlog",
+        ))
     } else if has("支付宝交易号") || fields.first().is_some_and(|f| f.starts_with('#')) {
         Some((
             "alipay",
@@ -942,6 +1171,10 @@ impl<'a> Collector<'a> {
                 computed: Totals::default(),
                 first_paid_at: None,
                 last_paid_at: None,
+                days: Days::default(),
+                declared_period: None,
+                layout: None,
+                trades: true,
             },
             on_entry,
         }
@@ -955,6 +1188,9 @@ impl<'a> Collector<'a> {
         if let Some(t) = e.paid_at {
             r.first_paid_at = Some(r.first_paid_at.map_or(t, |f| f.min(t)));
             r.last_paid_at = Some(r.last_paid_at.map_or(t, |l| l.max(t)));
+        }
+        if let Some(t) = e.booked_at() {
+            r.days.note(t);
         }
         (self.on_entry)(e);
     }
@@ -997,11 +1233,16 @@ pub(crate) fn exact(col: &str, text: &str) -> Result<Decimal, String> {
     Decimal::from_str(text).map_err(|_| format!("{col}: '{text}' is not a number"))
 }
 
-/// A time in one of the layouts statements use.
+/// A time in one of the layouts statements use; full-width colons
+/// (`16：33：45`, as some bills have them) are read as colons.
 pub(crate) fn time(col: &str, text: &str) -> Result<NaiveDateTime, String> {
     // The first layout without interpreting a format string per line.
     if let Some(t) = crate::db::sqlite_read::fast_time(text.as_bytes()) {
         return Ok(t);
+    }
+    if text.contains('：') {
+        return time(col, &text.replace('：', ":"))
+            .map_err(|_| format!("{col}: '{text}' is not a time (expected YYYY-MM-DD HH:MM:SS)"));
     }
     const LAYOUTS: [&str; 3] = [
         "%Y-%m-%d %H:%M:%S%.f",
@@ -1199,6 +1440,7 @@ mod tests {
             count,
             amount: Decimal::new(amount, 2),
             refund_amount: Decimal::new(refund, 2),
+            refund_count: None,
         };
         let mut r = ImportReport {
             path: PathBuf::from("x"),
@@ -1210,6 +1452,10 @@ mod tests {
             computed: t(141, 139700000, 0),
             first_paid_at: None,
             last_paid_at: None,
+            days: Days::default(),
+            declared_period: None,
+            layout: None,
+            trades: true,
         };
         assert_eq!(r.totals_match(), Some(false));
         assert_eq!(

@@ -1,12 +1,20 @@
 //! WeChat Pay trade bill (交易账单, SPEC §5): backtick-prefixed fields, a
 //! summary header and one summary row after the data.
 //!
-//! The reader finds its columns by header name, so the SUCCESS bill (no
-//! refund columns) and older merchants' shorter headers read too: the key
-//! is 商户订单号, the status 交易状态, the amount 应结订单金额 (else 订单金额,
-//! else 总金额), the refund 退款金额 (else 申请退款金额), the fee 手续费 (kept
-//! exact, five decimals), the time 交易时间. The summary row becomes the
+//! The reader finds its columns by header name, so every layout WeChat has
+//! used reads: the current 27-column ALL bill, the 20-column SUCCESS bill (no
+//! refund columns), the 26/29-column REFUND bill (with 退款申请时间 and
+//! 退款成功时间; its 交易时间 is the original payment's time) and the
+//! pre-2017 24-column layout (子商户号, 总金额, 企业红包金额; summary
+//! 总交易单数,总交易额,总退款金额,…). The key is 商户订单号, the status
+//! 交易状态, the amount 应结订单金额 (else 订单金额, else 总金额), the refund
+//! 退款金额 (else 申请退款金额), the fee 手续费 (kept exact, five decimals), the
+//! time 交易时间 and, for a refund, 退款成功时间. The summary row becomes the
 //! report's `declared` totals (总交易单数, 应结订单总金额, 退款总金额).
+//!
+//! A file that holds WeChat's error answer instead of a bill (the XML
+//! `<return_msg>` or the v3 JSON `{"code":…,"message":…}`) is a
+//! [`StatementError::GatewayReply`].
 
 use super::hfb::{GatewayStatus, Line};
 use super::read::{
@@ -15,7 +23,7 @@ use super::read::{
 };
 use crate::money::format_amount;
 use rust_decimal::Decimal;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::Path;
 
 /// The 27-column header of the ALL bill.
@@ -178,6 +186,8 @@ struct Columns {
     refund: Option<usize>,
     fee: Option<usize>,
     time: Option<usize>,
+    /// 退款成功时间 (REFUND bills).
+    refund_time: Option<usize>,
     /// The summary column that totals `amount`.
     amount_total: &'static str,
 }
@@ -187,6 +197,7 @@ pub(crate) fn read(
     path: &Path,
     on_entry: &mut dyn FnMut(Entry),
 ) -> Result<ImportReport, StatementError> {
+    check_gateway_reply(path)?;
     let mut t = Table::open(path, Decode::Utf8, Comments::Keep)?;
     let Some(header_line) = t.next()? else {
         return Err(t.no_header());
@@ -206,9 +217,11 @@ pub(crate) fn read(
         refund: t.column_of(&["退款金额", "申请退款金额"]),
         fee: t.column("手续费"),
         time: t.column("交易时间"),
+        refund_time: t.column("退款成功时间"),
         amount_total,
     };
     let mut c = Collector::new(path, "wechat", on_entry);
+    c.report.layout = Some(layout(&t));
     while let Some(line) = t.next()? {
         if t.get(0) == Some("总交易单数") {
             summary(&mut t, &cols, line, &mut c)?;
@@ -229,6 +242,82 @@ pub(crate) fn read(
         c.error(line, "a row after the summary row".to_owned());
     }
     Ok(c.finish(t.encoding()))
+}
+
+/// What bill the header is, in words.
+fn layout(t: &Table) -> String {
+    let n = t.header.len();
+    let has = |name: &str| t.column(name).is_some();
+    if has("退款成功时间") || has("退款申请时间") {
+        format!("WeChat REFUND bill, {n} columns")
+    } else if has("总金额") || has("子商户号") || has("企业红包金额") {
+        format!("WeChat bill, {n} columns (pre-2017 layout)")
+    } else if !has("退款金额") && !has("申请退款金额") && !has("微信退款单号") {
+        format!("WeChat SUCCESS bill, {n} columns")
+    } else {
+        format!("WeChat ALL bill, {n} columns")
+    }
+}
+
+/// How much of a file's start is looked at for an error answer.
+const REPLY_PEEK: u64 = 64 * 1024;
+
+/// Fails with [`StatementError::GatewayReply`] when the file is WeChat's
+/// error answer (XML or JSON) saved in place of a bill.
+pub(crate) fn check_gateway_reply(path: &Path) -> Result<(), StatementError> {
+    let io_error = |source| StatementError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let mut head = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(REPLY_PEEK).read_to_end(&mut head))
+        .map_err(io_error)?;
+    let text = String::from_utf8_lossy(&head);
+    match gateway_message(&text) {
+        Some(message) => Err(StatementError::GatewayReply {
+            path: path.to_owned(),
+            message,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// WeChat's message when `text` is an error answer instead of a bill.
+fn gateway_message(text: &str) -> Option<String> {
+    let t = text.trim_start_matches(|c: char| {
+        c == '\u{feff}' || c == '?' || c == '\u{fffd}' || c.is_whitespace()
+    });
+    if t.starts_with('<') {
+        ["return_msg", "err_code_des", "err_code", "return_code"]
+            .into_iter()
+            .find_map(|name| xml_tag(t, name).filter(|m| !m.is_empty()))
+            .map(str::to_owned)
+    } else if t.starts_with('{') {
+        let v: serde_json::Value = serde_json::from_str(t.trim_end()).ok()?;
+        let text_of = |k: &str| v.get(k).and_then(|m| m.as_str()).filter(|m| !m.is_empty());
+        match (text_of("message"), text_of("code")) {
+            (Some(m), Some(c)) => Some(format!("{m} ({c})")),
+            (Some(m), None) | (None, Some(m)) => Some(m.to_owned()),
+            (None, None) => None,
+        }
+    } else {
+        None
+    }
+}
+
+/// The text of the first `<name>` element, without a CDATA wrapper.
+fn xml_tag<'a>(xml: &'a str, name: &str) -> Option<&'a str> {
+    let open = format!("<{name}>");
+    let close = format!("</{name}>");
+    let start = xml.find(&open)? + open.len();
+    let len = xml.get(start..)?.find(&close)?;
+    let inner = xml.get(start..start + len)?.trim();
+    let inner = inner
+        .strip_prefix("<![CDATA[")
+        .and_then(|s| s.strip_suffix("]]>"))
+        .unwrap_or(inner);
+    Some(inner.trim())
 }
 
 /// One data row: the entry, its 应结订单金额 and its refund amount.
@@ -273,6 +362,13 @@ fn row(t: &Table, cols: &Columns, line: u64) -> Result<(Entry, Decimal, Decimal)
         Some(s) if !s.is_empty() => Some(read::time("交易时间", s)?),
         _ => None,
     };
+    let refunded_at = match cols.refund_time.filter(|_| kind == EntryKind::Refund) {
+        Some(i) => match t.field(i)? {
+            "" => None,
+            s => Some(read::time("退款成功时间", s)?),
+        },
+        None => None,
+    };
     let entry = Entry {
         line,
         agent_bill_no: agent_bill_no.to_owned(),
@@ -282,6 +378,7 @@ fn row(t: &Table, cols: &Columns, line: u64) -> Result<(Entry, Decimal, Decimal)
         fee,
         bind_code: None,
         paid_at,
+        refunded_at,
     };
     Ok((entry, settled, refunded))
 }
@@ -324,6 +421,7 @@ fn summary(
             count,
             amount,
             refund_amount,
+            refund_count: None,
         })
     })();
     match declared {
@@ -514,6 +612,230 @@ mod tests {
             "{:?}",
             r.totals_mismatch_reason()
         );
+    }
+
+    const ALL_HEADER: &str = "交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,交易状态,付款银行,货币种类,应结订单金额,代金券金额,微信退款单号,商户退款单号,退款金额,充值券退款金额,退款类型,退款状态,商品名称,商户数据包,手续费,费率,订单金额,申请退款金额,费率备注";
+    const SUMMARY: &str = "总交易单数,应结订单总金额,退款总金额,充值券退款总金额,手续费总金额,订单总金额,申请退款总金额";
+
+    fn read_text(text: &str) -> Result<(ImportReport, Vec<Entry>), StatementError> {
+        read_bytes(text.as_bytes())
+    }
+
+    fn read_bytes(bytes: &[u8]) -> Result<(ImportReport, Vec<Entry>), StatementError> {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("bill.csv");
+        std::fs::write(&p, bytes).unwrap();
+        read_all(&p)
+    }
+
+    fn all_bill() -> String {
+        format!(
+            "{ALL_HEADER}\n\
+            `2021-01-28 17:07:11,`wx81be3101902f7cb2,`1601959334,`0,`,`4200000925202101284997714292,`S20210128170702357723,`ofyak5qR,`NATIVE,`SUCCESS,`OTHERS,`CNY,`0.01,`0.00,`0,`0,`0.00,`0.00,`,`,`for testing,`cipher code,`0.00000,`1.00%,`0.01,`0.00,`\n\
+            `2021-01-28 15:35:18,`wx81be3101902f7cb2,`1601959334,`0,`,`4200000910202101282955148400,`S20210128153505214586,`ofyak5qR,`NATIVE,`SUCCESS,`OTHERS,`CNY,`0.02,`0.00,`0,`0,`0.00,`0.00,`,`,`for testing,`cipher code,`0.00000,`1.00%,`0.02,`0.00,`\n\
+            {SUMMARY}\n\
+            `2,`0.03,`0.00,`0.00,`0.00000,`0.03,`0.00\n"
+        )
+    }
+
+    #[test]
+    fn current_all_bill_layout_and_times() {
+        let (r, got) = read_text(&all_bill()).unwrap();
+        assert!(r.errors.is_empty(), "{:?}", r.errors);
+        assert_eq!(r.layout.as_deref(), Some("WeChat ALL bill, 27 columns"));
+        assert!(r.trades);
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[1].agent_bill_no, "S20210128153505214586");
+        assert_eq!(got[1].refunded_at, None);
+        let day = NaiveDate::from_ymd_opt(2021, 1, 28).unwrap();
+        assert_eq!(r.days.period(), Some((day, day)));
+        assert_eq!(
+            r.totals_match(),
+            Some(true),
+            "{:?}",
+            r.totals_mismatch_reason()
+        );
+    }
+
+    #[test]
+    fn boms_crlf_no_final_newline_and_full_width_colons_are_tolerated() {
+        let base = all_bill().replace("17:07:11", "17：07：11");
+        let crlf = base.replace('\n', "\r\n");
+        let cut = crlf.trim_end().to_owned();
+        let cases: Vec<(&str, Vec<u8>, Encoding)> = vec![
+            ("plain", base.clone().into_bytes(), Encoding::Utf8),
+            (
+                "bom",
+                format!("\u{feff}{base}").into_bytes(),
+                Encoding::Utf8Bom,
+            ),
+            (
+                "doubled bom",
+                format!("\u{feff}\u{feff}{base}").into_bytes(),
+                Encoding::Utf8Bom,
+            ),
+            ("? for bom", format!("?{cut}").into_bytes(), Encoding::Utf8),
+            (
+                "crlf, no final newline",
+                cut.clone().into_bytes(),
+                Encoding::Utf8,
+            ),
+        ];
+        for (name, bytes, encoding) in cases {
+            let (r, got) = read_bytes(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert!(r.errors.is_empty(), "{name}: {:?}", r.errors);
+            assert_eq!(r.encoding, encoding, "{name}");
+            assert_eq!(got.len(), 2, "{name}");
+            let t = NaiveDate::from_ymd_opt(2021, 1, 28)
+                .unwrap()
+                .and_hms_opt(17, 7, 11)
+                .unwrap();
+            // 交易时间 found by name even behind a BOM or a '?'.
+            assert_eq!(got[0].paid_at, Some(t), "{name}");
+            assert_eq!(r.totals_match(), Some(true), "{name}");
+        }
+    }
+
+    #[test]
+    fn success_bill_has_no_refund_columns() {
+        let text = "交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,交易状态,付款银行,货币种类,应结订单金额,代金券金额,商品名称,商户数据包,手续费,费率,订单金额,费率备注\n\
+            `2021-02-01 14:38:45,`wx81be3101902f7cb2,`1601959334,`0,`,`4200000922202102014836880592,`S20210201143829466741,`ofyak5l,`NATIVE,`SUCCESS,`OTHERS,`CNY,`0.01,`0.00,`for testing,`cipher code,`0.00000,`1.00%,`0.01,`\n\
+            总交易单数,应结订单总金额,退款总金额,充值券退款总金额,手续费总金额,订单总金额,申请退款总金额\n\
+            `1,`0.01,`0.00,`0.00,`0.00000,`0.01,`0.00\n";
+        let (r, got) = read_text(text).unwrap();
+        assert!(r.errors.is_empty(), "{:?}", r.errors);
+        assert_eq!(r.layout.as_deref(), Some("WeChat SUCCESS bill, 20 columns"));
+        assert_eq!((got.len(), got[0].kind), (1, EntryKind::Payment));
+        assert_eq!(
+            r.totals_match(),
+            Some(true),
+            "{:?}",
+            r.totals_mismatch_reason()
+        );
+    }
+
+    const REFUND_HEADER: &str = "交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,交易状态,付款银行,货币种类,应结订单金额,代金券金额,退款申请时间,退款成功时间,微信退款单号,商户退款单号,退款金额,充值券退款金额,退款类型,退款状态,商品名称,商户数据包,手续费,费率,订单金额,申请退款金额,费率备注";
+
+    #[test]
+    fn refund_bill_books_refunds_on_their_success_day() {
+        let text = format!(
+            "{REFUND_HEADER}\n\
+            `2021-01-24 16:16:25,`wx81be3101902f7cb2,`1601959334,`0,`,`4200000844202101245866928772,`S20210124161554311546,`ofyak5q,`NATIVE,`REFUND,`OTHERS,`CNY,`0.00,`0.00,`2021-02-01 14:33:21,`2021-02-01 14:33:24,`50300807172021020106006664916,`S20210201143320649393,`0.01,`0.00,`ORIGINAL,`SUCCESS,`for testing,`cipher code,`0.00000,`1.00%,`0.00,`0.01,`\n\
+            `2021-01-19 16:31:18,`wx81be3101902f7cb2,`1601959334,`0,`,`4200000846202101197461830397,`S20210119083100844726118382,`ofyak5q,`NATIVE,`REFUND,`OTHERS,`CNY,`0.00,`0.00,`2021-02-01 14:00:45,`2021-02-01 14:00:50,`50300907032021020105978998710,`S20210201140044552846,`0.01,`0.00,`ORIGINAL,`SUCCESS,`Package Venue,`,`0.00000,`1.00%,`0.00,`0.01,`\n\
+            {SUMMARY}\n\
+            `2,`0.00,`0.02,`0.00,`0.00000,`0.00,`0.02\n"
+        );
+        let (r, got) = read_text(&text).unwrap();
+        assert!(r.errors.is_empty(), "{:?}", r.errors);
+        assert_eq!(r.layout.as_deref(), Some("WeChat REFUND bill, 29 columns"));
+        assert_eq!(got.len(), 2);
+        let day = NaiveDate::from_ymd_opt(2021, 2, 1).unwrap();
+        for e in &got {
+            assert_eq!(
+                (e.kind, e.status),
+                (EntryKind::Refund, GatewayStatus::Refund)
+            );
+            assert_eq!(e.amount, Decimal::new(1, 2));
+            assert_eq!(e.refunded_at.map(|t| t.date()), Some(day));
+            // 交易时间 stays the original payment's time.
+            assert!(e.paid_at.unwrap().date() < day);
+        }
+        assert_eq!(
+            got[0].refunded_at,
+            Some(day.and_hms_opt(14, 33, 24).unwrap())
+        );
+        assert_eq!(r.days.period(), Some((day, day)));
+        assert_eq!(r.business_period(), Some((day, day)));
+        assert_eq!(
+            r.totals_match(),
+            Some(true),
+            "{:?}",
+            r.totals_mismatch_reason()
+        );
+        // A refund with no success time yet keeps refunded_at empty.
+        let pending = text.replacen("`2021-02-01 14:33:24,", "`,", 1);
+        let (r, got) = read_text(&pending).unwrap();
+        assert!(r.errors.is_empty(), "{:?}", r.errors);
+        assert_eq!(got[0].refunded_at, None);
+    }
+
+    #[test]
+    fn cut_short_refund_bill_with_a_negative_fee_total_mismatches() {
+        let text = format!(
+            "{REFUND_HEADER}\n\
+            `2019-07-23 20:53:36,`xxx,`xxx,`xxx,`,`xxx,`xxxx,`xxxxx,`JSAPI,`REFUND,`CFT,`CNY,`0.00,`0.00,`2019-07-23 20:53:36,`2019-07-23 20:53:40,`xxxx,`xxx,`0.01,`0.00,`ORIGINAL,`SUCCESS,`xxxx,`xxxx,`0.00000,`0.60%,`0.00,`0.01,`\n\
+            {SUMMARY}\n\
+            `4,`0.00,`2.02,`0.00,`-0.02000,`0.00,`2.02\n"
+        );
+        let (r, got) = read_text(&text).unwrap();
+        assert!(r.errors.is_empty(), "{:?}", r.errors);
+        assert_eq!(got.len(), 1);
+        assert_eq!(r.totals_match(), Some(false));
+        assert_eq!(
+            r.totals_mismatch_reason().unwrap(),
+            "footer says 4 trades totalling 0.00, rows give 1 totalling 0.00; refunds: footer 2.02, rows 0.01"
+        );
+    }
+
+    #[test]
+    fn pre_2017_layout_is_named() {
+        let text = "\u{feff}交易时间,公众账号ID,商户号,子商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,交易状态,付款银行,货币种类,总金额,企业红包金额,微信退款单号,商户退款单号,退款金额,企业红包退款金额,退款类型,退款状态,商品名称,商户数据包,手续费,费率\n\
+            `2015-10-28 13:52:05,`wx2350ab66021a97e5,`1242048202,`0,`,`1005680240201510281363742443,`dicwdkof7s8t,`ouBBou,`NATIVE,`SUCCESS,`CFT,`CNY,`0.88,`0.00,`0,`0,`0,`0,`,`,` 测试商品,`,`0.01000,`0.60%\n\
+            `2015-10-28 14:26:35,`wx2350ab66021a97e5,`1242048202,`0,`,`1005680240201510281364158603,`0eitpe3uu8sj,`ouBBou,`NATIVE,`SUCCESS,`CFT,`CNY,`0.17,`0.00,`0,`0,`0,`0,`,`,`LOTTE,`,`0.00000,`0.60%\n\
+            总交易单数,总交易额,总退款金额,总企业红包退款金额,手续费总金额\n\
+            `2,`1.05,`0.00,`0.00,`0.01000\n";
+        let (r, got) = read_text(text).unwrap();
+        assert!(r.errors.is_empty(), "{:?}", r.errors);
+        assert_eq!(
+            r.layout.as_deref(),
+            Some("WeChat bill, 24 columns (pre-2017 layout)")
+        );
+        assert_eq!(got[0].amount, Decimal::new(88, 2));
+        assert_eq!(got[0].fee, Some(Decimal::new(1000, 5)));
+        assert_eq!(
+            r.totals_match(),
+            Some(true),
+            "{:?}",
+            r.totals_mismatch_reason()
+        );
+    }
+
+    #[test]
+    fn error_replies_are_gateway_replies() {
+        let cases = [
+            "<xml><return_code><![CDATA[FAIL]]></return_code><return_msg><![CDATA[No Bill Exist]]></return_msg></xml>",
+            "\u{feff}<xml>\r\n  <return_code>FAIL</return_code>\r\n  <return_msg> No Bill Exist </return_msg>\r\n</xml>",
+            "  <xml>\n<return_code>\n<![CDATA[FAIL]]>\n</return_code>\n<return_msg>\n  <![CDATA[No Bill Exist]]>\n</return_msg>\n</xml>\n",
+        ];
+        for text in cases {
+            let e = read_text(text).unwrap_err();
+            assert!(
+                matches!(e, StatementError::GatewayReply { .. }),
+                "{text}: {e}"
+            );
+            assert!(
+                e.to_string().ends_with(
+                    "bill.csv: WeChat returned an error instead of a bill: No Bill Exist"
+                ),
+                "{e}"
+            );
+        }
+        let e = read_text(r#"{"code":"NO_STATEMENT_EXIST","message":"No statement exist"}"#)
+            .unwrap_err();
+        assert!(matches!(e, StatementError::GatewayReply { .. }), "{e}");
+        assert!(
+            e.to_string().ends_with(
+                "WeChat returned an error instead of a bill: No statement exist (NO_STATEMENT_EXIST)"
+            ),
+            "{e}"
+        );
+        assert_eq!(
+            gateway_message("{\n  \"message\" : \"账单不存在\"\n}\n").as_deref(),
+            Some("账单不存在")
+        );
+        // A bill is not a reply.
+        assert_eq!(gateway_message(&all_bill()), None);
+        assert_eq!(gateway_message("<p>hello</p>"), None);
     }
 
     #[test]
