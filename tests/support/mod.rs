@@ -19,7 +19,9 @@
 //! `--user=root` in that case.
 //!
 //! A missing server binary makes every test that needs it fail with a message naming the
-//! package to install; nothing is ever skipped.
+//! package to install; nothing is skipped for it. The one skip is a test that reads
+//! `../shared` (the contract's fixtures and real-world samples) in a clone that has no
+//! `../shared` beside it: see [`require_shared!`](crate::require_shared) — under `CI=true` that fails too.
 
 #![allow(dead_code)]
 
@@ -742,20 +744,97 @@ pub fn payrecon_cli(bin: &str, args: &[&str], home: &Path) -> (i32, String, Stri
     )
 }
 
+/// `../shared` beside this checkout (`$CARGO_MANIFEST_DIR/../shared`: the contract, fixtures
+/// and real-world samples), or `None` when a clone lives somewhere without it.
+pub fn shared_dir() -> Option<PathBuf> {
+    let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared"));
+    dir.is_dir().then_some(dir)
+}
+
+/// The sentence said when `../shared` is missing; `needed_for` names what the test wanted.
+pub fn shared_missing_sentence(needed_for: &str) -> String {
+    format!("skipped: ../shared is not beside this checkout (needed for {needed_for})")
+}
+
+/// `../shared` for a test that needs it. When it is absent, prints one line and returns
+/// `None` (the caller returns: the test is skipped) — except under CI (`CI=true`), where
+/// `../shared` must be there and its absence fails the test with the same sentence.
+/// Most tests use [`require_shared!`](crate::require_shared) instead.
+pub fn shared_or_skip(needed_for: &str) -> Option<PathBuf> {
+    if let Some(dir) = shared_dir() {
+        return Some(dir);
+    }
+    let sentence = shared_missing_sentence(needed_for);
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{sentence}");
+    }
+    println!("{sentence}");
+    None
+}
+
+/// `require_shared!("what for")` at the top of a test: evaluates to the `../shared` directory,
+/// or prints one "skipped: …" line and returns from the test when it is absent (a failure
+/// under `CI=true`; see [`shared_or_skip`]).
+#[macro_export]
+macro_rules! require_shared {
+    ($needed_for:expr) => {
+        match $crate::support::shared_or_skip($needed_for) {
+            Some(dir) => dir,
+            None => return,
+        }
+    };
+}
+
 /// Loads the real srb MySQL schema dump (`../shared/fixtures/srb_core.sql`),
-/// unmodified, into a fresh MariaDB database and returns it.
-pub async fn srb_dump_db() -> TestDb {
+/// unmodified, into a fresh MariaDB database and returns it; `None` (after the one
+/// "skipped" line of [`shared_or_skip`]) when `../shared` is absent, so the caller
+/// returns: `let Some(t) = support::srb_dump_db().await else { return };`.
+pub async fn srb_dump_db() -> Option<TestDb> {
+    let shared = shared_or_skip("fixtures/srb_core.sql, the srb MySQL dump")?;
+    Some(mysql_dump_db(&shared.join("fixtures/srb_core.sql")).await)
+}
+
+/// Loads the MySQL dump at `path` into a fresh MariaDB database and returns it. The dump is
+/// loaded as it is, except that top-level `CREATE DATABASE …` and `USE …` lines, if it has
+/// any, are left out, so that the load lands in the test's own database instead of one
+/// named by the dump (the dumps in `../shared` have none today: they load byte for byte).
+pub async fn mysql_dump_db(path: &Path) -> TestDb {
     let t = fresh_db(Backend::MySql).await;
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../shared/fixtures/srb_core.sql"
-    );
-    let dump = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {path}: {e}"));
+    let dump = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let dump = without_database_switches(&dump);
     let mut conn = sqlx::MySqlConnection::connect(&t.url)
         .await
         .unwrap_or_else(|e| panic!("cannot connect to {}: {e}", t.url));
     sqlx::Executor::execute(&mut conn, sqlx::raw_sql(sqlx::AssertSqlSafe(dump)))
         .await
-        .unwrap_or_else(|e| panic!("cannot load {path}: {e}"));
+        .unwrap_or_else(|e| panic!("cannot load {}: {e}", path.display()));
+    let _ = conn.close().await;
     t
+}
+
+/// `dump` without its `CREATE DATABASE` / `CREATE SCHEMA` / `USE` lines (also in their
+/// `/*!40000 … */` versioned-comment form); every other line is kept unchanged.
+fn without_database_switches(dump: &str) -> String {
+    let switches = |line: &str| {
+        let l = line.trim_start().to_ascii_uppercase();
+        let l = match l.strip_prefix("/*!") {
+            Some(rest) => rest
+                .trim_start_matches(|c: char| c.is_ascii_digit())
+                .trim_start()
+                .to_owned(),
+            None => l,
+        };
+        l.starts_with("CREATE DATABASE")
+            || l.starts_with("CREATE SCHEMA")
+            || l.starts_with("USE ")
+            || l.starts_with("USE`")
+    };
+    let mut out = String::with_capacity(dump.len());
+    for line in dump.split_inclusive('\n') {
+        if !switches(line) {
+            out.push_str(line);
+        }
+    }
+    out
 }
