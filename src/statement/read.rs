@@ -95,7 +95,7 @@ impl Format {
     }
 }
 
-/// `hfb`, `wechat` and `alipay`; `generic` needs a mapping, so it is refused
+/// Every word of [`Format::WORDS`] but `generic`, which needs a mapping and is refused
 /// here with [`FormatParseError::MappingRequired`] (use [`Format::parse`]).
 impl FromStr for Format {
     type Err = FormatParseError;
@@ -304,7 +304,7 @@ pub struct Totals {
 pub struct ImportReport {
     /// The file.
     pub path: PathBuf,
-    /// The format's word (`"hfb"`, `"wechat"`, `"alipay"`, `"generic"`).
+    /// The format's word (one of [`Format::WORDS`]).
     pub format: &'static str,
     /// The file's encoding as found.
     pub encoding: Encoding,
@@ -400,20 +400,33 @@ impl Days {
         &self.spans
     }
 
-    /// The business days the rows are for, first and last: the days holding
-    /// rows, less a first or last day whose rows all lie within [`DAY_TAIL`]
-    /// of its boundary with the next (previous) day that has rows — the
-    /// day-boundary tail of a daily bill. `None` without timed rows.
+    /// The business days the rows are for, first and last: the day holding
+    /// the most rows, widened over the calendar days next to it that hold a
+    /// real share of them (at least 1/20 of that day's) — a bill exported
+    /// for several days — less a first or last day whose rows all lie within
+    /// [`DAY_TAIL`] of its boundary with the rest: the day-boundary tail of a
+    /// daily bill. Scattered rows of other days (refunds listed with their
+    /// original payment's time) do not move a bill's day. `None` without
+    /// timed rows.
     pub fn period(&self) -> Option<(NaiveDate, NaiveDate)> {
         let s = &self.spans;
-        let (mut lo, mut hi) = (0, s.len().checked_sub(1)?);
-        if hi > lo && s[lo + 1].day == s[lo].day.succ_opt()? {
+        let bulk = (0..s.len()).max_by_key(|&i| (s[i].rows, std::cmp::Reverse(i)))?;
+        let real = |i: usize| s[i].rows.saturating_mul(20) >= s[bulk].rows;
+        let (mut lo, mut hi) = (bulk, bulk);
+        while lo > 0 && s[lo - 1].day.succ_opt() == Some(s[lo].day) && real(lo - 1) {
+            lo -= 1;
+        }
+        while hi + 1 < s.len() && s[hi].day.succ_opt() == Some(s[hi + 1].day) && real(hi + 1) {
+            hi += 1;
+        }
+        // A first or last day of rows only right at the boundary: the tail.
+        if hi > lo {
             let edge = s[lo + 1].day.and_time(chrono::NaiveTime::MIN);
-            if s[lo].first >= edge - DAY_TAIL {
+            if s[lo].last < edge && s[lo].first >= edge - DAY_TAIL {
                 lo += 1;
             }
         }
-        if hi > lo && s[hi - 1].day.succ_opt()? == s[hi].day {
+        if hi > lo {
             let edge = s[hi].day.and_time(chrono::NaiveTime::MIN);
             if s[hi].last < edge + DAY_TAIL {
                 hi -= 1;
@@ -1399,6 +1412,23 @@ mod tests {
         assert_eq!("utf8-bom".parse::<Encoding>(), Ok(Encoding::Utf8Bom));
         assert!("latin1".parse::<Encoding>().is_err());
         assert!(Format::Wechat.has_footer() && !Format::Hfb.has_footer());
+        assert_eq!(
+            "wechat-fundflow".parse::<Format>(),
+            Ok(Format::WechatFundflow)
+        );
+        assert_eq!(
+            "Alipay_AccountLog".parse::<Format>(),
+            Ok(Format::AlipayAccountlog)
+        );
+        for w in Format::WORDS.into_iter().filter(|w| *w != "generic") {
+            assert_eq!(w.parse::<Format>().map(|f| f.name()), Ok(w));
+        }
+        for f in [Format::WechatFundflow, Format::AlipayAccountlog] {
+            assert!(f.has_footer() && !f.has_trades(), "{f}");
+        }
+        assert!(Format::Wechat.has_trades() && Format::Hfb.has_trades());
+        let e = "csv".parse::<Format>().unwrap_err().to_string();
+        assert!(e.ends_with("wechat-fundflow or alipay-accountlog)"), "{e}");
     }
 
     #[test]
@@ -1419,6 +1449,8 @@ mod tests {
                 Format::Wechat,
                 Format::Alipay,
                 Format::Generic(GenericMapping::new("k", "a")),
+                Format::WechatFundflow,
+                Format::AlipayAccountlog,
             ] {
                 let e = read_statement(&p, &f, |_| {}).unwrap_err();
                 assert!(matches!(e, StatementError::Empty { .. }), "{name} {f}: {e}");
@@ -1483,5 +1515,51 @@ mod tests {
         assert!(time("t", "2024-01-02T03:04:05").is_ok());
         assert!(time("t", "2024/01/02 03:04:05").is_ok());
         assert!(time("t", "02.01.2024").is_err());
+        assert_eq!(
+            time("t", "2021-02-01 16：33：45"),
+            time("t", "2021-02-01 16:33:45")
+        );
+        let e = time("交易时间", "2021-02-01 16：3x：45").unwrap_err();
+        assert_eq!(
+            e,
+            "交易时间: '2021-02-01 16：3x：45' is not a time (expected YYYY-MM-DD HH:MM:SS)"
+        );
+    }
+
+    #[test]
+    fn a_bills_day_is_its_bulk_without_the_tail_or_stray_rows() {
+        let t = |d: u32, h: u32, m: u32| {
+            NaiveDate::from_ymd_opt(2026, 11, d)
+                .unwrap()
+                .and_hms_opt(h, m, 0)
+                .unwrap()
+        };
+        let day = |d: u32| NaiveDate::from_ymd_opt(2026, 11, d).unwrap();
+        let days = |times: &[NaiveDateTime]| {
+            let mut d = Days::default();
+            for &x in times {
+                d.note(x);
+            }
+            d.period()
+        };
+        let mut bill: Vec<NaiveDateTime> = (0..40).map(|i| t(20, 1 + i % 22, i % 60)).collect();
+        assert_eq!(days(&bill), Some((day(20), day(20))));
+        // The previous evening's payments after the gateway's cutoff: the tail.
+        bill.extend([t(19, 23, 59), t(19, 23, 59)]);
+        assert_eq!(days(&bill), Some((day(20), day(20))));
+        // Refunds listed with their payments' old times do not move the day.
+        bill.extend([t(3, 10, 0), t(12, 9, 30)]);
+        assert_eq!(days(&bill), Some((day(20), day(20))));
+        // A bill exported for three days is for the three.
+        let three: Vec<NaiveDateTime> = (0..30).map(|i| t(20 + i % 3, 12, i)).collect();
+        assert_eq!(days(&three), Some((day(20), day(22))));
+        // A whole day of rows late in the evening is that day, not a tail.
+        let late: Vec<NaiveDateTime> = (0..10).map(|i| t(19, 23, 40 + i)).collect();
+        assert_eq!(days(&late), Some((day(19), day(19))));
+        // The next morning's first minutes on the last day: the tail again.
+        let mut morning = bill.clone();
+        morning.extend([t(21, 0, 1), t(21, 0, 2), t(21, 0, 3)]);
+        assert_eq!(days(&morning), Some((day(20), day(20))));
+        assert_eq!(days(&[]), None);
     }
 }
