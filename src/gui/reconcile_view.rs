@@ -18,17 +18,34 @@ pub(crate) enum FormatChoice {
     Wechat,
     Alipay,
     Generic,
+    WechatFundflow,
+    AlipayAccountlog,
 }
 
 impl FormatChoice {
-    const ALL: [FormatChoice; 4] = [Self::Hfb, Self::Wechat, Self::Alipay, Self::Generic];
+    const ALL: [FormatChoice; 6] = [
+        Self::Hfb,
+        Self::Wechat,
+        Self::Alipay,
+        Self::Generic,
+        Self::WechatFundflow,
+        Self::AlipayAccountlog,
+    ];
 
     fn name(self, l: Lang) -> &'static str {
         match self {
             Self::Hfb => l.t("汇付宝 hfb", "hfb (our gateway)"),
             Self::Wechat => l.t("微信支付", "WeChat Pay"),
-            Self::Alipay => l.t("支付宝（GBK）", "Alipay (GBK)"),
+            Self::Alipay => l.t("支付宝业务明细", "Alipay business detail"),
             Self::Generic => l.t("通用 CSV", "generic CSV"),
+            Self::WechatFundflow => l.t(
+                "微信资金账单（只核对合计）",
+                "WeChat fund flow (totals only)",
+            ),
+            Self::AlipayAccountlog => l.t(
+                "支付宝账务明细（只核对合计）",
+                "Alipay account log (totals only)",
+            ),
         }
     }
 
@@ -38,10 +55,20 @@ impl FormatChoice {
             .file_name()
             .map(|n| n.to_string_lossy().to_lowercase())
             .unwrap_or_default();
+        let fund = n.contains("fundflow") || n.contains("fund-flow") || n.contains("资金");
+        let log = n.contains("accountlog") || n.contains("account-log") || n.contains("账务");
         if n.contains("wechat") || n.contains("微信") || n.contains("wx") {
-            Self::Wechat
+            if fund {
+                Self::WechatFundflow
+            } else {
+                Self::Wechat
+            }
         } else if n.contains("alipay") || n.contains("支付宝") {
-            Self::Alipay
+            if log {
+                Self::AlipayAccountlog
+            } else {
+                Self::Alipay
+            }
         } else if n.contains("hfb") {
             Self::Hfb
         } else {
@@ -233,6 +260,8 @@ fn parse_inputs(app: &App) -> Result<(RunOptions, serde_json::Value, PathBuf), S
             FormatChoice::Hfb => Format::Hfb,
             FormatChoice::Wechat => Format::Wechat,
             FormatChoice::Alipay => Format::Alipay,
+            FormatChoice::WechatFundflow => Format::WechatFundflow,
+            FormatChoice::AlipayAccountlog => Format::AlipayAccountlog,
             FormatChoice::Generic => {
                 if st.map_key.trim().is_empty() || st.map_amount.trim().is_empty() {
                     return Err(l

@@ -574,8 +574,10 @@ pub(super) fn read_parsed(
                 // Lines outside the window around the period (a bill that
                 // spans several days) only clear flows there.
                 let (lo, hi) = (from - window, to + window);
+                // A refund on the period's bill is the period's, whatever
+                // time it shows (its recharge is looked up by bill).
                 for r in &mut stmt[before.0..] {
-                    if r.paid_at.is_some_and(|t| t < lo || t >= hi) {
+                    if r.flags & REFUND == 0 && r.paid_at.is_some_and(|t| t < lo || t >= hi) {
                         r.flags |= CLEAR_ONLY;
                     }
                 }
