@@ -144,8 +144,11 @@ pub struct MatchOutput {
     pub statement_orders: u64,
     /// Recharge flows in the period.
     pub flows_in_period: u64,
-    /// Orders found on both sides.
+    /// Orders found on both sides (a neighbouring day's lines that only
+    /// clear one of our flows are not counted).
     pub matched: u64,
+    /// The period's statement orders that have a payment line (not only refunds).
+    pub payment_orders: u64,
     /// Their total amount, ours.
     pub flows_in_period_amount: Decimal,
     /// The days a usable statement covers.
@@ -1038,6 +1041,9 @@ pub(super) fn compare(
 ) -> Result<(), MatchError> {
     if let Some(s) = s.filter(|s| s.own) {
         out.statement_orders += 1;
+        if s.payments > 0 {
+            out.payment_orders += 1;
+        }
         // Several different refunds of one order are partial refunds, not a duplicate.
         let listed = if s.payments > 0 {
             s.payments
@@ -1063,11 +1069,11 @@ pub(super) fn compare(
     }
     match (s.filter(|s| s.present()), f) {
         (Some(s), Some(f)) => {
-            out.matched += 1;
             if !s.own {
                 // A neighbouring day's line: our flow is accounted for there.
                 return Ok(());
             }
+            out.matched += 1;
             if s.status != GatewayStatus::Success {
                 let (user_id, _, last) = detail()?;
                 out.findings.push(refunded_finding(

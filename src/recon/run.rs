@@ -427,10 +427,12 @@ async fn take_matching(
     out: &mut RunOutput,
     mut m: matching::MatchOutput,
 ) -> Result<(), MatchError> {
-    if m.matched == 0 && m.statement_orders >= UNRELATED_MIN && m.flows_in_period >= UNRELATED_MIN {
-        let (flows, orders) = (m.flows_in_period, m.statement_orders);
+    // Refunds of earlier days' recharges share no bill with the day's flows by
+    // nature: only the bills' payments count here.
+    if m.matched == 0 && m.payment_orders >= UNRELATED_MIN && m.flows_in_period >= UNRELATED_MIN {
+        let (flows, orders) = (m.flows_in_period, m.payment_orders);
         let why = format!(
-            "its {orders} orders share no order number with the period's {flows} recharge flows: \
+            "its {orders} paid orders share no order number with the period's {flows} recharge flows: \
              wrong merchant, environment or day?"
         );
         m.findings.retain(|f| {

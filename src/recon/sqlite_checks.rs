@@ -608,6 +608,7 @@ pub(super) fn match_flows(
             && one.plain_success_cents() == Some(f.cents)
         {
             out.statement_orders += 1;
+            out.payment_orders += 1;
             if f.flags & IN_PERIOD != 0 {
                 out.flows_in_period += 1;
                 out.flows_in_period_amount += Decimal::new(f.cents, crate::money::SCALE);
