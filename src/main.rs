@@ -706,7 +706,7 @@ async fn cmd_reconcile(a: ReconcileArgs, workspace: Option<PathBuf>) -> anyhow::
     }
     for f in &out.files {
         let what = f.layout.as_deref().unwrap_or(f.format);
-        let encoding = if f.encoding.is_empty() {
+        let encoding = if f.encoding.is_empty() || what.contains(f.encoding.as_str()) {
             String::new()
         } else {
             format!(", {}", f.encoding)

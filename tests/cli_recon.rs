@@ -777,3 +777,153 @@ fn workspace_runs_resolutions_and_the_audit_chain() {
         "{text}"
     );
 }
+
+/// An Alipay business detail bill with a full and a partial refund, in the
+/// real footer wording (`#退款合计：N笔，商家实收退款共-X元…`), as Alipay writes
+/// it (GBK) and re-saved as UTF-8 with a BOM: its footer is verified, it is
+/// reconciled, and each refund of a recharge we credited is a
+/// `status_mismatch` carrying the part refunded.
+#[test]
+fn an_alipay_bill_with_refunds_reconciles_in_gbk_and_utf8() {
+    use rust_decimal::Decimal;
+    let home = tempfile::tempdir().unwrap();
+    let (url, files, truth) = setup(home.path());
+    let mut paid = Vec::new();
+    payrecon::statement::read_statement(&files[0], &payrecon::statement::Format::Hfb, |e| {
+        if e.status == payrecon::statement::hfb::GatewayStatus::Success {
+            paid.push(e);
+        }
+    })
+    .unwrap();
+    let troubled: BTreeSet<String> = STATEMENT_KINDS.iter().flat_map(|k| truth.keys(k)).collect();
+    let clean: Vec<_> = paid
+        .iter()
+        .filter(|e| !troubled.contains(&e.agent_bill_no))
+        .collect();
+    let (full, part) = (clean[3], clean[7]);
+    let half = (part.amount / Decimal::from(2)).round_dp(2);
+    let mut lines = vec![
+        "#支付宝业务明细查询".to_owned(),
+        "#账号：[20881234567890120156]".to_owned(),
+        "#起始日期：[2026年11月20日 00:00:00]   终止日期：[2026年11月21日 00:00:00]".to_owned(),
+        "#-----------------------------------------业务明细列表----------------------------------------".to_owned(),
+        payrecon::statement::alipay::HEADER.join(","),
+    ];
+    let row = |seq: usize, bill: &str, kind: &str, time: &str, order: Decimal, got: String| {
+        format!(
+            "2026112022001400{seq:012}\t,{bill}\t,{kind},账户充值,{time},{time},,,,,138****0000,{order},{got},0.00,0.00,0.00,0.00,0.00,,0.00,0.00,{},0.00,0.00,",
+            if kind == "退款" {
+                format!("R{seq}\t")
+            } else {
+                String::new()
+            }
+        )
+    };
+    let mut total = Decimal::ZERO;
+    for (i, e) in paid.iter().enumerate() {
+        let t = e.paid_at.unwrap().format("%Y-%m-%d %H:%M:%S").to_string();
+        lines.push(row(
+            i,
+            &e.agent_bill_no,
+            "交易",
+            &t,
+            e.amount,
+            e.amount.to_string(),
+        ));
+        total += e.amount;
+    }
+    lines.push(row(
+        9001,
+        &full.agent_bill_no,
+        "退款",
+        "2026-11-20 18:00:05",
+        full.amount,
+        format!("-{}", full.amount),
+    ));
+    lines.push(row(
+        9002,
+        &part.agent_bill_no,
+        "退款",
+        "2026-11-20 19:00:05",
+        part.amount,
+        format!("-{half}"),
+    ));
+    lines.push("#-----------------------------------------业务明细列表结束------------------------------------".to_owned());
+    lines.push(format!(
+        "#交易合计：{}笔，商家实收共{total}元，商家优惠共0.00元",
+        paid.len()
+    ));
+    lines.push(format!(
+        "#退款合计：2笔，商家实收退款共-{}元，商家优惠退款共0.00元",
+        full.amount + half
+    ));
+    lines.push("#导出时间：[2026年11月21日 09:00:00]".to_owned());
+    let text = lines.join("\r\n") + "\r\n";
+    let gbk = home.path().join("alipay-refunds-gbk.csv");
+    std::fs::write(&gbk, encoding_rs::GBK.encode(&text).0).unwrap();
+    let utf8 = home.path().join("alipay-refunds-utf8.csv");
+    std::fs::write(&utf8, [&b"\xEF\xBB\xBF"[..], text.as_bytes()].concat()).unwrap();
+    for (file, encoding) in [(&gbk, "GBK"), (&utf8, "UTF-8 with BOM")] {
+        let out = home.path().join(format!("out-{encoding}"));
+        let (code, stdout, err) = payrecon(
+            &[
+                "reconcile",
+                "--db",
+                &url,
+                "--statement",
+                file.to_str().unwrap(),
+                "--format",
+                "alipay",
+                "--day",
+                "2026-11-20",
+                "--out",
+                out.to_str().unwrap(),
+            ],
+            home.path(),
+        );
+        assert_eq!(code, 1, "{err}");
+        let s: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap())
+                .unwrap();
+        let f = &s["files"][0];
+        assert_eq!(f["encoding"], encoding, "{stdout}");
+        assert_eq!(f["totals_ok"], true, "{stdout}");
+        assert_eq!(f["role"], "reconciled", "{stdout}");
+        assert_eq!(f["entries"], paid.len() as u64 + 2);
+        assert!(
+            s["by_kind"].get("statement_total_mismatch").is_none(),
+            "{s}"
+        );
+        assert!(s["by_kind"].get("statement_refused").is_none(), "{s}");
+        let rows = findings(&out);
+        let of = |bill: &str| {
+            rows.iter()
+                .find(|r| r[0] == "status_mismatch" && r[2] == bill)
+                .unwrap_or_else(|| panic!("{encoding}: no status_mismatch for {bill}"))
+                .clone()
+        };
+        let r = of(&full.agent_bill_no);
+        assert_eq!(r[6], full.amount.to_string(), "{r:?}");
+        assert!(
+            r[10].contains("refunded at the gateway") && r[10].contains("2026-11-20 18:00:05"),
+            "{r:?}"
+        );
+        let r = of(&part.agent_bill_no);
+        assert_eq!(r[6], half.to_string(), "{r:?}");
+        assert!(
+            r[10].contains(&format!(
+                "partly refunded at the gateway ({half} of {}",
+                part.amount
+            )),
+            "{r:?}"
+        );
+        for bill in [&full.agent_bill_no, &part.agent_bill_no] {
+            assert!(
+                !rows
+                    .iter()
+                    .any(|r| r[2] == *bill && r[0] != "status_mismatch"),
+                "{encoding}: {bill} is reported once"
+            );
+        }
+    }
+}
