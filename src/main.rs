@@ -736,6 +736,12 @@ async fn cmd_reconcile(a: ReconcileArgs, workspace: Option<PathBuf>) -> anyhow::
             println!("    line {line}: {why}");
         }
     }
+    if out.cleared_by_neighbour > 0 {
+        println!(
+            "  {} flows of the period are on a neighbouring day's bill (accounted for there)",
+            out.cleared_by_neighbour
+        );
+    }
     if let Some(u) = out.unverified.as_ref().filter(|u| u.flows > 0) {
         println!(
             "  UNVERIFIED: {} recharge flows totalling {} were not checked against any statement \

@@ -307,7 +307,7 @@ fn bad_statement_input_is_one_sentence_and_recorded_as_failed() {
             "--day",
             "2026-10-01",
         ],
-        "wrong file or wrong --day",
+        "wrong file or wrong day",
         false,
     );
     // A broken amount: reported with its line, the rest reconciled.

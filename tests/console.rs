@@ -389,7 +389,8 @@ fn bad_input_gets_a_banner_and_the_window_stays_usable() {
     c.click("Connect");
     assert!(c.h.state().connected(), "{}", c.banner());
 
-    // A statement of the wrong format: the run fails with the reason.
+    // A statement of the wrong format: it is refused with the reason, the
+    // day's flows are unverified, and nothing is called missing.
     c.nav("Reconcile");
     let (_, statements) = demo();
     let wechat = statements
@@ -408,9 +409,13 @@ fn bad_input_gets_a_banner_and_the_window_stays_usable() {
     c.h.get_by_value("hfb (our gateway)").click();
     c.h.step();
     c.settle();
-    c.click("Alipay (GBK)");
+    c.click("Alipay business detail");
     c.click("Run reconciliation");
-    assert!(c.banner().contains("failed"), "{}", c.banner());
+    assert!(c.banner().contains("complete"), "{}", c.banner());
+    assert!(c.has("NOT used: "), "the refused file is named");
+    assert!(c.has("give --format hfb"), "with the reason");
+    assert!(c.has("Unverified flows"), "and the flows it left unchecked");
+    assert!(!c.has("missing_external") && !c.has("missing_internal"));
     c.nav("Overview");
     assert!(c.has("Callbacks per minute"));
 }

@@ -363,6 +363,7 @@ fn wechat_refund_bill_is_the_refund_days_bill() {
     );
     assert_reconciled_file(&run, "wechat", 2, "2021-02-01");
     assert_eq!(run.kind("statement_total_mismatch"), 0, "{}", run.said());
+    assert_eq!(run.kind("statement_refused"), 0, "{}", run.said());
     let everything = format!(
         "{}\n{:?}",
         run.summary,
@@ -372,12 +373,15 @@ fn wechat_refund_bill_is_the_refund_days_bill() {
             .collect::<Vec<_>>()
     )
     .to_lowercase();
+    // The engine's words for a bill of another period ("it is the bill of …, not of the
+    // reconciled …: wrong file or wrong day", "这是 … 的对账单，不是本次对账日 … 的"), and
+    // the contract's.
     for said in [
         "another period",
-        "other period",
-        "another day",
-        "其他期间",
-        "其他日期",
+        "not of the reconciled",
+        "wrong file or wrong day",
+        "不是本次对账日",
+        "文件或对账日选错了",
     ] {
         assert!(
             !everything.contains(said),

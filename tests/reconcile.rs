@@ -369,6 +369,7 @@ async fn pending_cross_day_items_clear_with_the_next_days_file() {
     assert_eq!(both.files[1].role, recon::FileRole::Neighbour);
     assert_eq!(both.files[1].business_period, Some((next_day, next_day)));
     assert_eq!(both.unverified.as_ref().unwrap().flows, 0);
+    assert_eq!(both.cleared_by_neighbour as usize, pending.len());
 }
 
 /// A statement that shares no bill with a day of 1,000 recharge flows (another
@@ -515,7 +516,7 @@ async fn refused_bills_add_no_missing_findings_on_every_backend() {
                 &old,
                 Format::Hfb,
                 Kind::StatementRefused,
-                "wrong file or wrong --day",
+                "wrong file or wrong day",
             ),
             (
                 &other,

@@ -96,6 +96,7 @@ pub(crate) struct LastRun {
     pub skipped: Vec<crate::recon::Skipped>,
     pub matching: Option<(u64, u64, u64)>,
     pub unverified: Option<crate::recon::Unverified>,
+    pub cleared_by_neighbour: u64,
     pub out_dir: PathBuf,
 }
 
@@ -163,7 +164,22 @@ pub(crate) fn prefill(app: &mut App) {
     if let Some((_, f)) = demo_file {
         st.files.push((f, FormatChoice::Hfb));
     }
-    st.out_dir = dir.join("runs").join(day.to_string()).display().to_string();
+    st.out_dir = run_folder(&st.day, &st.to_day);
+}
+
+/// The results folder made for a day or a range of days.
+fn run_folder(day: &str, to_day: &str) -> String {
+    let (day, to_day) = (day.trim(), to_day.trim());
+    let name = if to_day.is_empty() || to_day == day {
+        day.to_owned()
+    } else {
+        format!("{day}..{to_day}")
+    };
+    crate::demo::data_dir()
+        .join("runs")
+        .join(name)
+        .display()
+        .to_string()
 }
 
 /// The newest `hfb-YYYY-MM-DD.csv` the demo wrote into `dir`, with its day.
@@ -413,6 +429,7 @@ fn start_run(app: &mut App, opts: RunOptions, params: serde_json::Value, out: Pa
                         skipped: o.skipped.clone(),
                         matching: o.matching,
                         unverified: o.unverified.clone(),
+                        cleared_by_neighbour: o.cleared_by_neighbour,
                         out_dir: out,
                     });
                     super::overview::load(app);
@@ -461,16 +478,27 @@ pub(crate) fn ui(app: &mut App, ui: &mut egui::Ui) {
             .spacing([10.0, 6.0])
             .show(ui, |ui| {
                 let lab = ui.label(l.t("对账日", "Business day"));
+                // The results folder follows the days while it is the one
+                // made for them, so one day's run never overwrites another's.
+                let auto = run_folder(&st.day, &st.to_day);
+                let mut changed = false;
                 ui.horizontal(|ui| {
-                    ui.add(egui::TextEdit::singleline(&mut st.day).desired_width(100.0))
-                        .labelled_by(lab.id);
+                    changed |= ui
+                        .add(egui::TextEdit::singleline(&mut st.day).desired_width(100.0))
+                        .labelled_by(lab.id)
+                        .changed();
                     ui.label(l.t("至（可选）", "to (optional)"));
-                    ui.add(
-                        egui::TextEdit::singleline(&mut st.to_day)
-                            .desired_width(100.0)
-                            .hint_text("YYYY-MM-DD"),
-                    );
+                    changed |= ui
+                        .add(
+                            egui::TextEdit::singleline(&mut st.to_day)
+                                .desired_width(100.0)
+                                .hint_text("YYYY-MM-DD"),
+                        )
+                        .changed();
                 });
+                if changed && st.out_dir == auto {
+                    st.out_dir = run_folder(&st.day, &st.to_day);
+                }
                 ui.end_row();
                 ui.label(l.t("对账单", "Statement files"));
                 ui.vertical(|ui| {
@@ -657,6 +685,16 @@ fn summary(ui: &mut egui::Ui, r: &LastRun, l: Lang) {
             l.t("匹配", "matched")
         ));
     }
+    if r.cleared_by_neighbour > 0 {
+        ui.label(format!(
+            "{} {}",
+            l.t(
+                "在相邻日对账单上（在那一天核对）的流水",
+                "flows on a neighbouring day's bill (checked on that day)"
+            ),
+            r.cleared_by_neighbour
+        ));
+    }
     if let Some(u) = r.unverified.as_ref().filter(|u| u.flows > 0) {
         ui.colored_label(
             widgets::severity_color(crate::recon::Severity::High),
@@ -693,7 +731,10 @@ fn summary(ui: &mut egui::Ui, r: &LastRun, l: Lang) {
             FileRole::Refused => format!(
                 "{}{}",
                 l.t("未采用：", "NOT used: "),
-                f.refused.as_deref().unwrap_or("")
+                l.t(
+                    f.refused_zh.as_deref().unwrap_or(""),
+                    f.refused.as_deref().unwrap_or("")
+                )
             ),
         };
         let text = format!(

@@ -60,6 +60,8 @@ pub struct FileSummary {
     pub role: FileRole,
     /// Why the file was refused, in one sentence (`role` is `refused`).
     pub refused: Option<String>,
+    /// The same in Chinese.
+    pub refused_zh: Option<String>,
     /// The business days the file is for (first, last), from its own period
     /// lines or its rows; `None` when it cannot tell.
     pub business_period: Option<(NaiveDate, NaiveDate)>,
@@ -149,6 +151,8 @@ pub struct MatchOutput {
     pub matched: u64,
     /// The period's statement orders that have a payment line (not only refunds).
     pub payment_orders: u64,
+    /// Flows of the period that only a neighbouring day's bill lists.
+    pub cleared_by_neighbour: u64,
     /// Their total amount, ours.
     pub flows_in_period_amount: Decimal,
     /// The days a usable statement covers.
@@ -549,8 +553,8 @@ pub(super) fn read_parsed(
             Err(MatchError::Statement(e)) => {
                 stmt.truncate(before.0);
                 big.truncate(before.1);
-                let why = e.to_string();
-                out.findings.push(refused_finding(&name, &why));
+                let (zh, why) = (unreadable_zh(&e), e.to_string());
+                out.findings.push(refused_finding(&name, &zh, &why));
                 out.files.push(FileSummary {
                     path: input.path.display().to_string(),
                     format: input.format.name(),
@@ -561,6 +565,7 @@ pub(super) fn read_parsed(
                     reconciled: false,
                     role: FileRole::Refused,
                     refused: Some(why),
+                    refused_zh: Some(zh),
                     business_period: None,
                     layout: None,
                 });
@@ -590,29 +595,32 @@ pub(super) fn read_parsed(
                     r.flags |= CLEAR_ONLY;
                 }
             }
-            Verdict::ReadOnly | Verdict::Totals(_) | Verdict::Refused(_) => {
+            Verdict::ReadOnly | Verdict::Totals(..) | Verdict::Refused(..) => {
                 stmt.truncate(before.0);
                 big.truncate(before.1);
             }
         }
         match &verdict {
-            Verdict::Totals(why) => out.findings.push(
+            Verdict::Totals(zh, why) => out.findings.push(
                 Finding::new(Kind::StatementTotalMismatch, name.clone())
                     .amounts(Some(report.computed.amount), report.declared.as_ref().map(|d| d.amount))
                     .explain(
-                        format!("对账单 {name} 自身合计与明细不符（{why}）：文件可能下载不完整，本文件未参与对账，它应覆盖的流水记为未核对，请重新下载"),
+                        format!("对账单 {name} 自身合计与明细不符（{zh}）：文件可能下载不完整，本文件未参与对账，它应覆盖的流水记为未核对，请重新下载"),
                         format!("statement {name}: its own totals disagree with its rows ({why}); it may be a truncated download and was NOT reconciled — the flows it would have covered count as unverified; download it again"),
                     ),
             ),
-            Verdict::Refused(why) => out.findings.push(refused_finding(&name, why)),
+            Verdict::Refused(zh, why) => out.findings.push(refused_finding(&name, zh, why)),
             _ => {}
         }
         let (role, refused) = match verdict {
             Verdict::Own(_) => (FileRole::Reconciled, None),
             Verdict::Neighbour => (FileRole::Neighbour, None),
             Verdict::ReadOnly => (FileRole::ReadOnly, None),
-            Verdict::Totals(why) | Verdict::Refused(why) => (FileRole::Refused, Some(why)),
+            Verdict::Totals(zh, why) | Verdict::Refused(zh, why) => {
+                (FileRole::Refused, Some((zh, why)))
+            }
         };
+        let (refused_zh, refused) = refused.unzip();
         out.files.push(FileSummary {
             path: input.path.display().to_string(),
             format: report.format,
@@ -627,6 +635,7 @@ pub(super) fn read_parsed(
             reconciled: role == FileRole::Reconciled,
             role,
             refused,
+            refused_zh,
             business_period: bill_period,
             layout: report.layout.clone(),
         });
@@ -685,17 +694,63 @@ enum Verdict {
     Neighbour,
     /// Not trades: read and footer-checked only.
     ReadOnly,
-    /// Its totals disagree with its rows (why).
-    Totals(String),
-    /// Not usable (why).
-    Refused(String),
+    /// Its totals disagree with its rows (why, in Chinese and English).
+    Totals(String, String),
+    /// Not usable (why, in Chinese and English).
+    Refused(String, String),
+}
+
+/// Why a file could not be read, in Chinese (the English is the error's text).
+fn unreadable_zh(e: &StatementError) -> String {
+    match e {
+        StatementError::Io { source, .. } => format!("无法读取文件：{source}"),
+        StatementError::Encoding {
+            line,
+            found,
+            expected,
+            ..
+        } => format!(
+            "文件编码不是 {expected}（第 {line} 行像是 {found}）：格式或编码选错了，或文件已损坏"
+        ),
+        StatementError::Header { line, reason, .. } => {
+            format!("第 {line} 行的表头不是所选格式的（{reason}）：请选择正确的格式")
+        }
+        StatementError::GatewayReply { message, .. } => {
+            format!("微信返回的是错误信息而不是账单：{message}")
+        }
+        StatementError::Empty { .. } => "文件是空的：没有表头也没有明细".to_owned(),
+    }
+}
+
+/// Why a file's totals disagree, in Chinese.
+fn totals_zh(r: &ImportReport) -> String {
+    let c = &r.computed;
+    let unread = if r.errors.is_empty() {
+        String::new()
+    } else {
+        format!("，另有 {} 行无法读取", r.errors.len())
+    };
+    match &r.declared {
+        Some(d) => format!(
+            "页脚合计 {} 笔共 {}，明细只有 {} 笔共 {}{unread}",
+            d.count,
+            format_amount(d.amount),
+            c.count,
+            format_amount(c.amount)
+        ),
+        None => format!(
+            "页脚合计缺失或无法读取，明细 {} 笔共 {}{unread}",
+            c.count,
+            format_amount(c.amount)
+        ),
+    }
 }
 
 fn day_range((a, b): (NaiveDate, NaiveDate)) -> String {
     if a == b {
         a.to_string()
     } else {
-        format!("{a} to {b}")
+        format!("{a}..{b}")
     }
 }
 
@@ -706,20 +761,28 @@ fn judge(
     (first, last): (NaiveDate, NaiveDate),
 ) -> Verdict {
     if let Some(why) = r.totals_mismatch_reason() {
-        return Verdict::Totals(why);
+        return Verdict::Totals(totals_zh(r), why);
     }
     if !r.trades {
         return Verdict::ReadOnly;
     }
     if r.entries == 0 && r.declared_period.is_none() {
-        let why = match r.errors.len() {
-            0 => "it has no rows, so it cannot say which day it is for".to_owned(),
-            n => format!(
-                "none of its rows could be read ({n} bad rows, the first: {})",
-                r.errors[0]
-            ),
-        };
-        return Verdict::Refused(why);
+        return Verdict::Refused(
+            match r.errors.len() {
+                0 => "没有任何明细，无法判断是哪一天的对账单".to_owned(),
+                n => format!(
+                    "明细全部无法读取（{n} 行有错，第一处：第 {} 行）",
+                    r.errors[0].line
+                ),
+            },
+            match r.errors.len() {
+                0 => "it has no rows, so it cannot say which day it is for".to_owned(),
+                n => format!(
+                    "none of its rows could be read ({n} bad rows, the first: {})",
+                    r.errors[0]
+                ),
+            },
+        );
     }
     // Without times (a generic file with no time column) the user's word is all there is.
     let Some((a, b)) = bill else {
@@ -733,11 +796,18 @@ fn judge(
         if b >= before && a <= after {
             return Verdict::Neighbour;
         }
-        return Verdict::Refused(format!(
-            "it is the bill of {}, not of the reconciled {}: wrong file or wrong --day",
-            day_range((a, b)),
-            day_range((first, last))
-        ));
+        return Verdict::Refused(
+            format!(
+                "这是 {} 的对账单，不是本次对账日 {} 的：文件或对账日选错了",
+                day_range((a, b)),
+                day_range((first, last))
+            ),
+            format!(
+                "it is the bill of {}, not of the reconciled {}: wrong file or wrong day (--day)",
+                day_range((a, b)),
+                day_range((first, last))
+            ),
+        );
     }
     Verdict::Own((a.max(first), b.min(last)))
 }
@@ -765,9 +835,9 @@ fn coverage((first, last): (NaiveDate, NaiveDate), bills: &[(NaiveDate, NaiveDat
 }
 
 /// The finding for a file that was not used, with the reason.
-pub(super) fn refused_finding(name: &str, why: &str) -> Finding {
+pub(super) fn refused_finding(name: &str, why_zh: &str, why: &str) -> Finding {
     Finding::new(Kind::StatementRefused, name).explain(
-        format!("对账单 {name} 未采用（{why}）：没有用它对账，它应覆盖的流水记为未核对"),
+        format!("对账单 {name} 未采用（{why_zh}）：没有用它对账，它应覆盖的流水记为未核对"),
         format!("statement {name} was not used ({why}): nothing was matched against it, and the flows it would have covered count as unverified"),
     )
 }
@@ -1071,6 +1141,9 @@ pub(super) fn compare(
         (Some(s), Some(f)) => {
             if !s.own {
                 // A neighbouring day's line: our flow is accounted for there.
+                if f.in_period {
+                    out.cleared_by_neighbour += 1;
+                }
                 return Ok(());
             }
             out.matched += 1;

@@ -129,6 +129,9 @@ pub struct RunOutput {
     /// refused file's, a day without a statement): not checked, not missing.
     /// `None` when no statement was given.
     pub unverified: Option<Unverified>,
+    /// Flows of the period that only a neighbouring day's bill lists (they
+    /// are accounted for there, neither matched nor unverified here).
+    pub cleared_by_neighbour: u64,
 }
 
 /// Flows a run could not check against any statement.
@@ -170,6 +173,7 @@ pub async fn reconcile(
         amount_by_kind: BTreeMap::new(),
         matching: None,
         unverified: None,
+        cleared_by_neighbour: 0,
     };
     let r = run_inner(db, opts, cancel, progress, &mut out).await;
     if let Err(e) = r {
@@ -435,6 +439,9 @@ async fn take_matching(
             "its {orders} paid orders share no order number with the period's {flows} recharge flows: \
              wrong merchant, environment or day?"
         );
+        let why_zh = format!(
+            "它的 {orders} 笔已付订单与本期 {flows} 笔充值流水没有一个相同的订单号：是否选错了商户、环境或日期？"
+        );
         m.findings.retain(|f| {
             matches!(
                 f.kind,
@@ -452,10 +459,12 @@ async fn take_matching(
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            m.findings.push(matching::refused_finding(&name, &why));
+            m.findings
+                .push(matching::refused_finding(&name, &why_zh, &why));
             f.role = FileRole::Refused;
             f.reconciled = false;
             f.refused = Some(why.clone());
+            f.refused_zh = Some(why_zh.clone());
         }
         m.unverified_flows = m.flows_in_period;
         m.unverified_amount = m.flows_in_period_amount;
@@ -493,12 +502,13 @@ async fn take_matching(
             Finding::new(super::finding::Kind::FlowsUnverified, format!("unverified:{days}"))
                 .amounts(Some(m.unverified_amount), None)
                 .explain(
-                    format!("{days} 有 {n} 笔充值流水共 {amt} 未与网关核对（{because_zh}）：它们既未确认也未判为缺失，请取得完整的对账单后重新对账"),
-                    format!("{n} recharge flows totalling {amt} on {days} were NOT checked against the gateway ({because_en}): neither confirmed nor reported missing — get a complete statement and run again"),
+                    format!("{days} 有 {n} 笔充值流水共 {amt} 未与网关核对（{because_zh}）：它们既未确认也未判为缺失，请取得这些日期完整、正确的对账单后重新对账"),
+                    format!("{n} recharge flows totalling {amt} on {days} were NOT checked against the gateway ({because_en}): neither confirmed nor reported missing — get the complete, right statement of their days and run again"),
                 ),
         );
     }
     out.unverified = Some(unverified);
+    out.cleared_by_neighbour = m.cleared_by_neighbour;
     out.matching = Some((m.statement_orders, m.flows_in_period, m.matched));
     out.findings.extend(m.findings);
     out.files = m.files;
