@@ -153,6 +153,10 @@ pub struct MatchOutput {
     pub payment_orders: u64,
     /// Flows of the period that only a neighbouring day's bill lists.
     pub cleared_by_neighbour: u64,
+    /// Set when the period's bills share not one bill with its flows while
+    /// both sides have a few: (their paid orders, the period's flows). The
+    /// bills were then matched as if absent ([`refuse_if_unrelated`]).
+    pub unrelated: Option<(u64, u64)>,
     /// Their total amount, ours.
     pub flows_in_period_amount: Decimal,
     /// The days a usable statement covers.
@@ -857,7 +861,9 @@ pub async fn match_read(
     let ReadStatements {
         keys,
         parsed: Parsed {
-            mut out, stmt, big, ..
+            mut out,
+            mut stmt,
+            big,
         },
     } = read;
 
@@ -954,6 +960,11 @@ pub async fn match_read(
     flows.sort_unstable_by_key(|r| r.key);
     super::checks::stage_time("matching flows sort", t0);
     let t0 = std::time::Instant::now();
+    refuse_if_unrelated(
+        &mut out,
+        &mut stmt,
+        flows.iter().map(|f| (f.key, f.at >= from && f.at < to)),
+    );
 
     // Merge the two sorted sides, one key at a time.
     let (mut i, mut j) = (0, 0);
@@ -1099,6 +1110,59 @@ impl FlowSide {
             near_edge: a.first < from + window || a.first >= to - window,
         }
     }
+}
+
+/// From this many paid orders on the period's bills and recharge flows in
+/// the period, sharing not one bill is another merchant's, environment's or
+/// day's file: a real day has some payments on both sides. Below it,
+/// sharing none is believable (one payment not credited, one stray credit),
+/// so those stay breaks; a day on which nothing was credited at all (no
+/// flows) reports its lines.
+pub(super) const UNRELATED_MIN: u64 = 3;
+
+/// Before the merge: when the period's bills share not one bill with the
+/// flows (`flows`: key and whether in the period, sorted by key) while both
+/// sides have [`UNRELATED_MIN`] or more, the bills are another merchant's,
+/// environment's or day's files. Their lines are then set to clear nothing
+/// and break nothing, and no day counts as covered, so the merge makes no
+/// finding and asks no flow's detail: every flow of the period comes out
+/// unverified, and [`MatchOutput::unrelated`] tells the run to refuse the
+/// files. Refunds do not count: a refund bill's refunds of earlier days
+/// share no bill with the day's flows by nature.
+pub(super) fn refuse_if_unrelated(
+    out: &mut MatchOutput,
+    stmt: &mut [StmtRec],
+    flows: impl Iterator<Item = (Key, bool)>,
+) {
+    let own_paid = |r: &StmtRec| r.flags & (CLEAR_ONLY | REFUND) == 0;
+    let (mut orders, mut in_period, mut shared) = (0u64, 0u64, false);
+    let mut last: Option<Key> = None;
+    for r in stmt.iter().filter(|r| own_paid(r)) {
+        if last != Some(r.key) {
+            orders += 1;
+            last = Some(r.key);
+        }
+    }
+    let mut i = 0;
+    for (key, period) in flows {
+        in_period += u64::from(period);
+        while i < stmt.len() && stmt[i].key < key {
+            i += 1;
+        }
+        let mut j = i;
+        while !shared && j < stmt.len() && stmt[j].key == key {
+            shared = stmt[j].flags & CLEAR_ONLY == 0;
+            j += 1;
+        }
+    }
+    if shared || orders < UNRELATED_MIN || in_period < UNRELATED_MIN {
+        return;
+    }
+    for r in stmt.iter_mut() {
+        r.flags |= CLEAR_ONLY;
+    }
+    out.coverage = Coverage::default();
+    out.unrelated = Some((orders, in_period));
 }
 
 /// One key: the statement's view against ours.

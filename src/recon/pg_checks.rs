@@ -305,6 +305,17 @@ async fn match_shared(
     flows: &[Flow],
     cancel: &AtomicBool,
 ) -> Result<Result<matching::MatchOutput, Parsed>, MatchError> {
+    // Bills that share no bill with the flows are set aside first, so that
+    // no flow's detail is read for them.
+    let mut parsed = parsed;
+    matching::refuse_if_unrelated(
+        &mut parsed.out,
+        &mut parsed.stmt,
+        flows
+            .iter()
+            .filter(|f| f.flags & IN_WINDOW != 0)
+            .map(|f| (f.key, f.flags & IN_PERIOD != 0)),
+    );
     let ids = sc::detail_candidates(&parsed, flows);
     let d = |e| MatchError::Db(db.decode("trans_flow", e));
     let mut details: HashMap<i64, Detail> = HashMap::with_capacity(ids.len());

@@ -411,30 +411,20 @@ async fn server_checks_and_matching(
     take_matching(db, period, out, m?).await
 }
 
-/// From this many statement orders and period flows on, sharing not one
-/// bill is another merchant's, environment's or day's file: a real day has
-/// at least some payments on both sides. Below it, sharing none is believable
-/// (one payment not credited, one stray credit), so those stay breaks; a day
-/// on which nothing was credited at all (no flows) reports its lines.
-const UNRELATED_MIN: u64 = 3;
-
-/// Adds the matching's result to the run. When the period's bills share not
-/// one order number with its recharge flows while both sides are large, they
-/// are another merchant's, environment's or day's files (or bill numbers in
-/// another format): they are refused — one finding each, every flow of the
-/// period unverified — instead of recording every line and every flow as a
-/// break. Refunds whose recharge lies on an earlier day are then looked up;
-/// flows that no usable statement covers make one `flows_unverified` finding.
+/// Adds the matching's result to the run. When the merge found the period's
+/// bills sharing not one order number with its flows
+/// ([`matching::refuse_if_unrelated`]: another merchant's, environment's or
+/// day's files), those files are refused — one finding each — and every flow
+/// of the period is unverified, instead of every line and flow being a break.
+/// Refunds whose recharge lies on an earlier day are then looked up; flows
+/// that no usable statement covers make one `flows_unverified` finding.
 async fn take_matching(
     db: &Db,
     period: Period,
     out: &mut RunOutput,
     mut m: matching::MatchOutput,
 ) -> Result<(), MatchError> {
-    // Refunds of earlier days' recharges share no bill with the day's flows by
-    // nature: only the bills' payments count here.
-    if m.matched == 0 && m.payment_orders >= UNRELATED_MIN && m.flows_in_period >= UNRELATED_MIN {
-        let (flows, orders) = (m.flows_in_period, m.payment_orders);
+    if let Some((orders, flows)) = m.unrelated {
         let why = format!(
             "its {orders} paid orders share no order number with the period's {flows} recharge flows: \
              wrong merchant, environment or day?"
@@ -442,14 +432,6 @@ async fn take_matching(
         let why_zh = format!(
             "它的 {orders} 笔已付订单与本期 {flows} 笔充值流水没有一个相同的订单号：是否选错了商户、环境或日期？"
         );
-        m.findings.retain(|f| {
-            matches!(
-                f.kind,
-                super::finding::Kind::StatementTotalMismatch
-                    | super::finding::Kind::StatementRefused
-            )
-        });
-        m.refund_lookups.clear();
         for f in m
             .files
             .iter_mut()
@@ -466,11 +448,8 @@ async fn take_matching(
             f.refused = Some(why.clone());
             f.refused_zh = Some(why_zh.clone());
         }
-        m.unverified_flows = m.flows_in_period;
-        m.unverified_amount = m.flows_in_period_amount;
-    } else {
-        matching::resolve_refunds(db, &mut m).await?;
     }
+    matching::resolve_refunds(db, &mut m).await?;
     let unverified = Unverified {
         flows: m.unverified_flows,
         amount: format_amount(m.unverified_amount),

@@ -583,9 +583,21 @@ pub(super) fn match_flows(
         }
         last = Some(f.key);
     }
+    let Parsed {
+        mut out,
+        mut stmt,
+        big,
+    } = parsed;
+    matching::refuse_if_unrelated(
+        &mut out,
+        &mut stmt,
+        flows
+            .iter()
+            .filter(in_window)
+            .map(|f| (f.key, f.flags & IN_PERIOD != 0)),
+    );
     // The flows in the window, in key order, without a copy.
     let mut win = flows.iter().filter(in_window).peekable();
-    let Parsed { mut out, stmt, big } = parsed;
     let (mut i, mut k) = (0, 0usize);
     loop {
         let key = match (stmt.get(i), win.peek()) {
