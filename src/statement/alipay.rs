@@ -403,13 +403,7 @@ fn bracketed_time(text: &str) -> Option<NaiveDateTime> {
 
 /// One row: the entry and its signed 商家实收.
 fn row(t: &Table, cols: &Columns, line: u64) -> Result<(Entry, Decimal), String> {
-    if t.record.len() != t.header.len() {
-        return Err(format!(
-            "{} fields, the header has {}",
-            t.record.len(),
-            t.header.len()
-        ));
-    }
+    t.check_width()?;
     let agent_bill_no = t.field(cols.key)?;
     if agent_bill_no.is_empty() {
         return Err("商户订单号 is empty".to_owned());

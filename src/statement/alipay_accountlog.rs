@@ -13,7 +13,6 @@
 //! `declared_period`.
 
 use super::alipay::{declared_period, footer_amount, footer_count};
-use super::hfb::GatewayStatus;
 use super::read::{
     self, Collector, Comments, Decode, Entry, EntryKind, ImportReport, StatementError, Table,
     Totals,
@@ -119,13 +118,7 @@ fn optional_amount(name: &str, text: &str) -> Result<Option<Decimal>, String> {
 
 /// One data row.
 fn row(t: &Table, cols: &Columns, line: u64) -> Result<Entry, String> {
-    if t.record.len() != t.header.len() {
-        return Err(format!(
-            "{} fields, the header has {}",
-            t.record.len(),
-            t.header.len()
-        ));
-    }
+    t.check_width()?;
     let key = cols
         .keys
         .iter()
@@ -155,25 +148,8 @@ fn row(t: &Table, cols: &Columns, line: u64) -> Result<Entry, String> {
             }
         },
     };
-    let status = match kind {
-        EntryKind::Payment => GatewayStatus::Success,
-        EntryKind::Refund => GatewayStatus::Refund,
-    };
-    let time = match cols.time.map(|i| t.field(i)).transpose()? {
-        Some(s) if !s.is_empty() => Some(read::time("发生时间", s)?),
-        _ => None,
-    };
-    Ok(Entry {
-        line,
-        agent_bill_no: key.to_owned(),
-        kind,
-        status,
-        amount,
-        fee: None,
-        bind_code: None,
-        paid_at: time,
-        refunded_at: time.filter(|_| kind == EntryKind::Refund),
-    })
+    let time = t.opt_time(cols.time, "发生时间")?;
+    Ok(read::movement(line, key, kind, amount, time))
 }
 
 /// `#收入合计：N笔，共X元` and `#支出合计：M笔，共-Y元`, both needed.

@@ -134,10 +134,7 @@ fn row(
         None if refund => GatewayStatus::Refund,
         None => GatewayStatus::Success,
     };
-    let paid_at = match cols.time.map(|i| t.field(i)).transpose()? {
-        Some(s) if !s.is_empty() => Some(read::time(time_name.unwrap_or("time"), s)?),
-        _ => None,
-    };
+    let paid_at = t.opt_time(cols.time, time_name.unwrap_or("time"))?;
     Ok(Entry {
         line,
         agent_bill_no: key.to_owned(),

@@ -1020,6 +1020,31 @@ impl Table {
         })
     }
 
+    /// `Err` when the current record has another number of fields than the header.
+    pub(crate) fn check_width(&self) -> Result<(), String> {
+        if self.record.len() == self.header.len() {
+            return Ok(());
+        }
+        Err(format!(
+            "{} fields, the header has {}",
+            self.record.len(),
+            self.header.len()
+        ))
+    }
+
+    /// The time in column `col` (named `name` in errors), `None` when the
+    /// column is absent or the field empty.
+    pub(crate) fn opt_time(
+        &self,
+        col: Option<usize>,
+        name: &str,
+    ) -> Result<Option<NaiveDateTime>, String> {
+        match col.map(|i| self.field(i)).transpose()? {
+            Some(s) if !s.is_empty() => time(name, s).map(Some),
+            _ => Ok(None),
+        }
+    }
+
     /// Takes the current record as the header. A byte order mark that a
     /// conversion turned into text (`\u{feff}`, or `?`/`\u{fffd}` where a
     /// code page had no such character) before the first name is dropped.
@@ -1221,6 +1246,32 @@ impl<'a> Collector<'a> {
     pub(crate) fn finish(mut self, encoding: Encoding) -> ImportReport {
         self.report.encoding = encoding;
         self.report
+    }
+}
+
+/// A row of a fund-flow bill or an account log: money in (a payment) or
+/// out (a refund, booked at its own time).
+pub(crate) fn movement(
+    line: u64,
+    key: &str,
+    kind: EntryKind,
+    amount: Decimal,
+    at: Option<NaiveDateTime>,
+) -> Entry {
+    let status = match kind {
+        EntryKind::Payment => GatewayStatus::Success,
+        EntryKind::Refund => GatewayStatus::Refund,
+    };
+    Entry {
+        line,
+        agent_bill_no: key.to_owned(),
+        kind,
+        status,
+        amount,
+        fee: None,
+        bind_code: None,
+        paid_at: at,
+        refunded_at: at.filter(|_| kind == EntryKind::Refund),
     }
 }
 

@@ -322,13 +322,7 @@ fn xml_tag<'a>(xml: &'a str, name: &str) -> Option<&'a str> {
 
 /// One data row: the entry, its 应结订单金额 and its refund amount.
 fn row(t: &Table, cols: &Columns, line: u64) -> Result<(Entry, Decimal, Decimal), String> {
-    if t.record.len() != t.header.len() {
-        return Err(format!(
-            "{} fields, the header has {}",
-            t.record.len(),
-            t.header.len()
-        ));
-    }
+    t.check_width()?;
     let agent_bill_no = t.field(cols.key)?;
     if agent_bill_no.is_empty() {
         return Err("商户订单号 is empty".to_owned());
@@ -358,10 +352,7 @@ fn row(t: &Table, cols: &Columns, line: u64) -> Result<(Entry, Decimal, Decimal)
         Some(f) if !f.is_empty() => Some(read::exact("手续费", f)?),
         _ => None,
     };
-    let paid_at = match cols.time.map(|i| t.field(i)).transpose()? {
-        Some(s) if !s.is_empty() => Some(read::time("交易时间", s)?),
-        _ => None,
-    };
+    let paid_at = t.opt_time(cols.time, "交易时间")?;
     let refunded_at = match cols.refund_time.filter(|_| kind == EntryKind::Refund) {
         Some(i) => match t.field(i)? {
             "" => None,

@@ -12,7 +12,6 @@
 //! rows; the rows' totals are computed the same way from 收支类型. Columns are
 //! found by name; `收支金额(元)` may have ASCII or full-width parentheses.
 
-use super::hfb::GatewayStatus;
 use super::read::{
     self, Collector, Comments, Decode, Entry, EntryKind, ImportReport, StatementError, Table,
     Totals,
@@ -125,13 +124,7 @@ pub(crate) fn add(totals: &mut Totals, e: &Entry) {
 
 /// One data row.
 fn row(t: &Table, cols: &Columns, line: u64) -> Result<Entry, String> {
-    if t.record.len() != t.header.len() {
-        return Err(format!(
-            "{} fields, the header has {}",
-            t.record.len(),
-            t.header.len()
-        ));
-    }
+    t.check_width()?;
     let key = [cols.voucher, cols.business_no]
         .into_iter()
         .flatten()
@@ -139,28 +132,15 @@ fn row(t: &Table, cols: &Columns, line: u64) -> Result<Entry, String> {
         .find(|s| !s.is_empty())
         .ok_or("业务凭证号 and 微信支付业务单号 are empty")?;
     let direction = t.field(cols.direction)?;
-    let (kind, status) = match direction {
-        "收入" => (EntryKind::Payment, GatewayStatus::Success),
-        "支出" => (EntryKind::Refund, GatewayStatus::Refund),
+    let kind = match direction {
+        "收入" => EntryKind::Payment,
+        "支出" => EntryKind::Refund,
         other => return Err(format!("收支类型 '{other}' is neither 收入 nor 支出")),
     };
     let amount_name = t.header.get(cols.amount).map_or("收支金额", String::as_str);
     let amount = read::amount(amount_name, t.field(cols.amount)?)?.abs();
-    let time = match cols.time.map(|i| t.field(i)).transpose()? {
-        Some(s) if !s.is_empty() => Some(read::time("记账时间", s)?),
-        _ => None,
-    };
-    Ok(Entry {
-        line,
-        agent_bill_no: key.to_owned(),
-        kind,
-        status,
-        amount,
-        fee: None,
-        bind_code: None,
-        paid_at: time,
-        refunded_at: time.filter(|_| kind == EntryKind::Refund),
-    })
+    let time = t.opt_time(cols.time, "记账时间")?;
+    Ok(read::movement(line, key, kind, amount, time))
 }
 
 /// The summary header is the current record: reads the summary row after it.
@@ -213,6 +193,7 @@ fn summary(t: &mut Table, header_line: u64, c: &mut Collector<'_>) -> Result<(),
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::statement::hfb::GatewayStatus;
     use crate::statement::read::{Encoding, Format, read_statement};
     use chrono::NaiveDate;
     use rust_decimal::Decimal;
