@@ -572,3 +572,97 @@ async fn refused_bills_add_no_missing_findings_on_every_backend() {
         db.close().await;
     }
 }
+
+/// Two days in the ledger, the bill of only the second: reconciling both
+/// days checks the second exactly as alone, and the first day's flows are
+/// unverified — none missing — on every backend (the per-flow day test of a
+/// partly covered period).
+#[tokio::test]
+async fn a_day_without_its_bill_is_unverified_in_a_range() {
+    for backend in ALL {
+        let t = fresh_db(backend).await;
+        let w = writer(&t.url).await;
+        payrecon::db::migrate(&w).await.unwrap();
+        let first = day().pred_opt().unwrap();
+        let mut reports = Vec::new();
+        for (d, seed) in [(first, 11), (day(), 12)] {
+            let mut cfg = SimConfig::new(HandlerKind::Locked, d);
+            cfg.recharges = 40;
+            cfg.users = 6;
+            cfg.seed = seed;
+            cfg.faults = Faults {
+                stray_rate: 0.3,
+                amount_drift_rate: 0.05,
+                ..Faults::none()
+            };
+            reports.push(simulate::run(&w, &cfg).await.unwrap());
+        }
+        w.close().await;
+        let dir = tempfile::tempdir().unwrap();
+        let second = dir.path().join("hfb-second.csv");
+        let mut lines = reports[0].next_day_statement.clone();
+        lines.extend(reports[1].statement.iter().cloned());
+        simulate::write_statement(&second, &lines).unwrap();
+        let db = Db::connect(&t.url, &ConnectOptions::read_only())
+            .await
+            .unwrap();
+        let run = |period: Period| {
+            let opts = RunOptions::new(
+                Some(period),
+                vec![StatementInput {
+                    path: second.clone(),
+                    format: Format::Hfb,
+                }],
+                db.now(),
+            );
+            let db = db.clone();
+            async move { recon::reconcile(&db, &opts, &AtomicBool::new(false), &mut |_, _| {}).await }
+        };
+        let alone = run(Period::day(day())).await;
+        let both = run(Period {
+            from: first,
+            to: day(),
+        })
+        .await;
+        assert_eq!(both.status, RunStatus::Ok, "{backend:?}: {:?}", both.error);
+        let breaks = |o: &recon::RunOutput| -> BTreeSet<(Kind, String)> {
+            o.findings
+                .iter()
+                .filter(|f| {
+                    matches!(
+                        f.kind,
+                        Kind::MissingInternal
+                            | Kind::MissingExternal
+                            | Kind::AmountMismatch
+                            | Kind::StatusMismatch
+                    )
+                })
+                .map(|f| (f.kind, f.key.clone()))
+                .collect()
+        };
+        assert!(
+            !breaks(&alone).is_empty(),
+            "{backend:?}: the second day has breaks"
+        );
+        assert_eq!(breaks(&both), breaks(&alone), "{backend:?}");
+        assert!(
+            !both.findings.iter().any(|f| f.kind == Kind::MissingExternal
+                && f.first_seen.is_some_and(|t| t.date() == first)),
+            "{backend:?}: no flow of the first day is called missing"
+        );
+        let u = both.unverified.clone().unwrap();
+        let (_, flows_both, _) = both.matching.unwrap();
+        let (_, flows_alone, _) = alone.matching.unwrap();
+        assert!(u.flows > 20, "{backend:?}: {u:?}");
+        assert!(u.flows <= flows_both - flows_alone, "{backend:?}: {u:?}");
+        assert_eq!(
+            both.findings
+                .iter()
+                .filter(|f| f.kind == Kind::FlowsUnverified)
+                .count(),
+            1,
+            "{backend:?}"
+        );
+        db.close().await;
+    }
+}
