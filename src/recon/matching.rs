@@ -69,6 +69,16 @@ pub struct FileSummary {
     pub layout: Option<String>,
 }
 
+impl FileSummary {
+    /// The file's name without its folder.
+    pub fn file_name(&self) -> String {
+        std::path::Path::new(&self.path)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
+}
+
 /// What a run did with one statement file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -750,7 +760,8 @@ fn totals_zh(r: &ImportReport) -> String {
     }
 }
 
-fn day_range((a, b): (NaiveDate, NaiveDate)) -> String {
+/// `2026-11-20`, or `2026-11-20..2026-11-22` for several days.
+pub(super) fn day_range((a, b): (NaiveDate, NaiveDate)) -> String {
     if a == b {
         a.to_string()
     } else {

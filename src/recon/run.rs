@@ -2,8 +2,7 @@
 
 use super::checks::{self, Scope, Skipped};
 use super::finding::{Finding, Severity};
-use super::matching::FileRole;
-use super::matching::{self, FileSummary, MatchError, StatementInput};
+use super::matching::{self, FileRole, FileSummary, MatchError, StatementInput};
 use crate::db::{Db, DbError, schema};
 use crate::export::CsvFile;
 use crate::money::format_amount;
@@ -437,12 +436,8 @@ async fn take_matching(
             .iter_mut()
             .filter(|f| f.role == FileRole::Reconciled)
         {
-            let name = Path::new(&f.path)
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
             m.findings
-                .push(matching::refused_finding(&name, &why_zh, &why));
+                .push(matching::refused_finding(&f.file_name(), &why_zh, &why));
             f.role = FileRole::Refused;
             f.reconciled = false;
             f.refused = Some(why.clone());
@@ -455,17 +450,13 @@ async fn take_matching(
         amount: format_amount(m.unverified_amount),
     };
     if m.unverified_flows > 0 {
-        let days = if period.from == period.to {
-            period.from.to_string()
-        } else {
-            format!("{}..{}", period.from, period.to)
-        };
+        let days = matching::day_range((period.from, period.to));
         let (n, amt) = (m.unverified_flows, &unverified.amount);
-        let refused: Vec<&str> = m
+        let refused: Vec<String> = m
             .files
             .iter()
             .filter(|f| f.role == FileRole::Refused)
-            .filter_map(|f| Path::new(&f.path).file_name()?.to_str())
+            .map(FileSummary::file_name)
             .collect();
         let because_zh = if refused.is_empty() {
             "没有哪份可用的对账单覆盖它们的日期".to_owned()
