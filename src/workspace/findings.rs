@@ -264,7 +264,8 @@ pub struct FindingEvent {
     pub at: NaiveDateTime,
     /// Who.
     pub operator: String,
-    /// `detected`, `reappeared`, `acknowledge`, `resolve`, `accept` or `reopen`.
+    /// `detected`, `reappeared`, `settled` (an input finding a later run no
+    /// longer has), `acknowledge`, `resolve`, `accept` or `reopen`.
     pub action: String,
     /// Status before (`None` when detected).
     pub from: Option<Status>,
@@ -423,7 +424,19 @@ pub(super) struct Applied {
     pub seen_again: u64,
     pub reopened: u64,
     pub absent: u64,
+    /// Statement-file and coverage findings settled by this run.
+    pub settled: u64,
 }
+
+/// Kinds that describe a run's inputs rather than money: a statement file
+/// refused or short of its totals, flows left unverified. A later run of the
+/// same period that no longer has one was given a usable statement, so the
+/// finding is resolved then, with a history row saying so.
+const INPUT_KINDS: [Kind; 3] = [
+    Kind::StatementTotalMismatch,
+    Kind::StatementRefused,
+    Kind::FlowsUnverified,
+];
 
 /// Rows per multi-row insert into the run's input table (14 values each,
 /// well under SQLite's limit of 32766 bound values).
@@ -592,6 +605,42 @@ pub(super) async fn apply_run(
         .execute(&mut *conn)
         .await?;
     applied.absent = done.rows_affected();
+
+    let kinds = placeholders(INPUT_KINDS.len());
+    let which = format!(
+        "FROM findings WHERE database = ? AND last_absent_run = ? \
+         AND status IN ('open', 'acknowledged') AND kind IN ({kinds})"
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO finding_events \
+         (finding_id, run_id, at, operator, action, from_status, to_status, note) \
+         SELECT id, ?, ?, ?, 'settled', status, 'resolved', ? {which} ORDER BY id"
+    )))
+    .bind(s.run_id)
+    .bind(s.at)
+    .bind(s.operator)
+    .bind(format!(
+        "resolved by run {}: the same period's run no longer has it (a usable statement was given) / \
+         同一期间的对账已不再出现（已提供可用的对账单），自动解决",
+        s.run_id
+    ))
+    .bind(s.database)
+    .bind(s.run_id);
+    for k in INPUT_KINDS {
+        q = q.bind(k.as_str());
+    }
+    q.execute(&mut *conn).await?;
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE findings SET status = 'resolved', status_at = ? \
+         WHERE id IN (SELECT id {which})"
+    )))
+    .bind(s.at)
+    .bind(s.database)
+    .bind(s.run_id);
+    for k in INPUT_KINDS {
+        q = q.bind(k.as_str());
+    }
+    applied.settled = q.execute(&mut *conn).await?.rows_affected();
     Ok(applied)
 }
 

@@ -993,3 +993,47 @@ async fn many_findings_across_batches() {
         1203
     );
 }
+
+#[tokio::test]
+async fn input_findings_settle_when_a_later_run_has_a_usable_statement() {
+    let (_d, ws) = open_tmp().await;
+    let refused = Finding::new(Kind::StatementRefused, "hfb-20240503.csv")
+        .explain("对账单未采用", "statement not used");
+    let unverified = Finding::new(Kind::FlowsUnverified, "unverified:2024-05-01")
+        .amounts(Some(money(123_400)), None)
+        .explain("流水未核对", "flows unverified");
+    ws.record_run(
+        &run(t(2, 9), Some(day(1)), RunStatus::Ok),
+        &[refused, unverified, mismatch("B1", 100, 90)],
+    )
+    .await
+    .unwrap();
+    // A run without statements checks neither: nothing settles.
+    let mut no_statement = run(t(2, 10), Some(day(1)), RunStatus::Ok);
+    no_statement.not_checked = STATEMENT_KINDS.to_vec();
+    ws.record_run(&no_statement, &[mismatch("B1", 100, 90)])
+        .await
+        .unwrap();
+    assert_eq!(by_key(&ws, "hfb-20240503.csv").await.status, Status::Open);
+    // The right statement: the input findings are resolved with a history
+    // row; the money break that is gone is only absent, for a person to close.
+    let r = ws
+        .record_run(&run(t(2, 11), Some(day(1)), RunStatus::Ok), &[])
+        .await
+        .unwrap();
+    for key in ["hfb-20240503.csv", "unverified:2024-05-01"] {
+        let f = by_key(&ws, key).await;
+        assert_eq!(f.status, Status::Resolved, "{key}");
+        let h = ws.history(f.id).await.unwrap();
+        let last = h.last().unwrap();
+        assert_eq!(
+            (last.action.as_str(), last.run_id, last.to),
+            ("settled", Some(r), Status::Resolved),
+            "{key}"
+        );
+        assert!(last.note.contains("usable statement"), "{}", last.note);
+    }
+    let b1 = by_key(&ws, "B1").await;
+    assert_eq!(b1.status, Status::Open);
+    assert!(b1.is_absent());
+}
