@@ -733,6 +733,14 @@ fn unreadable_zh(e: &StatementError) -> String {
             format!("微信返回的是错误信息而不是账单：{message}")
         }
         StatementError::Empty { .. } => "文件是空的：没有表头也没有明细".to_owned(),
+        StatementError::Packed { what, .. } => {
+            let what = if what.starts_with("gzip") {
+                "gzip 压缩文件"
+            } else {
+                "zip 压缩包或 Excel 工作簿"
+            };
+            format!("这是{what}，不是文本对账单：请先解压（或另存为 CSV）再选择其中的 .csv")
+        }
     }
 }
 

@@ -583,6 +583,19 @@ pub enum StatementError {
         /// WeChat's message, e.g. `No Bill Exist`.
         message: String,
     },
+    /// The file is a compressed archive or a workbook, not a text statement.
+    #[error(
+        "{} is a {what}, not a text statement: {hint}",
+        .path.display()
+    )]
+    Packed {
+        /// The file.
+        path: PathBuf,
+        /// What it is: "gzip-compressed file", "zip archive or Excel workbook".
+        what: &'static str,
+        /// What to do instead.
+        hint: &'static str,
+    },
     /// The file has nothing in it (or only blank lines).
     #[error("{} is empty: no header and no rows", .path.display())]
     Empty {
@@ -959,11 +972,33 @@ impl Table {
         mode: Decode,
         comments: Comments,
     ) -> Result<Self, StatementError> {
-        let file = File::open(path).map_err(|source| StatementError::Io {
+        let io = |source| StatementError::Io {
             path: path.to_owned(),
             source,
-        })?;
-        let source = LineSource::new(BufReader::with_capacity(64 * 1024, file), mode, comments);
+        };
+        let file = File::open(path).map_err(io)?;
+        let mut buf = BufReader::with_capacity(64 * 1024, file);
+        // Gateways hand out bills gzip-compressed (WeChat's API) or zipped
+        // (Alipay's download): say so instead of "not UTF-8 on line 1".
+        let packed = match buf.fill_buf().map_err(io)? {
+            [0x1f, 0x8b, ..] => Some((
+                "gzip-compressed file",
+                "unpack it first (gunzip), then give the .csv inside",
+            )),
+            [b'P', b'K', 3, 4, ..] => Some((
+                "zip archive or Excel workbook",
+                "unpack the archive (or save the sheet as CSV) and give the .csv",
+            )),
+            _ => None,
+        };
+        if let Some((what, hint)) = packed {
+            return Err(StatementError::Packed {
+                path: path.to_owned(),
+                what,
+                hint,
+            });
+        }
+        let source = LineSource::new(buf, mode, comments);
         let rdr = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
@@ -1612,5 +1647,26 @@ mod tests {
         morning.extend([t(21, 0, 1), t(21, 0, 2), t(21, 0, 3)]);
         assert_eq!(days(&morning), Some((day(20), day(20))));
         assert_eq!(days(&[]), None);
+    }
+
+    #[test]
+    fn gzip_and_zip_files_are_named_as_such() {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, bytes, what) in [
+            (
+                "bill.csv.gz",
+                &b"\x1f\x8b\x08\x00rest"[..],
+                "gzip-compressed",
+            ),
+            ("bill.zip", b"PK\x03\x04rest", "zip archive"),
+        ] {
+            let p = dir.path().join(name);
+            std::fs::write(&p, bytes).unwrap();
+            for f in [Format::Wechat, Format::Alipay, Format::Hfb] {
+                let e = read_statement(&p, &f, |_| {}).unwrap_err();
+                assert!(matches!(e, StatementError::Packed { .. }), "{f}: {e}");
+                assert!(e.to_string().contains(what), "{e}");
+            }
+        }
     }
 }
