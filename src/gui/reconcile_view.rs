@@ -701,8 +701,8 @@ fn summary(ui: &mut egui::Ui, r: &LastRun, l: Lang) {
             format!(
                 "{} {} · {} {}",
                 l.t(
-                    "未核对流水（没有可用的对账单）",
-                    "Unverified flows (no usable statement)"
+                    "未核对流水（当日没有可用的对账单：既未确认，也未判为缺失）",
+                    "Unverified flows (no usable statement of their day: neither confirmed nor missing)"
                 ),
                 u.flows,
                 l.t("合计", "totalling"),
