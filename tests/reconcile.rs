@@ -666,3 +666,84 @@ async fn a_day_without_its_bill_is_unverified_in_a_range() {
         db.close().await;
     }
 }
+
+/// A bill of refunds only, for recharges paid three days earlier: each refund
+/// is matched to its recharge by bill whatever its day and is a
+/// `status_mismatch` carrying the part refunded — on every backend.
+#[tokio::test]
+async fn refunds_of_earlier_days_are_found_by_bill_on_every_backend() {
+    use rust_decimal::Decimal;
+    for backend in ALL {
+        let t = fresh_db(backend).await;
+        let w = writer(&t.url).await;
+        payrecon::db::migrate(&w).await.unwrap();
+        let paid_day = day() - chrono::Duration::days(3);
+        let mut cfg = SimConfig::new(HandlerKind::Locked, paid_day);
+        cfg.recharges = 20;
+        cfg.users = 4;
+        cfg.faults = Faults::none();
+        let report = simulate::run(&w, &cfg).await.unwrap();
+        w.close().await;
+        let paid: Vec<_> = report
+            .statement
+            .iter()
+            .filter(|l| l.paid_at.date() == paid_day)
+            .take(3)
+            .collect();
+        assert_eq!(paid.len(), 3);
+        let half = (paid[2].charge_amt / Decimal::from(2)).round_dp(2);
+        let refunds = [paid[0].charge_amt, paid[1].charge_amt, half];
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("refunds.csv");
+        let mut text = String::from("bill,amount,time\n");
+        for (i, (l, r)) in paid.iter().zip(refunds).enumerate() {
+            text.push_str(&format!("{},-{r},{} 1{i}:00:00\n", l.agent_bill_no, day()));
+        }
+        std::fs::write(&file, text).unwrap();
+        let mut mapping = payrecon::statement::GenericMapping::new("bill", "amount");
+        mapping.time = Some("time".into());
+        let db = Db::connect(&t.url, &ConnectOptions::read_only())
+            .await
+            .unwrap();
+        let opts = RunOptions::new(
+            Some(Period::day(day())),
+            vec![StatementInput {
+                path: file,
+                format: Format::Generic(mapping),
+            }],
+            db.now(),
+        );
+        let out = recon::reconcile(&db, &opts, &AtomicBool::new(false), &mut |_, _| {}).await;
+        assert_eq!(out.status, RunStatus::Ok, "{backend:?}: {:?}", out.error);
+        assert_eq!(
+            out.files[0].role,
+            recon::FileRole::Reconciled,
+            "{backend:?}"
+        );
+        let got: BTreeMap<String, (Decimal, String)> = out
+            .findings
+            .iter()
+            .filter(|f| f.kind == Kind::StatusMismatch)
+            .map(|f| (f.key.clone(), (f.difference.unwrap(), f.detail_en.clone())))
+            .collect();
+        assert_eq!(got.len(), 3, "{backend:?}: {got:?}");
+        for (l, r) in paid.iter().zip(refunds) {
+            let (diff, text) = &got[&l.agent_bill_no];
+            assert_eq!(*diff, r, "{backend:?} {}", l.agent_bill_no);
+            assert!(
+                text.contains("refunded at the gateway"),
+                "{backend:?}: {text}"
+            );
+        }
+        assert!(got[&paid[2].agent_bill_no].1.contains("partly refunded"));
+        assert!(
+            !out.findings.iter().any(|f| matches!(
+                f.kind,
+                Kind::MissingInternal | Kind::MissingExternal | Kind::FlowsUnverified
+            )),
+            "{backend:?}: {:?}",
+            out.by_kind
+        );
+        db.close().await;
+    }
+}
