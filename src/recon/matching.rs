@@ -97,18 +97,6 @@ pub enum FileRole {
     ReadOnly,
 }
 
-impl FileRole {
-    /// The stored word.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Reconciled => "reconciled",
-            Self::Neighbour => "neighbour",
-            Self::Refused => "refused",
-            Self::ReadOnly => "read_only",
-        }
-    }
-}
-
 /// Which business days of the period a usable statement covers: a flow of
 /// a day no statement covers is *unverified*, never missing.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -691,6 +679,10 @@ fn read_file(
             return Err(MatchError::Cancelled);
         }
     }
+    if !input.format.has_trades() {
+        // Read and footer-checked only: its rows are never matched.
+        return Ok(read_statement(&input.path, &input.format, |_| {})?);
+    }
     Ok(read_statement(&input.path, &input.format, |e| {
         let key = keys.key(&e.agent_bill_no);
         let refund = e.kind == EntryKind::Refund;
@@ -786,7 +778,7 @@ fn judge(
     if let Some(why) = r.totals_mismatch_reason() {
         return Verdict::Totals(totals_zh(r), why);
     }
-    if !r.trades {
+    if !r.trades() {
         return Verdict::ReadOnly;
     }
     if r.entries == 0 && r.declared_period.is_none() {

@@ -85,7 +85,6 @@ pub(crate) fn read(
         time: t.column("发生时间"),
     };
     let mut c = Collector::new(path, "alipay-accountlog", on_entry);
-    c.report.trades = false;
     c.report.computed.refund_count = Some(0);
     while let Some(line) = t.next()? {
         match row(&t, &cols, line) {
@@ -239,7 +238,7 @@ mod tests {
         let (r, got) = read_all(&p, &Format::AlipayAccountlog).unwrap();
         assert!(r.errors.is_empty(), "{:?}", r.errors);
         assert_eq!(
-            (r.format, r.encoding, r.trades),
+            (r.format, r.encoding, r.trades()),
             ("alipay-accountlog", Encoding::Gbk, false)
         );
         assert_eq!(

@@ -290,7 +290,6 @@ pub(crate) fn read_fast(
         days: read::Days::default(),
         declared_period: None,
         layout: None,
-        trades: true,
     };
     let mut buf: Vec<u8> = Vec::with_capacity(256);
     let mut physical = 0u64;

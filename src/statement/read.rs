@@ -328,9 +328,6 @@ pub struct ImportReport {
     /// What kind of bill the file is, in words (e.g. "WeChat REFUND bill, 29
     /// columns"), when the reader can tell.
     pub layout: Option<String>,
-    /// Whether its rows are trades to match against the recharge flows
-    /// (`false` for fund-flow bills and account logs: read and footer-checked only).
-    pub trades: bool,
 }
 
 /// The rows of one business day.
@@ -344,6 +341,14 @@ pub struct DaySpan {
     pub first: NaiveDateTime,
     /// Latest time.
     pub last: NaiveDateTime,
+}
+
+impl DaySpan {
+    fn add(&mut self, t: NaiveDateTime) {
+        self.rows += 1;
+        self.first = self.first.min(t);
+        self.last = self.last.max(t);
+    }
 }
 
 /// Rows per business day, in day order (a statement touches few days, so a
@@ -367,18 +372,13 @@ impl Days {
         if let Some(s) = self.spans.get_mut(self.last)
             && s.day == day
         {
-            s.rows += 1;
-            s.first = s.first.min(t);
-            s.last = s.last.max(t);
+            s.add(t);
             return;
         }
         match self.spans.binary_search_by_key(&day, |s| s.day) {
             Ok(i) => {
                 self.last = i;
-                let s = &mut self.spans[i];
-                s.rows += 1;
-                s.first = s.first.min(t);
-                s.last = s.last.max(t);
+                self.spans[i].add(t);
             }
             Err(i) => {
                 self.spans.insert(
@@ -439,6 +439,13 @@ impl Days {
 const FOOTER: &str = "footer: ";
 
 impl ImportReport {
+    /// Whether its rows are trades to match against the recharge flows
+    /// (`false` for fund-flow bills and account logs: read and
+    /// footer-checked only).
+    pub fn trades(&self) -> bool {
+        format_has_trades(self.format)
+    }
+
     /// The business days the file is for (first, last): what it declares,
     /// else what its rows say ([`Days::period`]).
     pub fn business_period(&self) -> Option<(NaiveDate, NaiveDate)> {
@@ -477,14 +484,14 @@ impl ImportReport {
                 None => "the footer totals are missing, so the download is probably truncated"
                     .to_owned(),
             };
-            let rows = if self.trades {
+            let rows = if self.trades() {
                 format!("{} trades totalling {}", c.count, format_amount(c.amount))
             } else {
                 records(c)
             };
             return Some(format!("{why}; rows give {rows}{unread}"));
         };
-        if !self.trades {
+        if !self.trades() {
             return Some(format!(
                 "footer says {}, rows give {}{unread}",
                 records(d),
@@ -1247,7 +1254,6 @@ impl<'a> Collector<'a> {
                 days: Days::default(),
                 declared_period: None,
                 layout: None,
-                trades: true,
             },
             on_entry,
         }
@@ -1573,7 +1579,6 @@ mod tests {
             days: Days::default(),
             declared_period: None,
             layout: None,
-            trades: true,
         };
         assert_eq!(r.totals_match(), Some(false));
         assert_eq!(

@@ -634,7 +634,7 @@ mod tests {
         let (r, got) = read_text(&all_bill()).unwrap();
         assert!(r.errors.is_empty(), "{:?}", r.errors);
         assert_eq!(r.layout.as_deref(), Some("WeChat ALL bill, 27 columns"));
-        assert!(r.trades);
+        assert!(r.trades());
         assert_eq!(got.len(), 2);
         assert_eq!(got[1].agent_bill_no, "S20210128153505214586");
         assert_eq!(got[1].refunded_at, None);

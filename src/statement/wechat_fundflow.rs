@@ -85,7 +85,6 @@ pub(crate) fn read(
         return Err(t.header_error(header_line, THIS, &["业务凭证号 (or 微信支付业务单号)"]));
     }
     let mut c = Collector::new(path, "wechat-fundflow", on_entry);
-    c.report.trades = false;
     c.report.layout = Some(format!(
         "WeChat fund-flow bill (资金账单), {} columns",
         t.header.len()
@@ -224,7 +223,7 @@ mod tests {
         let (r, got) = read_all(&p, &Format::WechatFundflow).unwrap();
         assert!(r.errors.is_empty(), "{:?}", r.errors);
         assert_eq!(
-            (r.format, r.encoding, r.trades),
+            (r.format, r.encoding, r.trades()),
             ("wechat-fundflow", Encoding::Utf8, false)
         );
         assert_eq!(
