@@ -511,28 +511,49 @@ async fn sqlite_shared_scan_matching_agrees_with_the_servers() {
     }
 }
 
-/// PostgreSQL's COPY checks (`pg_checks`) against its SQL checks on the same
-/// rows, with the NULLs a database not made by payrecon may hold (bills,
-/// statuses, users, amounts): the same findings. The SQL runs once the
-/// amount column has four decimals, which the COPY path does not take; the
-/// COPY's period tests run in payrecon on a plain timestamp, in the server
-/// on a `timestamptz`.
+/// A server's scan checks (`recon::scan`: PostgreSQL's COPY, MySQL's text
+/// result sets) against its SQL checks on the same rows, with the NULLs a
+/// database not made by payrecon may hold (bills, statuses, users, amounts):
+/// the same findings. The SQL runs once the amount column has four decimals,
+/// which the scans do not take. On PostgreSQL the COPY's period tests run in
+/// payrecon on a plain timestamp, in the server on a `timestamptz`; on MySQL
+/// the times are read as TIMESTAMP and as DATETIME.
 #[tokio::test]
-#[allow(clippy::type_complexity)]
 async fn postgres_copy_checks_agree_with_its_sql_checks() {
+    scan_checks_agree_with_sql_checks(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn mysql_scan_checks_agree_with_its_sql_checks() {
+    scan_checks_agree_with_sql_checks(Backend::MySql).await;
+}
+
+#[allow(clippy::type_complexity)]
+async fn scan_checks_agree_with_sql_checks(backend: Backend) {
     use payrecon::recon::{Period, RunOptions};
-    let t = fresh_db(Backend::Postgres).await;
+    let t = fresh_db(backend).await;
     let db = Db::connect(&t.url, &ConnectOptions::read_write())
         .await
         .unwrap();
     payrecon::db::migrate(&db).await.unwrap();
-    for sql in [
-        "ALTER TABLE trans_flow ALTER COLUMN trans_no DROP NOT NULL",
-        "ALTER TABLE trans_flow ALTER COLUMN user_id DROP NOT NULL",
-        "ALTER TABLE recharge_order ALTER COLUMN agent_bill_no DROP NOT NULL",
-        "ALTER TABLE recharge_order ALTER COLUMN status DROP NOT NULL",
-        "ALTER TABLE user_account ALTER COLUMN amount DROP NOT NULL",
-    ] {
+    let nullable = if backend == Backend::Postgres {
+        [
+            "ALTER TABLE trans_flow ALTER COLUMN trans_no DROP NOT NULL",
+            "ALTER TABLE trans_flow ALTER COLUMN user_id DROP NOT NULL",
+            "ALTER TABLE recharge_order ALTER COLUMN agent_bill_no DROP NOT NULL",
+            "ALTER TABLE recharge_order ALTER COLUMN status DROP NOT NULL",
+            "ALTER TABLE user_account ALTER COLUMN amount DROP NOT NULL",
+        ]
+    } else {
+        [
+            "ALTER TABLE trans_flow MODIFY trans_no varchar(30) NULL",
+            "ALTER TABLE trans_flow MODIFY user_id bigint NULL",
+            "ALTER TABLE recharge_order MODIFY agent_bill_no varchar(30) NULL",
+            "ALTER TABLE recharge_order MODIFY status tinyint NULL",
+            "ALTER TABLE user_account MODIFY amount decimal(10,2) NULL",
+        ]
+    };
+    for sql in nullable {
         db.execute(sql, &[]).await.unwrap();
     }
     // (user, amount, freeze): 1 right, 2 off, 3 NULL amount (never off), 4 freeze off.
@@ -637,28 +658,56 @@ async fn postgres_copy_checks_agree_with_its_sql_checks() {
         all
     };
     let copy = run().await;
-    // With a time zone on the create_times the server evaluates the period tests
-    // (payrecon does on a plain timestamp): the same findings. The session's
-    // zone is the business zone, so the wall-clock times stay as they are.
-    for ty in ["timestamptz(3)", "timestamp(3)"] {
-        for table in ["trans_flow", "recharge_order"] {
-            db.execute(
-                &format!("ALTER TABLE {table} ALTER COLUMN create_time TYPE {ty}"),
-                &[],
-            )
-            .await
-            .unwrap();
+    if backend == Backend::Postgres {
+        // With a time zone on the create_times the server evaluates the period tests
+        // (payrecon does on a plain timestamp): the same findings. The session's
+        // zone is the business zone, so the wall-clock times stay as they are.
+        for ty in ["timestamptz(3)", "timestamp(3)"] {
+            for table in ["trans_flow", "recharge_order"] {
+                db.execute(
+                    &format!("ALTER TABLE {table} ALTER COLUMN create_time TYPE {ty}"),
+                    &[],
+                )
+                .await
+                .unwrap();
+            }
+            if ty == "timestamptz(3)" {
+                assert_eq!(copy, run().await, "the server's period tests");
+            }
         }
-        if ty == "timestamptz(3)" {
-            assert_eq!(copy, run().await, "the server's period tests");
+        db.execute(
+            "ALTER TABLE trans_flow ALTER COLUMN trans_amount TYPE numeric(20,4)",
+            &[],
+        )
+        .await
+        .unwrap();
+    } else {
+        // srb's flows are TIMESTAMP, the orders DATETIME: each the other way
+        // round, read in the business zone of the session (the wall-clock
+        // times stay as they are), gives the same findings.
+        for (flows, orders) in [
+            ("datetime(3)", "timestamp(3)"),
+            ("timestamp", "datetime(3)"),
+        ] {
+            for (table, ty) in [("trans_flow", flows), ("recharge_order", orders)] {
+                db.execute(
+                    &format!("ALTER TABLE {table} MODIFY create_time {ty} NOT NULL"),
+                    &[],
+                )
+                .await
+                .unwrap();
+            }
+            if flows == "datetime(3)" {
+                assert_eq!(copy, run().await, "DATETIME flows, TIMESTAMP orders");
+            }
         }
+        db.execute(
+            "ALTER TABLE trans_flow MODIFY trans_amount decimal(20,4) NULL",
+            &[],
+        )
+        .await
+        .unwrap();
     }
-    db.execute(
-        "ALTER TABLE trans_flow ALTER COLUMN trans_amount TYPE numeric(20,4)",
-        &[],
-    )
-    .await
-    .unwrap();
     let sql = run().await;
     assert_eq!(copy, sql);
     let day: Vec<(&str, &str, &str)> = copy[0]

@@ -6,10 +6,12 @@
 //! `default_transaction_read_only=on`, MySQL `SET SESSION TRANSACTION READ ONLY`.
 
 mod migrate;
+pub mod mysql_read;
 pub mod pg_copy;
 mod query;
 pub mod schema;
 pub mod sqlite_read;
+mod text_field;
 mod url;
 
 pub use migrate::{MigrateReport, migrate};
@@ -528,6 +530,41 @@ impl Db {
             each(&chunk.map_err(|e| E::from(self.err(e)))?)?;
         }
         Ok(())
+    }
+
+    /// MySQL only: runs `sql` (no parameters) in the text protocol and hands
+    /// each row to `each` as it arrives (see [`mysql_read`]).
+    pub async fn mysql_text_rows<E>(
+        &self,
+        sql: &str,
+        mut each: impl FnMut(&mysql_read::TextRow<'_>) -> Result<(), E>,
+    ) -> Result<(), E>
+    where
+        E: From<DbError>,
+    {
+        use futures_util::StreamExt as _;
+        let Pool::MySql(p) = &self.pool else {
+            return Err(E::from(DbError::State(
+                "the text-protocol scan is for MySQL only".into(),
+            )));
+        };
+        let mut conn = p.acquire().await.map_err(|e| E::from(self.err(e)))?;
+        let r = async {
+            let mut stream = sqlx::raw_sql(AssertSqlSafe(sql.to_owned())).fetch(&mut *conn);
+            while let Some(row) = stream.next().await {
+                let row = row.map_err(|e| E::from(self.err(e)))?;
+                each(&mysql_read::TextRow { row: &row })?;
+            }
+            Ok(())
+        }
+        .await;
+        if r.is_err() {
+            // Stopped mid-result (cancelled, or a bad row): the rest of the
+            // rows would have to be read before the connection could serve
+            // again; dropping it ends the query on the server instead.
+            drop(conn.detach());
+        }
+        r
     }
 
     /// Runs a query and returns its first row, if any.

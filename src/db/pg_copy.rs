@@ -7,19 +7,13 @@
 //! (`\\`, `\t`, `\n`, `\r`, `\b`, `\f`, `\v`; octal and `\x` hex on input).
 
 use super::{Db, DbError, DecodeError};
-use crate::money;
+
 use chrono::NaiveDateTime;
 use rust_decimal::Decimal;
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::str::FromStr as _;
 
-fn derr(column: &str, reason: impl std::fmt::Display) -> DecodeError {
-    DecodeError {
-        column: column.to_owned(),
-        reason: reason.to_string(),
-    }
-}
+use super::text_field::{self, derr};
 
 /// Splits COPY text output into rows, whatever the message boundaries
 /// (PostgreSQL sends one row per message, but nothing here relies on it).
@@ -135,15 +129,9 @@ impl<'a> CopyRow<'a> {
 
     /// An integer field; `None` for NULL.
     pub fn opt_i64(&self, i: usize, col: &str) -> Result<Option<i64>, DecodeError> {
-        let Some(f) = self.raw(i, col)? else {
-            return Ok(None);
-        };
-        parse_i64(f).map(Some).ok_or_else(|| {
-            derr(
-                col,
-                format!("not an integer: {}", String::from_utf8_lossy(f)),
-            )
-        })
+        self.raw(i, col)?
+            .map(|f| text_field::int(f, col))
+            .transpose()
     }
 
     /// A boolean field (`t`/`f`); `None` for NULL.
@@ -161,69 +149,25 @@ impl<'a> CopyRow<'a> {
 
     /// A NUMERIC field as an exact decimal; `None` for NULL.
     pub fn opt_decimal(&self, i: usize, col: &str) -> Result<Option<Decimal>, DecodeError> {
-        let Some(f) = self.raw(i, col)? else {
-            return Ok(None);
-        };
-        if let Some(c) = money::fast_cents(f) {
-            return Ok(Some(Decimal::new(c, money::SCALE)));
-        }
-        let s = std::str::from_utf8(f).map_err(|e| derr(col, e))?;
-        Decimal::from_str(s)
-            .map(Some)
-            .map_err(|e| derr(col, format!("{s}: {e}")))
+        self.raw(i, col)?
+            .map(|f| text_field::decimal(f, col))
+            .transpose()
     }
 
     /// An amount of at most two decimals (NUMERIC with scale ≤ 2, or an
     /// integer) in cents; `None` for NULL.
     pub fn opt_cents(&self, i: usize, col: &str) -> Result<Option<i64>, DecodeError> {
-        let Some(f) = self.raw(i, col)? else {
-            return Ok(None);
-        };
-        if let Some(c) = money::fast_cents(f) {
-            return Ok(Some(c));
-        }
-        let s = std::str::from_utf8(f).map_err(|e| derr(col, e))?;
-        let d = Decimal::from_str(s).map_err(|e| derr(col, format!("{s}: {e}")))?;
-        if d.scale() > money::SCALE && d.round_dp(money::SCALE) != d {
-            return Err(derr(col, format!("{s} has more than two decimals")));
-        }
-        money::to_cents(d)
-            .map(Some)
-            .ok_or_else(|| derr(col, format!("{s} does not fit in cents")))
+        self.raw(i, col)?
+            .map(|f| text_field::cents(f, col))
+            .transpose()
     }
 
     /// A `timestamp without time zone` field (ISO DateStyle); `None` for NULL.
     pub fn opt_time(&self, i: usize, col: &str) -> Result<Option<NaiveDateTime>, DecodeError> {
-        let Some(f) = self.raw(i, col)? else {
-            return Ok(None);
-        };
-        super::sqlite_read::fast_time(f).map(Some).ok_or_else(|| {
-            derr(
-                col,
-                format!("invalid datetime: {}", String::from_utf8_lossy(f)),
-            )
-        })
+        self.raw(i, col)?
+            .map(|f| text_field::time(f, col))
+            .transpose()
     }
-}
-
-/// An integer as PostgreSQL prints it (`-?[0-9]+`), without a UTF-8 pass.
-fn parse_i64(f: &[u8]) -> Option<i64> {
-    let (neg, digits) = match f.split_first()? {
-        (b'-', rest) => (true, rest),
-        _ => (false, f),
-    };
-    if digits.is_empty() || digits.len() > 19 {
-        return None;
-    }
-    let mut v: i64 = 0;
-    for &c in digits {
-        if !c.is_ascii_digit() {
-            return None;
-        }
-        // Accumulate negatively so that i64::MIN parses.
-        v = v.checked_mul(10)?.checked_sub(i64::from(c - b'0'))?;
-    }
-    if neg { Some(v) } else { v.checked_neg() }
 }
 
 /// Splits PostgreSQL's binary COPY output (`FORMAT binary`) into rows: the
@@ -581,6 +525,7 @@ pub fn pg_micros(t: NaiveDateTime) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::db::text_field::parse_i64;
 
     fn rows(chunks: &[&[u8]]) -> Vec<Vec<Option<String>>> {
         let mut r = CopyText::new();

@@ -1,14 +1,16 @@
 //! The database checks of SPEC §4: everything that can be found from the
 //! payment database alone. Aggregation runs in the database (exact DECIMAL
 //! sums) and only offending keys come back — except for the two passes over
-//! every flow (balances, bill-keyed order/flow checks), which SQLite
-//! (`sqlite_checks`) and PostgreSQL (`pg_checks`, over COPY) scan into this
-//! process and sum in integer cents, much faster than their SQL; the SQL
-//! stays for MySQL and for tables those paths do not take.
+//! every flow (balances, bill-keyed order/flow checks), which each backend's
+//! scanner streams into this process (`scan`: SQLite's reader, PostgreSQL's
+//! COPY, MySQL's text result sets) to be summed in integer cents and merged
+//! by one engine, much faster than their SQL; the SQL stays for the tables
+//! a scanner does not take (no unique `trans_no`, unread column types).
 
 use super::finding::{Finding, Kind};
 use super::matching::MatchError;
-use super::sqlite_checks::{Control, MatchJob, Matched};
+use super::scan::sqlite::Control;
+use super::scan::{MatchJob, Matched};
 use crate::args;
 use crate::db::{Arg, Backend, Db, DbError, SchemaReport};
 use crate::model::TransType;
@@ -100,7 +102,7 @@ pub async fn run_checks(
 }
 
 /// [`run_checks`], and on SQLite with `job` the statement matching from the
-/// same scan of `trans_flow` (see `sqlite_checks`). `cancel` and `progress`
+/// same scan of `trans_flow` (see `scan`). `cancel` and `progress`
 /// as for [`super::reconcile`].
 pub(super) async fn run_checks_matching(
     db: &Db,
@@ -170,19 +172,22 @@ pub(super) async fn run_checks_matching(
         ],
         &["recharge_order", "trans_flow"],
     );
-    // SQLite: one scan per table in Rust instead of three SQL passes.
-    let fast = super::sqlite_checks::Wanted {
+    // One scan per table into the merge engine (`scan`) instead of SQL passes.
+    let fast = super::scan::Wanted {
         balances: want_balances,
         orders: want_orders && schema.trans_no_unique,
     };
-    // PostgreSQL: the server scans, payrecon sums and merges (`pg_checks`).
-    let pg_found = if db.backend() == Backend::Postgres {
-        let t = std::time::Instant::now();
-        let r = super::pg_checks::run(db, scope, fast, job.as_ref(), cancel, progress).await?;
-        report_time("pg_copy (balances, orders)", t);
-        r
-    } else {
-        None
+    // The servers: the server streams, payrecon sums and merges (`scan::server`).
+    let server_found = match super::scan::server::Source::for_db(db, fast).await? {
+        Some(source) => {
+            let t = std::time::Instant::now();
+            let r =
+                super::scan::server::run(db, source, scope, fast, job.as_ref(), cancel, progress)
+                    .await?;
+            report_time("server scan (balances, orders)", t);
+            Some(r)
+        }
+        None => None,
     };
     let sqlite = db.sqlite_path().map(std::path::Path::to_path_buf);
     let scanned = if let Some(path) = sqlite
@@ -193,7 +198,7 @@ pub(super) async fn run_checks_matching(
         let ctl = std::sync::Arc::new(Control::default());
         let c = std::sync::Arc::clone(&ctl);
         let mut h = tokio::task::spawn_blocking(move || {
-            super::sqlite_checks::run(&path, &s, fast, job.as_ref(), &c)
+            super::scan::sqlite::run(&path, &s, fast, job.as_ref(), &c)
         });
         // Relay the run's cancel flag in and the progress out while the threads work.
         let r = loop {
@@ -217,7 +222,7 @@ pub(super) async fn run_checks_matching(
         report_time("sqlite_scan (balances, orders)", t);
         Some(found)
     } else {
-        pg_found
+        server_found
     };
     if let Some((found, m)) = scanned {
         // The fast scans did balances and (with a unique trans_no) the bill-keyed pair.

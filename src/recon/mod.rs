@@ -4,9 +4,8 @@
 pub mod checks;
 pub mod finding;
 pub mod matching;
-mod pg_checks;
 pub mod run;
-mod sqlite_checks;
+mod scan;
 
 pub use checks::{Scope, Skipped};
 pub use finding::{Finding, Kind, Severity};

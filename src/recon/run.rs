@@ -230,18 +230,18 @@ async fn run_inner(
         stuck_after: opts.stuck_after,
         lock_ttl: opts.lock_ttl,
     };
-    // SQLite with a unique trans_no, and PostgreSQL whose tables the COPY
-    // checks can read: the matching reads its flows from the checks' scan of
+    // SQLite with a unique trans_no, and the servers whose tables a scanner
+    // can read: the matching reads its flows from the checks' scan of
     // trans_flow, and the statements are parsed meanwhile (`job`, below).
-    let pg_shared = db.backend() == crate::db::Backend::Postgres
+    let server_shared = db.backend() != crate::db::Backend::Sqlite
         && opts.period.is_some()
         && !opts.statements.is_empty()
         && schema.has_table("trans_flow")
         && schema.has_table("recharge_order")
         && schema.trans_no_unique
-        && super::pg_checks::fits(
+        && super::scan::server::Source::for_db(
             db,
-            super::sqlite_checks::Wanted {
+            super::scan::Wanted {
                 balances: schema.has_table("user_account"),
                 orders: true,
             },
@@ -252,7 +252,7 @@ async fn run_inner(
         && !opts.statements.is_empty()
         && db.backend() != crate::db::Backend::Sqlite
         && schema.has_table("trans_flow")
-        && !pg_shared
+        && !server_shared
     {
         // Otherwise on the servers the checks are the server's work: meanwhile
         // the client reads the statements (on a blocking thread) and then the
@@ -262,13 +262,13 @@ async fn run_inner(
     }
     let job = match opts.period {
         Some(p)
-            if pg_shared
+            if server_shared
                 || (!opts.statements.is_empty()
                     && db.backend() == crate::db::Backend::Sqlite
                     && schema.has_table("trans_flow")
                     && schema.trans_no_unique) =>
         {
-            Some(super::sqlite_checks::MatchJob {
+            Some(super::scan::MatchJob {
                 files: opts.statements.clone(),
                 from: p.start(),
                 to: p.end(),
@@ -307,14 +307,14 @@ async fn run_inner(
             return Ok(());
         }
         let early = match matched {
-            Some(super::sqlite_checks::Matched::Done(m)) => {
+            Some(super::scan::Matched::Done(m)) => {
                 for f in &m.files {
                     progress("statement", f.entries);
                 }
                 progress("flows", m.flows_in_period);
                 return take_matching(db, period, out, m).await;
             }
-            Some(super::sqlite_checks::Matched::Again(read)) => Some(read),
+            Some(super::scan::Matched::Again(read)) => Some(read),
             None => None,
         };
         let read = match early {

@@ -1,0 +1,59 @@
+//! Reading MySQL/MariaDB result sets in the text protocol, for the bulk
+//! scans of a run: a query without parameters is sent as `COM_QUERY`, the
+//! server prints each value as text and streams the rows (nothing is
+//! buffered on either side beyond the socket), and payrecon parses the
+//! fields it needs straight from the bytes ([`super::text_field`]) instead of
+//! a typed decode per cell. TIMESTAMP columns arrive in the session's time
+//! zone (the business zone payrecon sets on connect), DATETIME as stored.
+
+use super::DecodeError;
+use super::text_field::{self, derr};
+use chrono::NaiveDateTime;
+use sqlx::mysql::MySqlRow;
+use sqlx::{Row as _, ValueRef as _};
+
+/// One row of a text-protocol result set.
+pub struct TextRow<'r> {
+    pub(super) row: &'r MySqlRow,
+}
+
+impl<'r> TextRow<'r> {
+    /// Field `i` as the server printed it; `None` for NULL.
+    pub fn raw(&self, i: usize, col: &str) -> Result<Option<&'r [u8]>, DecodeError> {
+        let v = self.row.try_get_raw(i).map_err(|e| derr(col, e))?;
+        if v.is_null() {
+            return Ok(None);
+        }
+        <&[u8] as sqlx::Decode<sqlx::MySql>>::decode(v)
+            .map(Some)
+            .map_err(|e| derr(col, e))
+    }
+
+    /// An integer field; `None` for NULL.
+    pub fn opt_i64(&self, i: usize, col: &str) -> Result<Option<i64>, DecodeError> {
+        self.raw(i, col)?
+            .map(|f| text_field::int(f, col))
+            .transpose()
+    }
+
+    /// An amount of at most two decimals in cents; `None` for NULL.
+    pub fn opt_cents(&self, i: usize, col: &str) -> Result<Option<i64>, DecodeError> {
+        self.raw(i, col)?
+            .map(|f| text_field::cents(f, col))
+            .transpose()
+    }
+
+    /// A UTF-8 text field; `None` for NULL.
+    pub fn opt_text(&self, i: usize, col: &str) -> Result<Option<&'r str>, DecodeError> {
+        self.raw(i, col)?
+            .map(|f| text_field::text(f, col))
+            .transpose()
+    }
+
+    /// A DATETIME or TIMESTAMP field; `None` for NULL.
+    pub fn opt_time(&self, i: usize, col: &str) -> Result<Option<NaiveDateTime>, DecodeError> {
+        self.raw(i, col)?
+            .map(|f| text_field::time(f, col))
+            .transpose()
+    }
+}
