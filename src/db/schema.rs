@@ -40,6 +40,36 @@ pub struct SchemaReport {
     pub trans_no_unique: bool,
     /// Indexes of `trans_flow`.
     pub trans_flow_indexes: Vec<IndexInfo>,
+    /// MySQL: the character set and collation of the text columns that the
+    /// checks compare across tables (the bills `trans_flow.trans_no`,
+    /// `recharge_order.agent_bill_no`, `notify_log.agent_bill_no`,
+    /// `idempotency_record.seq`, and the orders' and callbacks' `bind_code`),
+    /// keyed `table.column`.
+    pub text_collations: BTreeMap<String, Collation>,
+}
+
+/// A text column's character set and collation (MySQL).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Collation {
+    /// e.g. `utf8mb3`.
+    pub charset: String,
+    /// e.g. `utf8mb3_general_ci`.
+    pub collation: String,
+}
+
+/// The text columns whose collations [`SchemaReport::text_cmp`] reconciles.
+const COMPARED_TEXT: [(&str, &str); 6] = [
+    ("trans_flow", "trans_no"),
+    ("recharge_order", "agent_bill_no"),
+    ("notify_log", "agent_bill_no"),
+    ("idempotency_record", "seq"),
+    ("recharge_order", "bind_code"),
+    ("notify_log", "bind_code"),
+];
+
+/// A charset or collation name as it may be spliced into SQL.
+fn is_name(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 impl SchemaReport {
@@ -51,6 +81,44 @@ impl SchemaReport {
     /// Whether a table has a column.
     pub fn has_column(&self, t: &str, c: &str) -> bool {
         self.tables.get(t).is_some_and(|cols| cols.contains(c))
+    }
+
+    /// `indexed = other` for two bill columns given as (table, column, SQL
+    /// expression), written so that the index on `indexed` serves the
+    /// comparison ([`Self::text_cmp`]).
+    pub fn bill_eq(&self, indexed: (&str, &str, &str), other: (&str, &str, &str)) -> String {
+        self.text_cmp(indexed, "=", other)
+    }
+
+    /// `first op other` for two text columns given as (table, column, SQL
+    /// expression). On MySQL, when the columns' collations differ, `other`
+    /// is converted into `first`'s character set and collation: otherwise
+    /// MySQL either converts the `first` side (srb's `utf8` beside a
+    /// `utf8mb4` table: its index cannot serve, and the table is scanned
+    /// once per row) or refuses the comparison outright (two collations of
+    /// one character set: "Illegal mix of collations"). Bills and bind codes
+    /// are ASCII, so the conversion loses nothing.
+    pub fn text_cmp(
+        &self,
+        first: (&str, &str, &str),
+        op: &str,
+        other: (&str, &str, &str),
+    ) -> String {
+        let key = |t: &str, c: &str| format!("{t}.{c}");
+        let (ft, fc, fe) = first;
+        let (ot, oc, oe) = other;
+        match (
+            self.text_collations.get(&key(ft, fc)),
+            self.text_collations.get(&key(ot, oc)),
+        ) {
+            (Some(f), Some(o)) if f != o => {
+                format!(
+                    "{fe} {op} CONVERT({oe} USING {}) COLLATE {}",
+                    f.charset, f.collation
+                )
+            }
+            _ => format!("{fe} {op} {oe}"),
+        }
     }
 
     /// Contract tables that are missing.
@@ -118,6 +186,9 @@ pub async fn discover(db: &Db) -> DbResult<SchemaReport> {
             report.tables.entry(t).or_default().insert(c);
         }
     }
+    if db.backend() == Backend::MySql {
+        report.text_collations = text_collations(db).await?;
+    }
     if report.has_table("trans_flow") {
         report.trans_flow_indexes = indexes(db, "trans_flow").await?;
         report.trans_no_unique = report
@@ -126,6 +197,35 @@ pub async fn discover(db: &Db) -> DbResult<SchemaReport> {
             .any(|i| i.unique && i.columns == ["trans_no"]);
     }
     Ok(report)
+}
+
+/// MySQL: the compared text columns' character sets and collations.
+async fn text_collations(db: &Db) -> DbResult<BTreeMap<String, Collation>> {
+    let mut out = BTreeMap::new();
+    let rows = db
+        .fetch_all(
+            "SELECT CAST(table_name AS CHAR), CAST(column_name AS CHAR), \
+                    CAST(character_set_name AS CHAR), CAST(collation_name AS CHAR) \
+             FROM information_schema.columns \
+             WHERE table_schema = DATABASE() AND collation_name IS NOT NULL",
+            &[],
+        )
+        .await?;
+    for r in rows {
+        let d = |e| db.decode("schema", e);
+        let (t, c) = (
+            r.text(0).map_err(d)?.to_lowercase(),
+            r.text(1).map_err(d)?.to_lowercase(),
+        );
+        if !COMPARED_TEXT.contains(&(t.as_str(), c.as_str())) {
+            continue;
+        }
+        let (charset, collation) = (r.text(2).map_err(d)?, r.text(3).map_err(d)?);
+        if is_name(&charset) && is_name(&collation) {
+            out.insert(format!("{t}.{c}"), Collation { charset, collation });
+        }
+    }
+    Ok(out)
 }
 
 /// The indexes of one table.

@@ -154,7 +154,7 @@ pub(super) async fn run_checks_matching(
     ) {
         timed(
             "conflicts_with_order",
-            conflicts_with_order(db, scope, &mut out),
+            conflicts_with_order(db, schema, scope, &mut out),
         )
         .await?;
     }
@@ -251,7 +251,7 @@ pub(super) async fn run_checks_matching(
             },
             async {
                 if want_orders {
-                    timed("orders", orders(db, scope, schema.trans_no_unique, &mut oo)).await
+                    timed("orders", orders(db, scope, schema, &mut oo)).await
                 } else {
                     Ok(())
                 }
@@ -269,7 +269,7 @@ pub(super) async fn run_checks_matching(
     ) {
         timed(
             "idempotency",
-            idempotency(db, scope, has("notify_log"), &mut out),
+            idempotency(db, schema, scope, has("notify_log"), &mut out),
         )
         .await?;
     }
@@ -289,11 +289,7 @@ async fn orders_after_scan(
     out: &mut CheckOutput,
 ) -> Result<(), DbError> {
     if pairs {
-        timed(
-            "order_flow_pairs",
-            order_flow_pairs(db, scope, schema.trans_no_unique, out),
-        )
-        .await?;
+        timed("order_flow_pairs", order_flow_pairs(db, scope, schema, out)).await?;
     }
     if stuck {
         timed("stuck_orders", stuck_orders(db, scope, out)).await?;
@@ -515,25 +511,41 @@ fn merge_duplicate_credit(findings: &mut Vec<Finding>) {
     findings.retain(|_| k.next().unwrap_or(true));
 }
 
-async fn conflicts_with_order(
-    db: &Db,
-    scope: &Scope,
-    out: &mut CheckOutput,
-) -> Result<(), DbError> {
+/// The SQL of `notify_conflict` against the order.
+fn conflicts_sql(db: &Db, schema: &SchemaReport, scope: &Scope) -> (String, Vec<Arg>) {
     let mut a = Vec::new();
     let r = bounded("n.received_at", scope, &mut a);
     let h = first_in("n.received_at", scope, &mut a);
+    let on = schema.bill_eq(
+        ("recharge_order", "agent_bill_no", "o.agent_bill_no"),
+        ("notify_log", "agent_bill_no", "n.agent_bill_no"),
+    );
+    let bind_differs = schema.text_cmp(
+        ("recharge_order", "bind_code", "o.bind_code"),
+        "<>",
+        ("notify_log", "bind_code", "n.bind_code"),
+    );
     let sql = format!(
         "SELECT n.agent_bill_no, MIN(o.user_id), MAX({}), MIN({}), COUNT(*), MIN(n.received_at), MAX(n.received_at) \
-         FROM notify_log n JOIN recharge_order o ON o.agent_bill_no = n.agent_bill_no \
+         FROM notify_log n JOIN recharge_order o ON {on} \
          WHERE n.sign_ok = 1 AND n.result_code = '0001' \
-           AND ({} <> {} OR n.bind_code <> o.bind_code){r} \
+           AND ({} <> {} OR {bind_differs}){r} \
          GROUP BY n.agent_bill_no HAVING 1 = 1{h}",
         db.money_cmp("n.charge_amt"),
         db.money_cmp("o.charge_amt"),
         db.money_cmp("n.charge_amt"),
         db.money_cmp("o.charge_amt"),
     );
+    (sql, a)
+}
+
+async fn conflicts_with_order(
+    db: &Db,
+    schema: &SchemaReport,
+    scope: &Scope,
+    out: &mut CheckOutput,
+) -> Result<(), DbError> {
+    let (sql, a) = conflicts_sql(db, schema, scope);
     let d = dec(db, "notify_log");
     for row in db.fetch_all(&sql, &a).await? {
         let bill = row.text(0).map_err(&d)?;
@@ -667,32 +679,99 @@ pub(super) fn balance_finding(
 async fn orders(
     db: &Db,
     scope: &Scope,
-    unique: bool,
+    schema: &SchemaReport,
     out: &mut CheckOutput,
 ) -> Result<(), DbError> {
-    order_flow_pairs(db, scope, unique, out).await?;
+    order_flow_pairs(db, scope, schema, out).await?;
     stuck_orders(db, scope, out).await
+}
+
+/// The SQL of `order_paid_without_flow`: paid orders without a recharge flow.
+fn paid_without_flow_sql(db: &Db, schema: &SchemaReport, scope: &Scope) -> (String, Vec<Arg>) {
+    let mut a = Vec::new();
+    let r = range("o.create_time", scope, Duration::zero(), &mut a);
+    let on = schema.bill_eq(
+        ("trans_flow", "trans_no", "f.trans_no"),
+        ("recharge_order", "agent_bill_no", "o.agent_bill_no"),
+    );
+    let sql = format!(
+        "SELECT o.agent_bill_no, o.user_id, {}, o.create_time, o.update_time FROM recharge_order o \
+         WHERE o.status = 2{r} AND NOT EXISTS (SELECT 1 FROM trans_flow f \
+           WHERE {on} AND f.trans_type = 1 AND f.is_deleted = 0)",
+        db.money_cmp("o.charge_amt")
+    );
+    (sql, a)
+}
+
+/// The SQL of `flow_without_paid_order`: recharge flows whose order is
+/// missing or not paid. With uk_trans_no every bill has one flow: no
+/// grouping needed (and none of its cost).
+fn flow_without_order_sql(db: &Db, schema: &SchemaReport, scope: &Scope) -> (String, Vec<Arg>) {
+    let mut a = Vec::new();
+    let on = schema.bill_eq(
+        ("recharge_order", "agent_bill_no", "o.agent_bill_no"),
+        ("trans_flow", "trans_no", "f.trans_no"),
+    );
+    let sql = if schema.trans_no_unique {
+        let r = range("f.create_time", scope, Duration::zero(), &mut a);
+        format!(
+            "SELECT f.trans_no, f.user_id, {}, f.create_time, f.create_time, o.status, CASE WHEN o.id IS NULL THEN 0 ELSE 1 END \
+             FROM trans_flow f LEFT JOIN recharge_order o ON {on} \
+             WHERE f.trans_type = 1 AND f.is_deleted = 0{r} AND (o.id IS NULL OR o.status <> 2)",
+            db.money_cmp("f.trans_amount")
+        )
+    } else {
+        let r = bounded("f.create_time", scope, &mut a);
+        let h = first_in("f.create_time", scope, &mut a);
+        format!(
+            "SELECT f.trans_no, MIN(f.user_id), {}, MIN(f.create_time), MAX(f.create_time), MIN(o.status), COUNT(o.id) \
+             FROM trans_flow f LEFT JOIN recharge_order o ON {on} \
+             WHERE f.trans_type = 1 AND f.is_deleted = 0{r} AND (o.id IS NULL OR o.status <> 2) \
+             GROUP BY f.trans_no HAVING 1 = 1{h}",
+            db.money_sum("f.trans_amount")
+        )
+    };
+    (sql, a)
+}
+
+/// The SQL statements of the checks that compare bills across tables, with
+/// their arguments, as the checks run them on `db`: for inspecting their
+/// plans (`EXPLAIN`), e.g. that every bill lookup is served by an index
+/// whatever the tables' collations.
+pub fn bill_join_queries(
+    db: &Db,
+    schema: &SchemaReport,
+    scope: &Scope,
+) -> Vec<(&'static str, String, Vec<Arg>)> {
+    let named = |name, (sql, args): (String, Vec<Arg>)| (name, sql, args);
+    vec![
+        named(
+            "order_paid_without_flow",
+            paid_without_flow_sql(db, schema, scope),
+        ),
+        named(
+            "flow_without_paid_order",
+            flow_without_order_sql(db, schema, scope),
+        ),
+        named("notify_conflict", conflicts_sql(db, schema, scope)),
+        named(
+            "idempotency_conflict",
+            idempotency_conflict_sql(schema, scope),
+        ),
+    ]
 }
 
 /// `order_paid_without_flow` and `flow_without_paid_order`: the two checks keyed by bill.
 async fn order_flow_pairs(
     db: &Db,
     scope: &Scope,
-    unique: bool,
+    schema: &SchemaReport,
     out: &mut CheckOutput,
 ) -> Result<(), DbError> {
-    if unique && db.backend() == Backend::Postgres {
+    if schema.trans_no_unique && db.backend() == Backend::Postgres {
         return order_flow_pairs_one_pass(db, scope, out).await;
     }
-    // Paid orders without a recharge flow.
-    let mut a = Vec::new();
-    let r = range("o.create_time", scope, Duration::zero(), &mut a);
-    let sql = format!(
-        "SELECT o.agent_bill_no, o.user_id, {}, o.create_time, o.update_time FROM recharge_order o \
-         WHERE o.status = 2{r} AND NOT EXISTS (SELECT 1 FROM trans_flow f \
-           WHERE f.trans_no = o.agent_bill_no AND f.trans_type = 1 AND f.is_deleted = 0)",
-        db.money_cmp("o.charge_amt")
-    );
+    let (sql, a) = paid_without_flow_sql(db, schema, scope);
     let d = dec(db, "recharge_order");
     for row in db.fetch_all(&sql, &a).await? {
         let bill = row.text(0).map_err(&d)?;
@@ -705,28 +784,7 @@ async fn order_flow_pairs(
             row.opt_time(4).map_err(&d)?,
         ));
     }
-    // Recharge flows whose order is missing or not paid. With uk_trans_no every
-    // bill has one flow: no grouping needed (and none of its cost).
-    let mut a = Vec::new();
-    let sql = if unique {
-        let r = range("f.create_time", scope, Duration::zero(), &mut a);
-        format!(
-            "SELECT f.trans_no, f.user_id, {}, f.create_time, f.create_time, o.status, CASE WHEN o.id IS NULL THEN 0 ELSE 1 END \
-             FROM trans_flow f LEFT JOIN recharge_order o ON o.agent_bill_no = f.trans_no \
-             WHERE f.trans_type = 1 AND f.is_deleted = 0{r} AND (o.id IS NULL OR o.status <> 2)",
-            db.money_cmp("f.trans_amount")
-        )
-    } else {
-        let r = bounded("f.create_time", scope, &mut a);
-        let h = first_in("f.create_time", scope, &mut a);
-        format!(
-            "SELECT f.trans_no, MIN(f.user_id), {}, MIN(f.create_time), MAX(f.create_time), MIN(o.status), COUNT(o.id) \
-             FROM trans_flow f LEFT JOIN recharge_order o ON o.agent_bill_no = f.trans_no \
-             WHERE f.trans_type = 1 AND f.is_deleted = 0{r} AND (o.id IS NULL OR o.status <> 2) \
-             GROUP BY f.trans_no HAVING 1 = 1{h}",
-            db.money_sum("f.trans_amount")
-        )
-    };
+    let (sql, a) = flow_without_order_sql(db, schema, scope);
     let d = dec(db, "trans_flow");
     for row in db.fetch_all(&sql, &a).await? {
         let bill = row.text(0).map_err(&d)?;
@@ -892,8 +950,26 @@ async fn stuck_orders(db: &Db, scope: &Scope, out: &mut CheckOutput) -> Result<(
     Ok(())
 }
 
+/// The SQL of `idempotency_conflict`.
+fn idempotency_conflict_sql(schema: &SchemaReport, scope: &Scope) -> (String, Vec<Arg>) {
+    let mut a = vec![Arg::from(crate::model::SOURCE_HFB_NOTIFY)];
+    let r = bounded("n.received_at", scope, &mut a);
+    let h = first_in("n.received_at", scope, &mut a);
+    let on = schema.bill_eq(
+        ("idempotency_record", "seq", "i.seq"),
+        ("notify_log", "agent_bill_no", "n.agent_bill_no"),
+    );
+    let sql = format!(
+        "SELECT n.agent_bill_no, COUNT(*), MIN(n.received_at), MAX(n.received_at) \
+         FROM notify_log n JOIN idempotency_record i ON i.source = ? AND {on} \
+         WHERE n.outcome = 'rejected_conflict'{r} GROUP BY n.agent_bill_no HAVING 1 = 1{h}"
+    );
+    (sql, a)
+}
+
 async fn idempotency(
     db: &Db,
+    schema: &SchemaReport,
     scope: &Scope,
     has_log: bool,
     out: &mut CheckOutput,
@@ -923,14 +999,7 @@ async fn idempotency(
         ));
     }
     if has_log {
-        let mut a = vec![Arg::from(crate::model::SOURCE_HFB_NOTIFY)];
-        let r = bounded("n.received_at", scope, &mut a);
-        let h = first_in("n.received_at", scope, &mut a);
-        let sql = format!(
-            "SELECT n.agent_bill_no, COUNT(*), MIN(n.received_at), MAX(n.received_at) \
-             FROM notify_log n JOIN idempotency_record i ON i.source = ? AND i.seq = n.agent_bill_no \
-             WHERE n.outcome = 'rejected_conflict'{r} GROUP BY n.agent_bill_no HAVING 1 = 1{h}"
-        );
+        let (sql, a) = idempotency_conflict_sql(schema, scope);
         let d = dec(db, "notify_log");
         for row in db.fetch_all(&sql, &a).await? {
             let bill = row.text(0).map_err(&d)?;
