@@ -29,6 +29,26 @@ impl<'r> TextRow<'r> {
             .map_err(|e| derr(col, e))
     }
 
+    /// Column `i`'s name (for messages).
+    pub fn name(&self, i: usize) -> String {
+        use sqlx::Column as _;
+        self.row
+            .columns()
+            .get(i)
+            .map_or_else(|| format!("column {i}"), |c| c.name().to_owned())
+    }
+
+    /// A DECIMAL (or integer) field as an exact decimal; `None` for NULL.
+    pub fn opt_decimal(
+        &self,
+        i: usize,
+        col: &str,
+    ) -> Result<Option<rust_decimal::Decimal>, DecodeError> {
+        self.raw(i, col)?
+            .map(|f| text_field::decimal(f, col))
+            .transpose()
+    }
+
     /// An integer field; `None` for NULL.
     pub fn opt_i64(&self, i: usize, col: &str) -> Result<Option<i64>, DecodeError> {
         self.raw(i, col)?

@@ -3,12 +3,14 @@
 //! Three ways, one output: the generic path formats each sqlx row with
 //! [`views::format_row`]; on SQLite a synchronous reader formats borrowed
 //! values straight into the CSV writer (no channel hop, no `String` per cell);
-//! on PostgreSQL an unfiltered `flows` export lets the server write raw CSV
+//! on MySQL an unfiltered export reads the server's text protocol the same
+//! way; on PostgreSQL an unfiltered `flows` export lets the server write raw CSV
 //! with `COPY … TO STDOUT (FORMAT csv)`, rewritten in the stream into exactly
 //! what payrecon writes. Tests compare the fast paths byte for byte with the
 //! generic one.
 
 use super::CsvFile;
+use crate::db::mysql_read::TextRow;
 use crate::db::sqlite_read::{self, SqliteReader};
 use crate::db::{Arg, Backend, Db, DbError};
 use crate::model::{OrderStatus, TransType};
@@ -45,6 +47,12 @@ pub async fn write_view(
         return Err(ExportError::Db(DbError::State(
             "not an SQLite database".into(),
         )));
+    }
+    if let Some(cells) = sqlite_cells(view)
+        && args.is_empty()
+        && db.backend() == Backend::MySql
+    {
+        return mysql_export(db, &sql, cells, view.table(), file).await;
     }
     if view == View::Flows && args.is_empty() && db.backend() == Backend::Postgres {
         let mut file = file;
@@ -88,8 +96,9 @@ enum Cell {
     StatusName(usize),
 }
 
-/// The cells of each view as [`views::format_row`] makes them; `None` where
-/// the generic path is used (accounts: computed differences).
+/// The cells of each view as [`views::format_row`] makes them (SQLite's
+/// reader, MySQL's text rows); `None` where the generic path is used
+/// (accounts: computed differences).
 fn sqlite_cells(view: View) -> Option<&'static [Cell]> {
     use Cell::*;
     Some(match view {
@@ -154,6 +163,114 @@ pub(crate) fn push_cents(out: &mut String, c: i64) {
     let _ = write!(out, "{sign}{}.{:02}", a / 100, a % 100);
 }
 
+/// A row's fields as the cells read them: SQLite's borrowed values, MySQL's
+/// text-protocol bytes. The cells themselves are written by [`write_cells`],
+/// the same for both, so both write what [`views::format_row`] writes.
+trait CellSource {
+    /// An integer; `None` for NULL.
+    fn int(&self, i: usize) -> Result<Option<i64>, DbError>;
+    /// A text; `None` for NULL.
+    fn text(&self, i: usize) -> Result<Option<std::borrow::Cow<'_, str>>, DbError>;
+    /// An amount appended as [`crate::money::format_amount`] writes it; nothing for NULL.
+    fn money(&self, i: usize, out: &mut String) -> Result<(), DbError>;
+    /// A time; `None` for NULL.
+    fn time(&self, i: usize) -> Result<Option<chrono::NaiveDateTime>, DbError>;
+}
+
+/// Writes one row's `cells` from `src` (`s` is scratch).
+fn write_cells(
+    src: &impl CellSource,
+    cells: &[Cell],
+    s: &mut String,
+    file: &mut CsvFile,
+) -> Result<(), ExportError> {
+    use std::fmt::Write as _;
+    for cell in cells {
+        s.clear();
+        match *cell {
+            Cell::Int(i) => {
+                if let Some(v) = src.int(i)? {
+                    let _ = write!(s, "{v}");
+                }
+            }
+            Cell::Text(i) => {
+                if let Some(t) = src.text(i)? {
+                    s.push_str(&t);
+                }
+            }
+            Cell::Trim(i) => {
+                if let Some(t) = src.text(i)? {
+                    s.push_str(t.trim());
+                }
+            }
+            Cell::Money(i) => src.money(i, s)?,
+            Cell::Time(i, ms) => {
+                if let Some(t) = src.time(i)? {
+                    sqlite_read::push_time(s, t, ms);
+                }
+            }
+            Cell::TypeName(i, code) => match src.text(i)? {
+                Some(t) => s.push_str(&t),
+                None => {
+                    if let Some(t) = src.int(code)?.and_then(TransType::from_code) {
+                        s.push_str(t.name_zh());
+                    }
+                }
+            },
+            Cell::StatusName(i) => {
+                s.push_str(
+                    src.int(i)?
+                        .and_then(OrderStatus::from_code)
+                        .map(|o| o.name_zh())
+                        .unwrap_or("?"),
+                );
+            }
+        }
+        file.field(s)?;
+    }
+    file.end_row()?;
+    Ok(())
+}
+
+/// An SQLite row of a view's query.
+struct SqliteCells<'r, 's> {
+    row: &'r rusqlite::Row<'s>,
+    table: &'static str,
+}
+
+impl SqliteCells<'_, '_> {
+    fn value(&self, i: usize) -> Result<rusqlite::types::ValueRef<'_>, DbError> {
+        sqlite_read::value(self.row, i, column_name(self.row, i)).map_err(|e| self.dec(e))
+    }
+
+    fn dec(&self, e: crate::db::DecodeError) -> DbError {
+        DbError::Decode {
+            table: self.table.to_owned(),
+            source: e,
+        }
+    }
+}
+
+impl CellSource for SqliteCells<'_, '_> {
+    fn int(&self, i: usize) -> Result<Option<i64>, DbError> {
+        sqlite_read::opt_i64(self.value(i)?, column_name(self.row, i)).map_err(|e| self.dec(e))
+    }
+    fn text(&self, i: usize) -> Result<Option<std::borrow::Cow<'_, str>>, DbError> {
+        sqlite_read::opt_text(self.value(i)?, column_name(self.row, i)).map_err(|e| self.dec(e))
+    }
+    fn money(&self, i: usize, out: &mut String) -> Result<(), DbError> {
+        let c = sqlite_read::opt_cents(self.value(i)?, column_name(self.row, i))
+            .map_err(|e| self.dec(e))?;
+        if let Some(c) = c {
+            push_cents(out, c);
+        }
+        Ok(())
+    }
+    fn time(&self, i: usize) -> Result<Option<chrono::NaiveDateTime>, DbError> {
+        sqlite_read::opt_time(self.value(i)?, column_name(self.row, i)).map_err(|e| self.dec(e))
+    }
+}
+
 fn sqlite_export(
     r: &SqliteReader,
     sql: &str,
@@ -162,72 +279,73 @@ fn sqlite_export(
     table: &'static str,
     mut file: CsvFile,
 ) -> Result<u64, ExportError> {
-    use std::fmt::Write as _;
-    let dec = |e| {
-        ExportError::Db(DbError::Decode {
-            table: table.to_owned(),
-            source: e,
-        })
-    };
     let mut s = String::with_capacity(256);
     r.for_each(sql, args, |row| -> Result<bool, ExportError> {
-        for cell in cells {
-            s.clear();
-            let col = |i: usize| -> Result<rusqlite::types::ValueRef<'_>, ExportError> {
-                sqlite_read::value(row, i, column_name(row, i)).map_err(dec)
-            };
-            let name = |i: usize| column_name(row, i);
-            match *cell {
-                Cell::Int(i) => {
-                    if let Some(v) = sqlite_read::opt_i64(col(i)?, name(i)).map_err(dec)? {
-                        let _ = write!(s, "{v}");
-                    }
-                }
-                Cell::Text(i) => {
-                    if let Some(t) = sqlite_read::opt_text(col(i)?, name(i)).map_err(dec)? {
-                        s.push_str(&t);
-                    }
-                }
-                Cell::Trim(i) => {
-                    if let Some(t) = sqlite_read::opt_text(col(i)?, name(i)).map_err(dec)? {
-                        s.push_str(t.trim());
-                    }
-                }
-                Cell::Money(i) => {
-                    if let Some(c) = sqlite_read::opt_cents(col(i)?, name(i)).map_err(dec)? {
-                        push_cents(&mut s, c);
-                    }
-                }
-                Cell::Time(i, ms) => {
-                    if let Some(t) = sqlite_read::opt_time(col(i)?, name(i)).map_err(dec)? {
-                        sqlite_read::push_time(&mut s, t, ms);
-                    }
-                }
-                Cell::TypeName(i, code) => {
-                    match sqlite_read::opt_text(col(i)?, name(i)).map_err(dec)? {
-                        Some(t) => s.push_str(&t),
-                        None => {
-                            let tt = sqlite_read::opt_i64(col(code)?, name(code)).map_err(dec)?;
-                            if let Some(t) = tt.and_then(TransType::from_code) {
-                                s.push_str(t.name_zh());
-                            }
-                        }
-                    }
-                }
-                Cell::StatusName(i) => {
-                    let st = sqlite_read::opt_i64(col(i)?, name(i)).map_err(dec)?;
-                    s.push_str(
-                        st.and_then(OrderStatus::from_code)
-                            .map(|o| o.name_zh())
-                            .unwrap_or("?"),
-                    );
-                }
-            }
-            file.field(&s)?;
-        }
-        file.end_row()?;
+        write_cells(&SqliteCells { row, table }, cells, &mut s, &mut file)?;
         Ok(true)
     })?;
+    Ok(file.finish()?)
+}
+
+/// A MySQL text-protocol row of a view's query.
+struct MysqlCells<'r, 'a> {
+    row: &'r TextRow<'a>,
+    table: &'static str,
+}
+
+impl MysqlCells<'_, '_> {
+    fn dec(&self, e: crate::db::DecodeError) -> DbError {
+        DbError::Decode {
+            table: self.table.to_owned(),
+            source: e,
+        }
+    }
+}
+
+impl CellSource for MysqlCells<'_, '_> {
+    fn int(&self, i: usize) -> Result<Option<i64>, DbError> {
+        self.row
+            .opt_i64(i, &self.row.name(i))
+            .map_err(|e| self.dec(e))
+    }
+    fn text(&self, i: usize) -> Result<Option<std::borrow::Cow<'_, str>>, DbError> {
+        Ok(self
+            .row
+            .opt_text(i, &self.row.name(i))
+            .map_err(|e| self.dec(e))?
+            .map(std::borrow::Cow::Borrowed))
+    }
+    fn money(&self, i: usize, out: &mut String) -> Result<(), DbError> {
+        let d = self
+            .row
+            .opt_decimal(i, &self.row.name(i))
+            .map_err(|e| self.dec(e))?;
+        if let Some(d) = d {
+            out.push_str(&crate::money::format_amount(d));
+        }
+        Ok(())
+    }
+    fn time(&self, i: usize) -> Result<Option<chrono::NaiveDateTime>, DbError> {
+        self.row
+            .opt_time(i, &self.row.name(i))
+            .map_err(|e| self.dec(e))
+    }
+}
+
+/// MySQL without bound parameters: the view's query in the text protocol,
+/// each field parsed from the server's text (see `db::mysql_read`).
+async fn mysql_export(
+    db: &Db,
+    sql: &str,
+    cells: &'static [Cell],
+    table: &'static str,
+    mut file: CsvFile,
+) -> Result<u64, ExportError> {
+    let mut s = String::with_capacity(256);
+    db.mysql_text_rows(sql, |row| -> Result<(), ExportError> {
+        write_cells(&MysqlCells { row, table }, cells, &mut s, &mut file)
+    })
+    .await?;
     Ok(file.finish()?)
 }
 
