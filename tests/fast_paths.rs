@@ -144,6 +144,35 @@ async fn fill(db: &Db) {
     }
 }
 
+/// Orders, callbacks and an idempotency record with what a CSV export must
+/// keep apart: a formula-like bill, a comma, NULLs, a negative amount, a
+/// padded hash, sub-second times (amounts as text, which every backend takes).
+async fn export_rows(db: &Db) {
+    db.execute(
+        "INSERT INTO recharge_order (agent_bill_no, user_id, bind_code, charge_amt, fee_amt, status, version, create_time, update_time) \
+         VALUES ('=A', 1, 'b,c', '10.5', '0', 2, 1, '2026-11-20 00:00:00.123', '2026-11-20 00:00:01.000'), \
+                ('B', 2, 'x', '1.00', '0.01', 7, 0, '2026-11-20 00:00:00.000', '2026-11-20 00:00:00.000')",
+        &[],
+    )
+    .await
+    .unwrap();
+    db.execute(
+        "INSERT INTO notify_log (agent_bill_no, bind_code, charge_amt, result_code, sign_ok, outcome, response_body, received_at, handled_ms) \
+         VALUES ('A', NULL, NULL, '0001', 1, 'credited', 'success', '2026-11-20 00:00:00.5', 12), \
+                ('-B', 'x', '-3', NULL, 0, 'failed', '@fail', '2026-11-20 00:00:00.000', 0)",
+        &[],
+    )
+    .await
+    .unwrap();
+    db.execute(
+        "INSERT INTO idempotency_record (source, seq, request_hash, status, response_body, locked_at, created_at, completed_at, expires_at) \
+         VALUES ('hfb-notify', 'A', '  abc  ', 'processing', NULL, '2026-11-20 00:00:00.000', '2026-11-20 00:00:00.000', NULL, NULL)",
+        &[],
+    )
+    .await
+    .unwrap();
+}
+
 async fn both(db: &Db, view: View, filter: &Filter, dir: &std::path::Path) -> (String, String) {
     let fast = dir.join(format!("{view:?}-fast.csv"));
     let slow = dir.join(format!("{view:?}-slow.csv"));
@@ -182,29 +211,7 @@ async fn sqlite_reader_export_is_byte_identical() {
     )
     .await
     .unwrap();
-    db.execute(
-        "INSERT INTO recharge_order (agent_bill_no, user_id, bind_code, charge_amt, fee_amt, status, version, create_time, update_time) \
-         VALUES ('=A', 1, 'b,c', '10.5', '0', 2, 1, '2026-11-20 00:00:00.123', '2026-11-20 00:00:01.000'), \
-                ('B', 2, 'x', '1.00', '0.01', 7, 0, '2026-11-20 00:00:00.000', '2026-11-20 00:00:00.000')",
-        &[],
-    )
-    .await
-    .unwrap();
-    db.execute(
-        "INSERT INTO notify_log (agent_bill_no, bind_code, charge_amt, result_code, sign_ok, outcome, response_body, received_at, handled_ms) \
-         VALUES ('A', NULL, NULL, '0001', 1, 'credited', 'success', '2026-11-20 00:00:00.5', 12), \
-                ('-B', 'x', '-3', NULL, 0, 'failed', '@fail', '2026-11-20 00:00:00.000', 0)",
-        &[],
-    )
-    .await
-    .unwrap();
-    db.execute(
-        "INSERT INTO idempotency_record (source, seq, request_hash, status, response_body, locked_at, created_at, completed_at, expires_at) \
-         VALUES ('hfb-notify', 'A', '  abc  ', 'processing', NULL, '2026-11-20 00:00:00.000', '2026-11-20 00:00:00.000', NULL, NULL)",
-        &[],
-    )
-    .await
-    .unwrap();
+    export_rows(&db).await;
     let ro = Db::connect(&t.url, &ConnectOptions::read_only())
         .await
         .unwrap();
@@ -255,29 +262,7 @@ async fn mysql_text_export_is_byte_identical() {
         .unwrap();
     payrecon::db::migrate(&db).await.unwrap();
     fill(&db).await;
-    db.execute(
-        "INSERT INTO recharge_order (agent_bill_no, user_id, bind_code, charge_amt, fee_amt, status, version, create_time, update_time) \
-         VALUES ('=A', 1, 'b,c', 10.5, 0, 2, 1, '2026-11-20 00:00:00.123', '2026-11-20 00:00:01.000'), \
-                ('B', 2, 'x', 1.00, 0.01, 7, 0, '2026-11-20 00:00:00.000', '2026-11-20 00:00:00.000')",
-        &[],
-    )
-    .await
-    .unwrap();
-    db.execute(
-        "INSERT INTO notify_log (agent_bill_no, bind_code, charge_amt, result_code, sign_ok, outcome, response_body, received_at, handled_ms) \
-         VALUES ('A', NULL, NULL, '0001', 1, 'credited', 'success', '2026-11-20 00:00:00.5', 12), \
-                ('-B', 'x', -3, NULL, 0, 'failed', '@fail', '2026-11-20 00:00:00.000', 0)",
-        &[],
-    )
-    .await
-    .unwrap();
-    db.execute(
-        "INSERT INTO idempotency_record (source, seq, request_hash, status, response_body, locked_at, created_at, completed_at, expires_at) \
-         VALUES ('hfb-notify', 'A', '  abc  ', 'processing', NULL, '2026-11-20 00:00:00.000', '2026-11-20 00:00:00.000', NULL, NULL)",
-        &[],
-    )
-    .await
-    .unwrap();
+    export_rows(&db).await;
     let ro = Db::connect(&t.url, &ConnectOptions::read_only())
         .await
         .unwrap();
