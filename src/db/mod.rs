@@ -11,7 +11,7 @@ pub mod pg_copy;
 mod query;
 pub mod schema;
 pub mod sqlite_read;
-mod text_field;
+pub(crate) mod text_field;
 mod url;
 
 pub use migrate::{MigrateReport, migrate};

@@ -175,6 +175,23 @@ trait CellSource {
     fn money(&self, i: usize, out: &mut String) -> Result<(), DbError>;
     /// A time; `None` for NULL.
     fn time(&self, i: usize) -> Result<Option<chrono::NaiveDateTime>, DbError>;
+
+    /// An integer appended as decimal digits; nothing for NULL.
+    fn int_into(&self, i: usize, out: &mut String) -> Result<(), DbError> {
+        use std::fmt::Write as _;
+        if let Some(v) = self.int(i)? {
+            let _ = write!(out, "{v}");
+        }
+        Ok(())
+    }
+
+    /// A time appended `YYYY-MM-DD HH:MM:SS[.mmm]`; nothing for NULL.
+    fn time_into(&self, i: usize, ms: bool, out: &mut String) -> Result<(), DbError> {
+        if let Some(t) = self.time(i)? {
+            sqlite_read::push_time(out, t, ms);
+        }
+        Ok(())
+    }
 }
 
 /// Writes one row's `cells` from `src` (`s` is scratch).
@@ -184,15 +201,10 @@ fn write_cells(
     s: &mut String,
     file: &mut CsvFile,
 ) -> Result<(), ExportError> {
-    use std::fmt::Write as _;
     for cell in cells {
         s.clear();
         match *cell {
-            Cell::Int(i) => {
-                if let Some(v) = src.int(i)? {
-                    let _ = write!(s, "{v}");
-                }
-            }
+            Cell::Int(i) => src.int_into(i, s)?,
             Cell::Text(i) => {
                 if let Some(t) = src.text(i)? {
                     s.push_str(&t);
@@ -204,11 +216,7 @@ fn write_cells(
                 }
             }
             Cell::Money(i) => src.money(i, s)?,
-            Cell::Time(i, ms) => {
-                if let Some(t) = src.time(i)? {
-                    sqlite_read::push_time(s, t, ms);
-                }
-            }
+            Cell::Time(i, ms) => src.time_into(i, ms, s)?,
             Cell::TypeName(i, code) => match src.text(i)? {
                 Some(t) => s.push_str(&t),
                 None => {
@@ -287,48 +295,100 @@ fn sqlite_export(
     Ok(file.finish()?)
 }
 
-/// A MySQL text-protocol row of a view's query.
+/// A MySQL text-protocol row of a view's query. The server's text is copied
+/// as it is where it already is payrecon's (integers, `DECIMAL(…,2)`,
+/// `DATETIME(3)`), after checking that it is.
 struct MysqlCells<'r, 'a> {
     row: &'r TextRow<'a>,
     table: &'static str,
 }
 
 impl MysqlCells<'_, '_> {
-    fn dec(&self, e: crate::db::DecodeError) -> DbError {
-        DbError::Decode {
-            table: self.table.to_owned(),
-            source: e,
+    /// The error of column `i`, named only now (naming costs an allocation).
+    fn dec(&self, i: usize) -> impl Fn(crate::db::DecodeError) -> DbError + '_ {
+        move |mut e| {
+            e.column = self.row.name(i);
+            DbError::Decode {
+                table: self.table.to_owned(),
+                source: e,
+            }
         }
+    }
+
+    fn raw(&self, i: usize) -> Result<Option<&[u8]>, DbError> {
+        self.row.raw(i, "").map_err(self.dec(i))
     }
 }
 
 impl CellSource for MysqlCells<'_, '_> {
     fn int(&self, i: usize) -> Result<Option<i64>, DbError> {
-        self.row
-            .opt_i64(i, &self.row.name(i))
-            .map_err(|e| self.dec(e))
+        self.row.opt_i64(i, "").map_err(self.dec(i))
     }
     fn text(&self, i: usize) -> Result<Option<std::borrow::Cow<'_, str>>, DbError> {
         Ok(self
             .row
-            .opt_text(i, &self.row.name(i))
-            .map_err(|e| self.dec(e))?
+            .opt_text(i, "")
+            .map_err(self.dec(i))?
             .map(std::borrow::Cow::Borrowed))
     }
     fn money(&self, i: usize, out: &mut String) -> Result<(), DbError> {
-        let d = self
-            .row
-            .opt_decimal(i, &self.row.name(i))
-            .map_err(|e| self.dec(e))?;
-        if let Some(d) = d {
-            out.push_str(&crate::money::format_amount(d));
+        let Some(f) = self.raw(i)? else {
+            return Ok(());
+        };
+        match crate::money::fast_cents(f) {
+            Some(c) => push_cents(out, c),
+            None => {
+                let d = crate::db::text_field::decimal(f, "").map_err(self.dec(i))?;
+                out.push_str(&crate::money::format_amount(d));
+            }
         }
         Ok(())
     }
     fn time(&self, i: usize) -> Result<Option<chrono::NaiveDateTime>, DbError> {
-        self.row
-            .opt_time(i, &self.row.name(i))
-            .map_err(|e| self.dec(e))
+        self.row.opt_time(i, "").map_err(self.dec(i))
+    }
+    fn int_into(&self, i: usize, out: &mut String) -> Result<(), DbError> {
+        let Some(f) = self.raw(i)? else {
+            return Ok(());
+        };
+        // Canonical digits (no sign of +, no leading zero) are copied as they are.
+        let canonical = match f {
+            [b'-', d, ..] | [d, ..] => *d != b'0' || f.len() == 1,
+            [] => false,
+        };
+        match crate::db::text_field::parse_i64(f) {
+            Some(_) if canonical => out.extend(f.iter().map(|&b| char::from(b))),
+            _ => {
+                use std::fmt::Write as _;
+                let v = self.int(i)?;
+                if let Some(v) = v {
+                    let _ = write!(out, "{v}");
+                }
+            }
+        }
+        Ok(())
+    }
+    fn time_into(&self, i: usize, ms: bool, out: &mut String) -> Result<(), DbError> {
+        let Some(f) = self.raw(i)? else {
+            return Ok(());
+        };
+        // `…:SS` (TIMESTAMP(0)) or `…:SS.mmm` (DATETIME(3)), valid: copied.
+        let plain = sqlite_read::fast_time(f).is_some() && f.is_ascii();
+        match f.len() {
+            19 if plain => {
+                out.extend(f.iter().map(|&b| char::from(b)));
+                if ms {
+                    out.push_str(".000");
+                }
+            }
+            23 if plain && ms => out.extend(f.iter().map(|&b| char::from(b))),
+            _ => {
+                if let Some(t) = self.time(i)? {
+                    sqlite_read::push_time(out, t, ms);
+                }
+            }
+        }
+        Ok(())
     }
 }
 
