@@ -17,7 +17,10 @@
 //! (integers, DECIMAL with at most two decimals, text, DATETIME/TIMESTAMP)
 //! and `id` is the primary key of both tables; otherwise the SQL runs.
 
-use super::server::{FlowFields, FlowsScan, OrdersScan, PeriodTests, micros, null_of, reservation};
+use super::server::{
+    FlowFields, FlowsScan, OrdersScan, PeriodTests, decode_err, flow_err, micros, null_of,
+    reservation,
+};
 use super::{MatchJob, Paid, Wanted};
 use crate::db::mysql_read::TextRow;
 use crate::db::{Db, DbError, DecodeError};
@@ -148,13 +151,6 @@ async fn estimated_rows(db: &Db, table: &str) -> Result<usize, DbError> {
     Ok(reservation(n))
 }
 
-fn flow_err(e: DecodeError) -> MatchError {
-    MatchError::Db(DbError::Decode {
-        table: "trans_flow".into(),
-        source: e,
-    })
-}
-
 /// A row of the flows' query, decoded as [`FlowFields`] asks.
 struct TextFlow<'r, 'a> {
     row: &'r TextRow<'a>,
@@ -195,13 +191,13 @@ fn time_flags(
 ) -> Result<[bool; 4], MatchError> {
     let us = match t {
         Some(t) => Some(micros(t).ok_or_else(|| {
-            MatchError::Db(DbError::Decode {
-                table: table.to_owned(),
-                source: DecodeError {
+            decode_err(
+                table,
+                DecodeError {
                     column: "create_time".into(),
                     reason: format!("{t} is out of range"),
                 },
-            })
+            )
         })?),
         None => None,
     };

@@ -13,7 +13,9 @@
 //! (integers, text, NUMERIC with at most two decimals) and `id` is the primary
 //! key of both tables; otherwise the SQL runs.
 
-use super::server::{FlowFields, FlowsScan, OrdersScan, PeriodTests, null_of, reservation};
+use super::server::{
+    FlowFields, FlowsScan, OrdersScan, PeriodTests, flow_err, null_of, reservation,
+};
 use super::{MatchJob, Paid, Wanted};
 use crate::db::pg_copy::{self, BinRow, ColumnType, CopyBinary};
 use crate::db::{Db, DbError};
@@ -158,13 +160,6 @@ fn server_tests(scope: &Scope, orders: bool, job: Option<&MatchJob>) -> String {
 struct CopyFlow<'r, 'a> {
     row: &'r BinRow<'a>,
     times: Option<&'r PeriodTests>,
-}
-
-fn flow_err(e: crate::db::DecodeError) -> MatchError {
-    MatchError::Db(DbError::Decode {
-        table: "trans_flow".into(),
-        source: e,
-    })
 }
 
 impl FlowFields for CopyFlow<'_, '_> {

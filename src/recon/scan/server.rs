@@ -288,12 +288,22 @@ impl<'k> OrdersScan<'k> {
     }
 }
 
-/// `column` of `table` is NULL where the fast path needs a value.
-pub(super) fn null_of(table: &str, column: &str) -> MatchError {
+/// A value of `table` the scan could not read, as the run's error.
+pub(super) fn decode_err(table: &str, source: crate::db::DecodeError) -> MatchError {
     MatchError::Db(DbError::Decode {
         table: table.to_owned(),
-        source: matching::null(column),
+        source,
     })
+}
+
+/// A `trans_flow` value the scan could not read (the scanners' [`FlowFields`]).
+pub(super) fn flow_err(e: crate::db::DecodeError) -> MatchError {
+    decode_err("trans_flow", e)
+}
+
+/// `column` of `table` is NULL where the fast path needs a value.
+pub(super) fn null_of(table: &str, column: &str) -> MatchError {
+    decode_err(table, matching::null(column))
 }
 
 /// The planner's / statistics' row estimate plus a tenth, at most 100M rows
