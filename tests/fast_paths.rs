@@ -276,6 +276,86 @@ async fn mysql_text_export_is_byte_identical() {
     }
 }
 
+/// A user with a password full of URL characters that may read `db`, and the
+/// URL that connects as it to the database of `url`.
+async fn password_user(url: &str, db: &str) -> String {
+    let admin = Db::connect(url, &ConnectOptions::read_write())
+        .await
+        .unwrap();
+    let user = format!("w{}", db.len() + db.bytes().map(usize::from).sum::<usize>());
+    for sql in [
+        format!("CREATE USER IF NOT EXISTS '{user}'@'%' IDENTIFIED BY 'p@ss:w/rd%é'"),
+        format!("GRANT SELECT ON `{db}`.* TO '{user}'@'%'"),
+    ] {
+        admin.execute(&sql, &[]).await.unwrap();
+    }
+    admin.close().await;
+    url.replacen("root@", &format!("{user}:p%40ss%3Aw%2Frd%25%C3%A9@"), 1)
+}
+
+/// payrecon's own MySQL row reader (`db::mysql_wire`) gives each field as
+/// sqlx's does: NULL apart from the empty text, lengths past one and two
+/// bytes, multi-byte text; its session is read-only in the business zone;
+/// a server error is one sentence; and every export is the same bytes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql_wire_reader_reads_what_sqlx_reads() {
+    let t = fresh_db(Backend::MySql).await;
+    let db = Db::connect(&t.url, &ConnectOptions::read_write())
+        .await
+        .unwrap();
+    payrecon::db::migrate(&db).await.unwrap();
+    fill(&db).await;
+    export_rows(&db).await;
+    let wire_url = password_user(&t.url, &t.name).await;
+    let sqlx_url = format!("{}?statement-cache-capacity=10", t.url);
+    let wire = Db::connect(&wire_url, &ConnectOptions::read_only())
+        .await
+        .unwrap();
+    let via_sqlx = Db::connect(&sqlx_url, &ConnectOptions::read_only())
+        .await
+        .unwrap();
+    assert_eq!(wire.mysql_fast_reader().await, Ok(()));
+    assert!(via_sqlx.mysql_fast_reader().await.is_err());
+    let sql = "SELECT NULL AS n, '' AS e, REPEAT('x', 300) AS a, REPEAT('对', 30000) AS b, \
+               @@session.tx_read_only AS ro, @@session.time_zone AS tz \
+               UNION ALL SELECT 1, 2, 3, 4, 5, 6";
+    let read = |db: Db| async move {
+        let mut rows: Vec<Vec<Option<Vec<u8>>>> = Vec::new();
+        db.mysql_text_rows(sql, |r| -> Result<(), payrecon::db::DbError> {
+            let row = (0..6)
+                .map(|i| r.raw(i, "").unwrap().map(<[u8]>::to_vec))
+                .collect();
+            assert_eq!(r.name(3), "b");
+            rows.push(row);
+            Ok(())
+        })
+        .await
+        .unwrap();
+        rows
+    };
+    let w = read(wire.clone()).await;
+    assert_eq!(w, read(via_sqlx.clone()).await);
+    assert_eq!(w[0][0], None);
+    assert_eq!(w[0][1].as_deref(), Some(&b""[..]));
+    assert_eq!(w[0][3].as_ref().map(Vec::len), Some(90_000));
+    assert_eq!(w[0][4].as_deref(), Some(&b"1"[..]), "read-only session");
+    assert_eq!(w[0][5].as_deref(), Some(&b"+08:00"[..]), "business zone");
+    assert_eq!(w[1][5].as_deref(), Some(&b"6"[..]));
+    let e = wire
+        .mysql_text_rows("SELECT nope FROM trans_flow", |_| {
+            Ok::<(), payrecon::db::DbError>(())
+        })
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("Unknown column 'nope'"), "{e}");
+    let dir = tempfile::tempdir().unwrap();
+    for view in View::ALL {
+        let (fast, slow) = both(&wire, view, &Filter::default(), dir.path()).await;
+        assert_eq!(fast, slow, "{view:?}");
+    }
+}
+
 /// The same rows in SQLite (one-scan checks in Rust), PostgreSQL (COPY scans
 /// merged in Rust) and MariaDB (the separate SQL queries): the same findings,
 /// to the cent and to the word.
@@ -668,28 +748,48 @@ async fn scan_checks_agree_with_sql_checks(backend: Backend) {
     )
     .await
     .unwrap();
-    let run = || async {
-        let ro = Db::connect(&t.url, &ConnectOptions::read_only())
+    let run_at = |url: String| {
+        let stmt = stmt.clone();
+        async move {
+            let ro = Db::connect(&url, &ConnectOptions::read_only())
+                .await
+                .unwrap();
+            let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
+            let mut all = Vec::new();
+            let files = vec![payrecon::recon::StatementInput {
+                path: stmt.clone(),
+                format: payrecon::statement::Format::Hfb,
+            }];
+            for (period, files) in [
+                (Some(Period::day(day)), Vec::new()),
+                (None, Vec::new()),
+                (Some(Period::day(day)), files),
+            ] {
+                let opts = RunOptions::new(period, files, at("2026-11-21 02:00:00"));
+                all.push(run_rows(&ro, &opts).await.1);
+            }
+            ro.close().await;
+            all
+        }
+    };
+    let run = || run_at(t.url.clone());
+    let copy = run().await;
+    if backend == Backend::MySql {
+        // payrecon's own row reader (a password user), and sqlx's (a URL
+        // option only sqlx's connection takes): the same findings.
+        let wire = password_user(&t.url, &t.name).await;
+        let ro = Db::connect(&wire, &ConnectOptions::read_only())
             .await
             .unwrap();
-        let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
-        let mut all = Vec::new();
-        let files = vec![payrecon::recon::StatementInput {
-            path: stmt.clone(),
-            format: payrecon::statement::Format::Hfb,
-        }];
-        for (period, files) in [
-            (Some(Period::day(day)), Vec::new()),
-            (None, Vec::new()),
-            (Some(Period::day(day)), files),
-        ] {
-            let opts = RunOptions::new(period, files, at("2026-11-21 02:00:00"));
-            all.push(run_rows(&ro, &opts).await.1);
-        }
-        ro.close().await;
-        all
-    };
-    let copy = run().await;
+        assert_eq!(ro.mysql_fast_reader().await, Ok(()));
+        assert_eq!(copy, run_at(wire).await, "payrecon's MySQL reader");
+        let via_sqlx = format!("{}?statement-cache-capacity=10", t.url);
+        let ro = Db::connect(&via_sqlx, &ConnectOptions::read_only())
+            .await
+            .unwrap();
+        assert!(ro.mysql_fast_reader().await.is_err());
+        assert_eq!(copy, run_at(via_sqlx).await, "sqlx's MySQL reader");
+    }
     if backend == Backend::Postgres {
         // With a time zone on the create_times the server evaluates the period tests
         // (payrecon does on a plain timestamp): the same findings. The session's

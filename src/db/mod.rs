@@ -7,6 +7,7 @@
 
 mod migrate;
 pub mod mysql_read;
+mod mysql_wire;
 pub mod pg_copy;
 mod query;
 pub mod schema;
@@ -69,6 +70,14 @@ pub enum DbError {
         /// The driver error.
         #[source]
         source: rusqlite::Error,
+    },
+    /// A query of the MySQL wire reader failed.
+    #[error("MySQL at {target}: {reason}")]
+    MySqlRead {
+        /// `host:port`.
+        target: String,
+        /// The server's error, or what went wrong on the connection.
+        reason: String,
     },
     /// A value could not be read as the engine needs it.
     #[error("{table}: {source}")]
@@ -197,6 +206,7 @@ pub struct Db {
     url: DbUrl,
     access: Access,
     tz: FixedOffset,
+    connect_timeout: Duration,
 }
 
 impl std::fmt::Debug for Db {
@@ -342,6 +352,7 @@ impl Db {
             url,
             access: opts.access,
             tz: opts.business_tz,
+            connect_timeout: opts.connect_timeout,
         })
     }
 
@@ -548,12 +559,49 @@ impl Db {
                 "the text-protocol scan is for MySQL only".into(),
             )));
         };
+        if let Some(wire) = self.mysql_wire().await {
+            match wire {
+                Ok(mut conn) => {
+                    let r = conn
+                        .query(sql, |data, spans, names| {
+                            each(&mysql_read::TextRow {
+                                src: mysql_read::Source::Wire { data, spans, names },
+                            })
+                        })
+                        .await;
+                    return match r {
+                        Ok(_) => {
+                            conn.quit().await;
+                            Ok(())
+                        }
+                        // Dropping the connection mid-result ends the query
+                        // on the server instead of reading the rest.
+                        Err(mysql_wire::QueryError::Each(e)) => Err(e),
+                        Err(mysql_wire::QueryError::Wire(reason)) => {
+                            Err(E::from(DbError::MySqlRead {
+                                target: self.url.target(),
+                                reason,
+                            }))
+                        }
+                    };
+                }
+                // This client does not connect the way this server wants:
+                // sqlx's does (or says what is wrong).
+                Err(why) => {
+                    if std::env::var_os("PAYRECON_TIMINGS").is_some() {
+                        eprintln!("mysql wire reader: {why}; reading through sqlx");
+                    }
+                }
+            }
+        }
         let mut conn = p.acquire().await.map_err(|e| E::from(self.err(e)))?;
         let r = async {
             let mut stream = sqlx::raw_sql(AssertSqlSafe(sql.to_owned())).fetch(&mut *conn);
             while let Some(row) = stream.next().await {
                 let row = row.map_err(|e| E::from(self.err(e)))?;
-                each(&mysql_read::TextRow { row: &row })?;
+                each(&mysql_read::TextRow {
+                    src: mysql_read::Source::Sqlx(&row),
+                })?;
             }
             Ok(())
         }
@@ -565,6 +613,31 @@ impl Db {
             drop(conn.detach());
         }
         r
+    }
+
+    /// A connection of payrecon's own MySQL row reader (`mysql_wire`):
+    /// `None` for a URL it does not take, `Err` with the reason when it
+    /// cannot connect as this server wants.
+    async fn mysql_wire(&self) -> Option<Result<mysql_wire::Conn, String>> {
+        let DbUrl::MySql(u) = &self.url else {
+            return None;
+        };
+        let target = mysql_wire::Target::from_url(u)?;
+        let ro = self.access == Access::ReadOnly;
+        Some(mysql_wire::Conn::connect(&target, &tz_text(self.tz), ro, self.connect_timeout).await)
+    }
+
+    /// Whether the bulk scans and exports of this MySQL database read their
+    /// rows with payrecon's own reader (`Ok`), or else through sqlx, and why.
+    pub async fn mysql_fast_reader(&self) -> Result<(), String> {
+        match self.mysql_wire().await {
+            Some(Ok(conn)) => {
+                conn.quit().await;
+                Ok(())
+            }
+            Some(Err(why)) => Err(why),
+            None => Err("the URL asks for a connection only sqlx makes".into()),
+        }
     }
 
     /// Runs a query and returns its first row, if any.

@@ -14,28 +14,56 @@ use sqlx::{Row as _, ValueRef as _};
 
 /// One row of a text-protocol result set.
 pub struct TextRow<'r> {
-    pub(super) row: &'r MySqlRow,
+    pub(super) src: Source<'r>,
+}
+
+/// Where a row's fields are.
+pub(super) enum Source<'r> {
+    /// payrecon's own wire reader: the row's payload, each field's span in
+    /// it, and the columns' names.
+    Wire {
+        data: &'r [u8],
+        spans: &'r [super::mysql_wire::Span],
+        names: &'r [String],
+    },
+    /// A row sqlx read (connections the wire reader does not make).
+    Sqlx(&'r MySqlRow),
 }
 
 impl<'r> TextRow<'r> {
     /// Field `i` as the server printed it; `None` for NULL.
     pub fn raw(&self, i: usize, col: &str) -> Result<Option<&'r [u8]>, DecodeError> {
-        let v = self.row.try_get_raw(i).map_err(|e| derr(col, e))?;
-        if v.is_null() {
-            return Ok(None);
+        match &self.src {
+            Source::Wire { data, spans, .. } => match spans.get(i) {
+                Some(&(start, _)) if start == u32::MAX => Ok(None),
+                Some(&(start, len)) => {
+                    let (s, n) = (start as usize, len as usize);
+                    data.get(s..s + n)
+                        .map(Some)
+                        .ok_or_else(|| derr(col, "a field beyond its row"))
+                }
+                None => Err(derr(col, format!("the row has no column {i}"))),
+            },
+            Source::Sqlx(row) => {
+                let v = row.try_get_raw(i).map_err(|e| derr(col, e))?;
+                if v.is_null() {
+                    return Ok(None);
+                }
+                <&[u8] as sqlx::Decode<sqlx::MySql>>::decode(v)
+                    .map(Some)
+                    .map_err(|e| derr(col, e))
+            }
         }
-        <&[u8] as sqlx::Decode<sqlx::MySql>>::decode(v)
-            .map(Some)
-            .map_err(|e| derr(col, e))
     }
 
     /// Column `i`'s name (for messages).
     pub fn name(&self, i: usize) -> String {
         use sqlx::Column as _;
-        self.row
-            .columns()
-            .get(i)
-            .map_or_else(|| format!("column {i}"), |c| c.name().to_owned())
+        let name = match &self.src {
+            Source::Wire { names, .. } => names.get(i).cloned(),
+            Source::Sqlx(row) => row.columns().get(i).map(|c| c.name().to_owned()),
+        };
+        name.unwrap_or_else(|| format!("column {i}"))
     }
 
     /// A DECIMAL (or integer) field as an exact decimal; `None` for NULL.
