@@ -80,7 +80,62 @@ pub(crate) fn time(f: &[u8], col: &str) -> Result<NaiveDateTime, DecodeError> {
     })
 }
 
+/// Seconds since 1970 as MySQL's `UNIX_TIMESTAMP` prints them
+/// (`[-]S[.ffffff]`), in microseconds.
+pub(crate) fn epoch_micros(f: &[u8], col: &str) -> Result<i64, DecodeError> {
+    let bad = || {
+        derr(
+            col,
+            format!("not seconds since 1970: {}", String::from_utf8_lossy(f)),
+        )
+    };
+    let (secs, frac) = match f.iter().position(|&c| c == b'.') {
+        Some(i) if i + 1 < f.len() => (&f[..i], &f[i + 1..]),
+        Some(_) => return Err(bad()),
+        None => (f, &b""[..]),
+    };
+    if frac.len() > 6 || !frac.iter().all(u8::is_ascii_digit) {
+        return Err(bad());
+    }
+    let s = parse_i64(secs).ok_or_else(bad)?;
+    let us = frac
+        .iter()
+        .chain(std::iter::repeat(&b'0'))
+        .take(6)
+        .fold(0i64, |a, &c| a * 10 + i64::from(c - b'0'));
+    let us = if s < 0 || secs.first() == Some(&b'-') {
+        -us
+    } else {
+        us
+    };
+    s.checked_mul(1_000_000)
+        .and_then(|v| v.checked_add(us))
+        .ok_or_else(bad)
+}
+
 /// A UTF-8 text field.
 pub(crate) fn text<'a>(f: &'a [u8], col: &str) -> Result<&'a str, DecodeError> {
     std::str::from_utf8(f).map_err(|e| derr(col, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn epoch_micros_reads_unix_timestamp_text() {
+        assert_eq!(
+            epoch_micros(b"1763568000", "t").unwrap(),
+            1_763_568_000_000_000
+        );
+        assert_eq!(
+            epoch_micros(b"1763568000.5", "t").unwrap(),
+            1_763_568_000_500_000
+        );
+        assert_eq!(epoch_micros(b"0.000001", "t").unwrap(), 1);
+        assert_eq!(epoch_micros(b"-1.5", "t").unwrap(), -1_500_000);
+        for bad in [&b""[..], b"1.", b"x", b"1.1234567", b"1.2a", b"1e3"] {
+            assert!(epoch_micros(bad, "t").is_err(), "{bad:?}");
+        }
+    }
 }

@@ -35,6 +35,75 @@ use std::sync::atomic::{AtomicBool, Ordering};
 pub(in crate::recon) struct Fit {
     /// The order checks run (the flows' range test is wanted).
     orders: bool,
+    /// `trans_flow.create_time` is a TIMESTAMP (read as `UNIX_TIMESTAMP`).
+    flow_epoch: bool,
+    /// `recharge_order.create_time` is a TIMESTAMP.
+    order_epoch: bool,
+}
+
+/// How a scan reads `create_time`.
+#[derive(Debug, Clone, Copy)]
+enum TimeRead {
+    /// A DATETIME as the server prints it.
+    Text,
+    /// A TIMESTAMP as `UNIX_TIMESTAMP(create_time)`: the stored instant,
+    /// which the server reads without converting it to the session's zone
+    /// (printing a TIMESTAMP converts and formats each one: a tenth of the
+    /// server's time on the flows); then shifted by the business zone's
+    /// offset, which is the session's zone, into its wall-clock time.
+    Epoch {
+        /// The business zone's offset from UTC, in microseconds.
+        offset_us: i64,
+    },
+}
+
+/// Microseconds from 1970-01-01 to 2000-01-01 (the period tests' origin).
+const EPOCH_2000_US: i64 = 946_684_800_000_000;
+
+impl TimeRead {
+    fn new(epoch: bool, db: &Db) -> Self {
+        if epoch {
+            TimeRead::Epoch {
+                offset_us: i64::from(db.business_tz().local_minus_utc()) * 1_000_000,
+            }
+        } else {
+            TimeRead::Text
+        }
+    }
+
+    /// The select-list expression of `col`.
+    fn select(self, col: &str) -> String {
+        match self {
+            TimeRead::Text => col.to_owned(),
+            TimeRead::Epoch { .. } => format!("UNIX_TIMESTAMP({col})"),
+        }
+    }
+
+    /// The period tests of field `i` of `row`.
+    fn flags(
+        self,
+        row: &TextRow<'_>,
+        i: usize,
+        tests: &PeriodTests,
+        table: &str,
+    ) -> Result<[bool; 4], MatchError> {
+        let d = |e| decode_err(table, e);
+        match self {
+            TimeRead::Text => time_flags(tests, row.opt_time(i, "create_time").map_err(d)?, table),
+            TimeRead::Epoch { offset_us } => {
+                let us = match row.raw(i, "create_time").map_err(d)? {
+                    Some(f) => Some(
+                        crate::db::text_field::epoch_micros(f, "create_time")
+                            .map_err(d)?
+                            .saturating_add(offset_us)
+                            .saturating_sub(EPOCH_2000_US),
+                    ),
+                    None => None,
+                };
+                Ok(tests.flags(us))
+            }
+        }
+    }
 }
 
 /// A column's type as `information_schema.columns` says it.
@@ -121,8 +190,14 @@ pub(in crate::recon) async fn fits(db: &Db, want: Wanted) -> Result<Option<Fit>,
             && is(&acc, "freeze_amount", ColumnType::cents)
             && is(&acc, "is_deleted", ColumnType::integer);
     }
+    let ts = |t: &HashMap<String, ColumnType>| {
+        t.get("create_time")
+            .is_some_and(|c| c.data_type == "timestamp")
+    };
+    let mut order_epoch = false;
     if want.orders {
         let (ord, order_id) = columns(db, "recharge_order").await?;
+        order_epoch = ts(&ord);
         ok &= is(&flow, "trans_no", ColumnType::text)
             && is(&ord, "agent_bill_no", ColumnType::text)
             && is(&ord, "status", ColumnType::integer)
@@ -132,6 +207,8 @@ pub(in crate::recon) async fn fits(db: &Db, want: Wanted) -> Result<Option<Fit>,
     }
     Ok(ok.then_some(Fit {
         orders: want.orders,
+        flow_epoch: ts(&flow),
+        order_epoch,
     }))
 }
 
@@ -155,6 +232,7 @@ async fn estimated_rows(db: &Db, table: &str) -> Result<usize, DbError> {
 struct TextFlow<'r, 'a> {
     row: &'r TextRow<'a>,
     tests: &'r PeriodTests,
+    time: TimeRead,
 }
 
 impl FlowFields for TextFlow<'_, '_> {
@@ -178,8 +256,7 @@ impl FlowFields for TextFlow<'_, '_> {
         self.row.opt_i64(4, "id").map_err(flow_err)
     }
     fn tests(&self) -> Result<[bool; 4], MatchError> {
-        let t = self.row.opt_time(5, "create_time").map_err(flow_err)?;
-        time_flags(self.tests, t, "trans_flow")
+        self.time.flags(self.row, 5, self.tests, "trans_flow")
     }
 }
 
@@ -227,13 +304,14 @@ pub(super) async fn scan_flows(
     progress: &mut dyn FnMut(&str, u64),
 ) -> Result<(), MatchError> {
     let tests = period_tests(scope, fit.orders, job)?;
+    let time = TimeRead::new(fit.flow_epoch, db);
     let bills = scan.wants_bills();
     let sql = format!(
         "SELECT user_id, trans_type, trans_amount, {} FROM trans_flow WHERE is_deleted = 0{}",
         if bills {
-            "trans_no, id, create_time"
+            format!("trans_no, id, {}", time.select("create_time"))
         } else {
-            "NULL, NULL, NULL"
+            "NULL, NULL, NULL".to_owned()
         },
         if scan.recharges_only() {
             " AND trans_type = 1"
@@ -251,7 +329,11 @@ pub(super) async fn scan_flows(
                 return Err(MatchError::Cancelled);
             }
         }
-        scan.push(&TextFlow { row, tests: &tests })
+        scan.push(&TextFlow {
+            row,
+            tests: &tests,
+            time,
+        })
     })
     .await?;
     progress("checks", scan.rows);
@@ -261,40 +343,41 @@ pub(super) async fn scan_flows(
 /// The orders, streamed into `scan`: each bill with its `status = 2` and period test.
 pub(super) async fn scan_orders(
     db: &Db,
-    _fit: Fit,
+    fit: Fit,
     scope: &Scope,
     scan: &mut OrdersScan<'_>,
     stop: &AtomicBool,
 ) -> Result<(), MatchError> {
     let tests = period_tests(scope, true, None)?;
+    let time = TimeRead::new(fit.order_epoch, db);
     let d = |e| MatchError::Db(db.decode("recharge_order", e));
     scan.reserve(estimated_rows(db, "recharge_order").await?);
-    db.mysql_text_rows(
-        "SELECT agent_bill_no, id, status, create_time FROM recharge_order",
-        |row| -> Result<(), MatchError> {
-            if scan.len().is_multiple_of(65_536) && stop.load(Ordering::Relaxed) {
-                return Err(MatchError::Cancelled);
-            }
-            let id = row
-                .opt_i64(1, "id")
-                .map_err(d)?
-                .ok_or_else(|| null_of("recharge_order", "id"))?;
-            let paid = match row.opt_i64(2, "status").map_err(d)? {
-                Some(2) => Paid::Yes,
-                Some(_) => Paid::No,
-                None => Paid::Unknown,
-            };
-            let t = row.opt_time(3, "create_time").map_err(d)?;
-            let in_range = time_flags(&tests, t, "recharge_order")?[0];
-            scan.push(
-                row.opt_text(0, "agent_bill_no").map_err(d)?,
-                id,
-                paid,
-                in_range,
-            );
-            Ok(())
-        },
-    )
+    let sql = format!(
+        "SELECT agent_bill_no, id, status, {} FROM recharge_order",
+        time.select("create_time")
+    );
+    db.mysql_text_rows(&sql, |row| -> Result<(), MatchError> {
+        if scan.len().is_multiple_of(65_536) && stop.load(Ordering::Relaxed) {
+            return Err(MatchError::Cancelled);
+        }
+        let id = row
+            .opt_i64(1, "id")
+            .map_err(d)?
+            .ok_or_else(|| null_of("recharge_order", "id"))?;
+        let paid = match row.opt_i64(2, "status").map_err(d)? {
+            Some(2) => Paid::Yes,
+            Some(_) => Paid::No,
+            None => Paid::Unknown,
+        };
+        let in_range = time.flags(row, 3, &tests, "recharge_order")?[0];
+        scan.push(
+            row.opt_text(0, "agent_bill_no").map_err(d)?,
+            id,
+            paid,
+            in_range,
+        );
+        Ok(())
+    })
     .await
 }
 
