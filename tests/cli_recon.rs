@@ -503,6 +503,68 @@ async fn connection_killed_mid_run_is_a_failed_run() {
     }
 }
 
+/// MySQL: the connection of payrecon's own row reader dies while it streams
+/// the flows (the server kills it): a failed run that says the server closed
+/// the connection. The scan is made to wait first behind a lock on
+/// `trans_flow` alone, so the kill hits it and nothing else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql_scan_killed_mid_run_is_a_failed_run() {
+    use sqlx::{Connection as _, Executor as _, Row as _};
+    let home = tempfile::tempdir().unwrap();
+    let t = support::fresh_db(support::Backend::MySql).await;
+    {
+        let db = Db::connect(&t.url, &ConnectOptions::read_write())
+            .await
+            .unwrap();
+        payrecon::db::migrate(&db).await.unwrap();
+        db.close().await;
+    }
+    let out = home.path().join("out");
+    let mut admin = sqlx::MySqlConnection::connect(&t.url).await.unwrap();
+    admin.execute("LOCK TABLES trans_flow WRITE").await.unwrap();
+    let proc = Command::new(env!("CARGO_BIN_EXE_payrecon"))
+        .args(["reconcile", "--db", &t.url, "--out", out.to_str().unwrap()])
+        .env("HOME", home.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut probe = sqlx::MySqlConnection::connect(&t.url).await.unwrap();
+    let mut killed = false;
+    for _ in 0..400 {
+        let ids: Vec<i64> = sqlx::query(
+            "SELECT id FROM information_schema.processlist WHERE db = DATABASE() \
+             AND state LIKE '%lock%' AND info LIKE 'SELECT user_id, trans_type, trans_amount%'",
+        )
+        .fetch_all(&mut probe)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get::<i64, _>(0))
+        .collect();
+        for id in &ids {
+            probe
+                .execute(sqlx::AssertSqlSafe(format!("KILL {id}")))
+                .await
+                .unwrap();
+            killed = true;
+        }
+        if killed {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    admin.execute("UNLOCK TABLES").await.unwrap();
+    assert!(killed, "the flows' scan never waited on the lock");
+    let o = tokio::task::spawn_blocking(move || proc.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    check_failed(&o, &out);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("the server closed the connection"), "{err}");
+}
+
 /// PostgreSQL: the connection of the flows' COPY scan dies while the order
 /// scan runs beside it. Made deterministic with two locks: the run first
 /// waits on `notify_log` (after reading the schema); meanwhile `trans_flow`

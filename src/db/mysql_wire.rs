@@ -88,7 +88,11 @@ pub(crate) enum QueryError<E> {
 
 impl<E> From<std::io::Error> for QueryError<E> {
     fn from(e: std::io::Error) -> Self {
-        Self::Wire(e.to_string())
+        Self::Wire(if e.kind() == std::io::ErrorKind::UnexpectedEof {
+            "the server closed the connection before the end of the result".into()
+        } else {
+            format!("the connection failed: {e}")
+        })
     }
 }
 

@@ -187,8 +187,8 @@ pub(super) fn detail_candidates(parsed: &Parsed, flows: &[Flow]) -> Vec<i64> {
     out
 }
 
-/// The matching merge: the statements against the flows in the window (sorted
-/// by key). `detail` gives a flow's (user, time, time) by its row, for a
+/// The matching merge: the statements (already through
+/// [`set_aside_unrelated`]) against the flows in the window (sorted by key). `detail` gives a flow's (user, time, time) by its row, for a
 /// finding; `stopped` says when to give up. `Err(parsed)` hands the
 /// statements back when a bill has several flows.
 pub(super) fn match_flows(
@@ -206,19 +206,10 @@ pub(super) fn match_flows(
         }
         last = Some(f.key);
     }
-    let Parsed {
-        mut out,
-        mut stmt,
-        big,
-    } = parsed;
-    matching::refuse_if_unrelated(
-        &mut out,
-        &mut stmt,
-        flows
-            .iter()
-            .filter(in_window)
-            .map(|f| (f.key, f.flags & IN_PERIOD != 0)),
-    );
+    let Parsed { mut out, stmt, big } = parsed;
+    // The in-period flows' sum of the common keys, added to the output once
+    // at the end (a Decimal addition per flow cost a fifth of the merge).
+    let mut period_cents: i128 = 0;
     // The flows in the window, in key order, without a copy.
     let mut win = flows.iter().filter(in_window).peekable();
     let (mut i, mut k) = (0, 0usize);
@@ -246,7 +237,7 @@ pub(super) fn match_flows(
             out.payment_orders += 1;
             if f.flags & IN_PERIOD != 0 {
                 out.flows_in_period += 1;
-                out.flows_in_period_amount += Decimal::new(f.cents, crate::money::SCALE);
+                period_cents += i128::from(f.cents);
             }
             out.matched += 1;
             continue;
@@ -265,7 +256,24 @@ pub(super) fn match_flows(
             return Err(MatchError::Cancelled);
         }
     }
+    let sum = Decimal::try_from_i128_with_scale(period_cents, crate::money::SCALE)
+        .map_err(|_| DbError::State("the period's flows overflow a decimal sum".into()))?;
+    out.flows_in_period_amount += sum;
     Ok(Ok(out))
+}
+
+/// Sets the statements aside as another merchant's when they share no bill
+/// with the flows in the window ([`matching::refuse_if_unrelated`]); before
+/// [`match_flows`] and before any flow's detail is read for them.
+pub(super) fn set_aside_unrelated(parsed: &mut Parsed, flows: &[Flow]) {
+    matching::refuse_if_unrelated(
+        &mut parsed.out,
+        &mut parsed.stmt,
+        flows
+            .iter()
+            .filter(|f| f.flags & IN_WINDOW != 0)
+            .map(|f| (f.key, f.flags & IN_PERIOD != 0)),
+    );
 }
 
 /// Status of an order as `status = 2` / `status <> 2` evaluate it.

@@ -384,7 +384,7 @@ pub(super) async fn scan_orders(
 /// The accounts: (user, amount, freeze) in cents.
 pub(super) async fn scan_accounts(
     db: &Db,
-    each: &mut dyn FnMut(i64, Option<i64>, Option<i64>),
+    each: &mut (dyn FnMut(i64, Option<i64>, Option<i64>) + Send),
 ) -> Result<(), MatchError> {
     let d = |e| MatchError::Db(db.decode("user_account", e));
     db.mysql_text_rows(

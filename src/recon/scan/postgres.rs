@@ -313,7 +313,7 @@ pub(super) async fn scan_orders(
 /// One `COPY` of the accounts: (user, amount, freeze) in cents.
 pub(super) async fn scan_accounts(
     db: &Db,
-    each: &mut dyn FnMut(i64, Option<i64>, Option<i64>),
+    each: &mut (dyn FnMut(i64, Option<i64>, Option<i64>) + Send),
 ) -> Result<(), MatchError> {
     let d = |e| MatchError::Db(db.decode("user_account", e));
     let mut reader = CopyBinary::new();

@@ -98,7 +98,7 @@ impl Source {
     async fn accounts(
         self,
         db: &Db,
-        each: &mut dyn FnMut(i64, Option<i64>, Option<i64>),
+        each: &mut (dyn FnMut(i64, Option<i64>, Option<i64>) + Send),
     ) -> Result<(), MatchError> {
         match self {
             Self::Postgres(_) => postgres::scan_accounts(db, each).await,
@@ -412,8 +412,10 @@ pub(in crate::recon) async fn run(
             r
         })
     });
-    // The orders on a second connection and runtime thread, while this task reads the flows.
-    let orders = want.orders.then(|| {
+    // The orders, then the accounts, on a second connection and runtime
+    // thread while this task reads the flows: only their comparison with
+    // the flows' sums waits for the flows.
+    let side = (want.orders || want.balances).then(|| {
         let (db, scope, keys, stop) = (
             db.clone(),
             scope.clone(),
@@ -421,27 +423,11 @@ pub(in crate::recon) async fn run(
             Arc::clone(&stop),
         );
         tokio::spawn(async move {
-            let t0 = std::time::Instant::now();
-            let mut scan = OrdersScan {
-                keys: &keys,
-                orders: Vec::new(),
-                paid_null: Vec::new(),
-            };
-            let r = source.orders(&db, &scope, &mut scan, &stop).await;
-            checks::stage_time("  recharge_order scan", t0);
+            let r = side_scans(&db, source, &scope, want, &keys, &stop).await;
             if r.is_err() {
                 stop.store(true, Ordering::Relaxed);
             }
-            r?;
-            let t0 = std::time::Instant::now();
-            let OrdersScan {
-                mut orders,
-                paid_null,
-                ..
-            } = scan;
-            orders.sort_unstable_by_key(|o| o.key);
-            checks::stage_time("  orders sort", t0);
-            Ok::<_, MatchError>((orders, paid_null))
+            r
         })
     });
     let t0 = std::time::Instant::now();
@@ -453,7 +439,7 @@ pub(in crate::recon) async fn run(
     if flows.is_err() {
         stop.store(true, Ordering::Relaxed);
     }
-    let orders = match orders {
+    let side = match side {
         Some(h) => Some(
             h.await
                 .map_err(|e| DbError::State(format!("the order scan stopped: {e}")))?,
@@ -470,13 +456,17 @@ pub(in crate::recon) async fn run(
     // A scan stopped because the other failed: the other's error is the run's.
     match flows {
         Err(MatchError::Cancelled) if !cancel.load(Ordering::Relaxed) => {
-            return Err(match orders {
+            return Err(match side {
                 Some(Err(e)) => e,
                 _ => MatchError::Cancelled,
             });
         }
         other => other?,
     }
+    let (orders, accounts) = match side {
+        Some(r) => r?,
+        None => (None, None),
+    };
     let FlowsScan {
         per_user,
         mut flows,
@@ -485,15 +475,14 @@ pub(in crate::recon) async fn run(
         ..
     } = scan;
     let mut findings = Vec::new();
-    if want.balances {
+    if let Some(accounts) = accounts {
         let t0 = std::time::Instant::now();
-        balances(db, source, &per_user, &mut findings).await?;
+        balances(db, &accounts, &per_user, &mut findings).await?;
         checks::stage_time("  balances", t0);
     }
     drop(per_user);
     flows.sort_unstable_by_key(|f| f.key);
-    if let Some(o) = orders {
-        let (orders, paid_null) = o?;
+    if let Some((orders, paid_null)) = orders {
         let t0 = std::time::Instant::now();
         let (paid_without_flow, unpaid) = pair_merge(&flows, &orders, paid_null, null_bill);
         drop(orders);
@@ -535,14 +524,7 @@ async fn match_shared(
     // Bills that share no bill with the flows are set aside first, so that
     // no flow's detail is read for them.
     let mut parsed = parsed;
-    matching::refuse_if_unrelated(
-        &mut parsed.out,
-        &mut parsed.stmt,
-        flows
-            .iter()
-            .filter(|f| f.flags & IN_WINDOW != 0)
-            .map(|f| (f.key, f.flags & IN_PERIOD != 0)),
-    );
+    super::set_aside_unrelated(&mut parsed, flows);
     let ids = detail_candidates(&parsed, flows);
     let d = |e| MatchError::Db(db.decode("trans_flow", e));
     let mut details: HashMap<i64, Detail> = HashMap::with_capacity(ids.len());
@@ -581,24 +563,73 @@ fn id_lists(ids: &[i64]) -> impl Iterator<Item = String> + '_ {
         .map(|c| c.iter().map(i64::to_string).collect::<Vec<_>>().join(","))
 }
 
+/// The accounts as read: (user, amount, freeze) in cents.
+type Accounts = Vec<(i64, Option<i64>, Option<i64>)>;
+
+/// The orders scanned and sorted by bill, with the paid ones of the period
+/// whose bill is NULL.
+type OrdersRead = (Vec<Order>, Vec<i64>);
+
+/// What the second connection reads while the first reads the flows: the
+/// orders (when the order checks run), then the accounts (for the balances).
+async fn side_scans(
+    db: &Db,
+    source: Source,
+    scope: &Scope,
+    want: Wanted,
+    keys: &Keys,
+    stop: &AtomicBool,
+) -> Result<(Option<OrdersRead>, Option<Accounts>), MatchError> {
+    let mut orders = None;
+    if want.orders {
+        let t0 = std::time::Instant::now();
+        let mut scan = OrdersScan {
+            keys,
+            orders: Vec::new(),
+            paid_null: Vec::new(),
+        };
+        let r = source.orders(db, scope, &mut scan, stop).await;
+        checks::stage_time("  recharge_order scan", t0);
+        r?;
+        let t0 = std::time::Instant::now();
+        let OrdersScan {
+            orders: mut read,
+            paid_null,
+            ..
+        } = scan;
+        read.sort_unstable_by_key(|o| o.key);
+        checks::stage_time("  orders sort", t0);
+        orders = Some((read, paid_null));
+    }
+    let mut accounts = None;
+    if want.balances && !stop.load(Ordering::Relaxed) {
+        let t0 = std::time::Instant::now();
+        let mut read = Vec::new();
+        source
+            .accounts(db, &mut |uid, a, f| read.push((uid, a, f)))
+            .await?;
+        checks::stage_time("  user_account scan", t0);
+        accounts = Some(read);
+    }
+    Ok((orders, accounts))
+}
+
 /// The accounts against the summed flows; the latest flow of each account
 /// that is off, read by `user_id`.
 async fn balances(
     db: &Db,
-    source: Source,
+    accounts: &Accounts,
     per_user: &PerUser,
     findings: &mut Vec<Finding>,
 ) -> Result<(), MatchError> {
     let mut off: Vec<(i64, (i64, i64), [i64; 3])> = Vec::new();
-    source
-        .accounts(db, &mut |uid, a, f| {
-            let e = per_user.get(uid);
-            // A NULL stored amount compares as unknown, as `<>` does in SQL.
-            if a.is_some_and(|a| a != e[0]) || f.is_some_and(|f| f != e[1]) {
-                off.push((uid, (a.unwrap_or(0), f.unwrap_or(0)), e));
-            }
-        })
-        .await?;
+    for &(uid, a, f) in accounts {
+        let e = per_user.get(uid);
+        // A NULL stored amount compares as unknown, as `<>` does in SQL.
+        if a.is_some_and(|a| a != e[0]) || f.is_some_and(|f| f != e[1]) {
+            off.push((uid, (a.unwrap_or(0), f.unwrap_or(0)), e));
+        }
+    }
     let with_flows: Vec<i64> = off.iter().filter(|o| o.2[2] > 0).map(|o| o.0).collect();
     let mut last = HashMap::new();
     let df = |e| MatchError::Db(db.decode("trans_flow", e));

@@ -189,12 +189,13 @@ fn shared_scan(
         if job.is_none() {
             return Ok((findings, None));
         }
-        let parsed =
+        let mut parsed =
             parsed.ok_or_else(|| DbError::State("the statements were not read".into()))??;
         if let Some(e) = match_err {
             return Err(e);
         }
         let t0 = std::time::Instant::now();
+        super::set_aside_unrelated(&mut parsed, &flows);
         let flow_dec = dec("trans_flow");
         let mut detail = |rowid: i64| -> Result<Detail, MatchError> {
             let mut d = None;
