@@ -421,7 +421,7 @@ mod support;
 /// behind a table lock held from an admin session.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connection_killed_mid_run_is_a_failed_run() {
-    use sqlx::{Connection as _, Executor as _, Row as _};
+    use sqlx::{Connection as _, Executor as _};
     for backend in [support::Backend::Postgres, support::Backend::MySql] {
         let home = tempfile::tempdir().unwrap();
         let t = support::fresh_db(backend).await;
@@ -466,31 +466,10 @@ async fn connection_killed_mid_run_is_a_failed_run() {
                     .await
                     .unwrap();
                 let proc = child.spawn().unwrap();
-                let mut killed = false;
-                for _ in 0..200 {
-                    let mut probe = sqlx::MySqlConnection::connect(&t.url).await.unwrap();
-                    let ids: Vec<i64> = sqlx::query(
-                        "SELECT id FROM information_schema.processlist WHERE db = DATABASE() AND state LIKE '%lock%' AND id <> CONNECTION_ID()",
-                    )
-                    .fetch_all(&mut probe)
-                    .await
-                    .unwrap()
-                    .iter()
-                    .map(|r| r.get::<i64, _>(0))
-                    .collect();
-                    for id in &ids {
-                        probe
-                            .execute(sqlx::AssertSqlSafe(format!("KILL {id}")))
-                            .await
-                            .unwrap();
-                        killed = true;
-                    }
-                    if killed {
-                        break;
-                    }
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                }
-                assert!(killed, "the run never blocked on the lock");
+                assert!(
+                    kill_mysql_waiting_on_lock(&t.url, "%").await,
+                    "the run never blocked on the lock"
+                );
                 admin.execute("UNLOCK TABLES").await.unwrap();
                 let o = tokio::task::spawn_blocking(move || proc.wait_with_output())
                     .await
@@ -503,39 +482,29 @@ async fn connection_killed_mid_run_is_a_failed_run() {
     }
 }
 
-/// MySQL: the connection of payrecon's own row reader dies while it streams
-/// the flows (the server kills it): a failed run that says the server closed
-/// the connection. The scan is made to wait first behind a lock on
-/// `trans_flow` alone, so the kill hits it and nothing else.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn mysql_scan_killed_mid_run_is_a_failed_run() {
-    use sqlx::{Connection as _, Executor as _, Row as _};
-    let home = tempfile::tempdir().unwrap();
-    let t = support::fresh_db(support::Backend::MySql).await;
-    {
-        let db = Db::connect(&t.url, &ConnectOptions::read_write())
-            .await
-            .unwrap();
-        payrecon::db::migrate(&db).await.unwrap();
-        db.close().await;
-    }
-    let out = home.path().join("out");
-    let mut admin = sqlx::MySqlConnection::connect(&t.url).await.unwrap();
-    admin.execute("LOCK TABLES trans_flow WRITE").await.unwrap();
-    let proc = Command::new(env!("CARGO_BIN_EXE_payrecon"))
-        .args(["reconcile", "--db", &t.url, "--out", out.to_str().unwrap()])
-        .env("HOME", home.path())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
+/// A fresh database on `backend` with payrecon's tables.
+async fn migrated(backend: support::Backend) -> support::TestDb {
+    let t = support::fresh_db(backend).await;
+    let db = Db::connect(&t.url, &ConnectOptions::read_write())
+        .await
         .unwrap();
-    let mut probe = sqlx::MySqlConnection::connect(&t.url).await.unwrap();
-    let mut killed = false;
+    payrecon::db::migrate(&db).await.unwrap();
+    db.close().await;
+    t
+}
+
+/// Kills, from a session of its own, every connection to `url`'s database
+/// that waits on a table lock with a statement `LIKE info` (polled for up to
+/// 10 s); whether one was killed.
+async fn kill_mysql_waiting_on_lock(url: &str, info: &str) -> bool {
+    use sqlx::{Connection as _, Executor as _, Row as _};
+    let mut probe = sqlx::MySqlConnection::connect(url).await.unwrap();
     for _ in 0..400 {
         let ids: Vec<i64> = sqlx::query(
             "SELECT id FROM information_schema.processlist WHERE db = DATABASE() \
-             AND state LIKE '%lock%' AND info LIKE 'SELECT user_id, trans_type, trans_amount%'",
+             AND state LIKE '%lock%' AND info LIKE ? AND id <> CONNECTION_ID()",
         )
+        .bind(info)
         .fetch_all(&mut probe)
         .await
         .unwrap()
@@ -547,13 +516,36 @@ async fn mysql_scan_killed_mid_run_is_a_failed_run() {
                 .execute(sqlx::AssertSqlSafe(format!("KILL {id}")))
                 .await
                 .unwrap();
-            killed = true;
         }
-        if killed {
-            break;
+        if !ids.is_empty() {
+            return true;
         }
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
+    false
+}
+
+/// MySQL: the connection of payrecon's own row reader dies while it streams
+/// the flows (the server kills it): a failed run that says the server closed
+/// the connection. The scan is made to wait first behind a lock on
+/// `trans_flow` alone, so the kill hits it and nothing else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql_scan_killed_mid_run_is_a_failed_run() {
+    use sqlx::{Connection as _, Executor as _};
+    let home = tempfile::tempdir().unwrap();
+    let t = migrated(support::Backend::MySql).await;
+    let out = home.path().join("out");
+    let mut admin = sqlx::MySqlConnection::connect(&t.url).await.unwrap();
+    admin.execute("LOCK TABLES trans_flow WRITE").await.unwrap();
+    let proc = Command::new(env!("CARGO_BIN_EXE_payrecon"))
+        .args(["reconcile", "--db", &t.url, "--out", out.to_str().unwrap()])
+        .env("HOME", home.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let killed =
+        kill_mysql_waiting_on_lock(&t.url, "SELECT user_id, trans_type, trans_amount%").await;
     admin.execute("UNLOCK TABLES").await.unwrap();
     assert!(killed, "the flows' scan never waited on the lock");
     let o = tokio::task::spawn_blocking(move || proc.wait_with_output())
@@ -574,14 +566,7 @@ async fn mysql_scan_killed_mid_run_is_a_failed_run() {
 async fn postgres_copy_scan_killed_mid_run_is_a_failed_run() {
     use sqlx::{Connection as _, Executor as _};
     let home = tempfile::tempdir().unwrap();
-    let t = support::fresh_db(support::Backend::Postgres).await;
-    {
-        let db = Db::connect(&t.url, &ConnectOptions::read_write())
-            .await
-            .unwrap();
-        payrecon::db::migrate(&db).await.unwrap();
-        db.close().await;
-    }
+    let t = migrated(support::Backend::Postgres).await;
     let out = home.path().join("out");
     let mut first = sqlx::PgConnection::connect(&t.url).await.unwrap();
     first.execute("BEGIN").await.unwrap();
