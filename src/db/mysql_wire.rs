@@ -350,25 +350,24 @@ impl Conn {
                 _ => return Err("an authentication step this client does not take".into()),
             }
         }
-        let mut setup = format!(
+        let setup = format!(
             "SET sql_mode=(SELECT CONCAT(@@sql_mode, ',PIPES_AS_CONCAT,NO_ENGINE_SUBSTITUTION')),\
              time_zone='{time_zone}',NAMES utf8mb4"
         );
         c.command(&setup).await?;
         if read_only {
-            setup = "SET SESSION TRANSACTION READ ONLY".into();
-            c.command(&setup).await?;
+            c.command("SET SESSION TRANSACTION READ ONLY").await?;
         }
         Ok(c)
     }
 
     /// Runs a statement without a result set.
     async fn command(&mut self, sql: &str) -> Result<(), String> {
-        self.query(sql, |_, _, _| Ok::<(), ()>(()))
+        self.query(sql, |_, _, _| Ok::<(), std::convert::Infallible>(()))
             .await
             .map_err(|e| match e {
                 QueryError::Wire(w) => w,
-                QueryError::Each(()) => String::new(),
+                QueryError::Each(never) => match never {},
             })
     }
 

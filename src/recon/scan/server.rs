@@ -442,7 +442,7 @@ pub(in crate::recon) async fn run(
     let side = match side {
         Some(h) => Some(
             h.await
-                .map_err(|e| DbError::State(format!("the order scan stopped: {e}")))?,
+                .map_err(|e| DbError::State(format!("the order and account scans stopped: {e}")))?,
         ),
         None => None,
     };
