@@ -76,7 +76,7 @@ pub async fn reconcile_and_record(
         not_checked.extend_from_slice(workspace::STATEMENT_KINDS);
     }
     let rec = RunRecord {
-        operator: workspace::current_operator(),
+        operator: ws.operator_or_env().await?,
         started_at: output.started_at,
         finished_at: output.started_at
             + chrono::Duration::milliseconds(i64::try_from(output.duration_ms).unwrap_or(i64::MAX)),
@@ -176,7 +176,7 @@ pub async fn export_view(
         }
     };
     ws.append_audit(
-        &workspace::current_operator(),
+        &ws.operator_or_env().await?,
         "export",
         &serde_json::json!({
             "database": db.redacted_url(),
@@ -230,7 +230,7 @@ pub async fn export_findings(
     }
     let n = file.finish().map_err(write_err)?;
     ws.append_audit(
-        &workspace::current_operator(),
+        &ws.operator_or_env().await?,
         "export",
         &serde_json::json!({
             "database": database,

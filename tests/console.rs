@@ -3,6 +3,17 @@
 //! real app, connected to a real demo database (SQLite), every click a click.
 //! Background jobs run on the app's own runtime; `settle` waits for them.
 
+// One test binary for every console test (one link of eframe); each area's
+// tests live in their own file and use the harness below.
+#[path = "console/case.rs"]
+mod case;
+#[path = "console/findings.rs"]
+mod findings;
+#[path = "console/notices.rs"]
+mod notices;
+#[path = "console/reconcile.rs"]
+mod reconcile;
+
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use payrecon::gui::{App, Lang, Options, Screen};
@@ -10,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// A demo database built once per test binary.
-fn demo() -> &'static (PathBuf, Vec<PathBuf>) {
+pub(crate) fn demo() -> &'static (PathBuf, Vec<PathBuf>) {
     static DEMO: std::sync::OnceLock<(tempfile::TempDir, PathBuf, Vec<PathBuf>)> =
         std::sync::OnceLock::new();
     let d = DEMO.get_or_init(|| {
@@ -28,13 +39,13 @@ fn demo() -> &'static (PathBuf, Vec<PathBuf>) {
     VIEW.get_or_init(|| (d.1.clone(), d.2.clone()))
 }
 
-struct Console {
-    h: Harness<'static, App>,
-    workspace: PathBuf,
+pub(crate) struct Console {
+    pub(crate) h: Harness<'static, App>,
+    pub(crate) workspace: PathBuf,
     _dir: tempfile::TempDir,
 }
 
-fn console(lang: Lang, screen: Option<Screen>) -> Console {
+pub(crate) fn console(lang: Lang, screen: Option<Screen>) -> Console {
     let (db, _) = demo();
     let dir = tempfile::tempdir().unwrap();
     let workspace = dir.path().join("workspace.db");
@@ -54,7 +65,7 @@ fn console(lang: Lang, screen: Option<Screen>) -> Console {
 }
 
 impl Console {
-    fn new(app: App, workspace: PathBuf, dir: tempfile::TempDir) -> Self {
+    pub(crate) fn new(app: App, workspace: PathBuf, dir: tempfile::TempDir) -> Self {
         let h = Harness::builder()
             .with_size(egui::vec2(1360.0, 860.0))
             .build_ui_state(|ui, app: &mut App| app.show(ui), app);
@@ -66,7 +77,7 @@ impl Console {
     }
 
     /// Steps frames until no background job is running (at most 120 s).
-    fn settle(&mut self) {
+    pub(crate) fn settle(&mut self) {
         let start = Instant::now();
         let mut idle = 0;
         while idle < 3 {
@@ -86,7 +97,7 @@ impl Console {
 
     /// Clicks the last widget with this label (a screen's own button comes
     /// after the navigation's entry of the same name).
-    fn click(&mut self, label: &str) {
+    pub(crate) fn click(&mut self, label: &str) {
         self.h
             .get_all_by_label(label)
             .last()
@@ -97,13 +108,13 @@ impl Console {
     }
 
     /// Clicks a navigation entry (the first widget with this label).
-    fn nav(&mut self, label: &str) {
+    pub(crate) fn nav(&mut self, label: &str) {
         self.h.get_all_by_label(label).next().unwrap().click();
         self.h.step();
         self.settle();
     }
 
-    fn type_into(&mut self, field: &str, text: &str) {
+    pub(crate) fn type_into(&mut self, field: &str, text: &str) {
         let n = self
             .h
             .get_by_role_and_label(egui::accesskit::Role::TextInput, field);
@@ -120,16 +131,16 @@ impl Console {
         self.h.step();
     }
 
-    fn has(&self, text: &str) -> bool {
+    pub(crate) fn has(&self, text: &str) -> bool {
         self.h.query_all_by_label_contains(text).next().is_some()
     }
 
-    fn banner(&self) -> String {
+    pub(crate) fn banner(&self) -> String {
         self.h.state().banner_text().unwrap_or_default().to_owned()
     }
 }
 
-fn workspace_rt<T>(f: impl std::future::Future<Output = T>) -> T {
+pub(crate) fn workspace_rt<T>(f: impl std::future::Future<Output = T>) -> T {
     tokio::runtime::Runtime::new().unwrap().block_on(f)
 }
 

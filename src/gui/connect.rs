@@ -96,6 +96,10 @@ fn connect(app: &mut App, target: Target) {
         let demo = matches!(target, Target::Demo);
         let conn = open(target, l).await;
         let mut first_checks = false;
+        let operator = match &ws_result {
+            Ok(ws) => ws.operator().await.ok().flatten(),
+            Err(_) => None,
+        };
         if let (Ok(ws), Ok(c)) = (&ws_result, &conn) {
             // Remembered without the password (the workspace strips it too).
             let _ = ws.remember_connection(&c.url, c.db.backend().name()).await;
@@ -109,6 +113,9 @@ fn connect(app: &mut App, target: Target) {
         }
         Box::new(move |app: &mut App| {
             app.connect.connecting = false;
+            if operator.is_some() {
+                app.operator = operator;
+            }
             match ws_result {
                 Ok(ws) => app.ws = Some(ws),
                 Err(e) => app.error(format!(

@@ -161,6 +161,10 @@ pub struct App {
     pub(crate) recon: reconcile_view::State,
     pub(crate) export: export_view::State,
     pub(crate) picker: Option<filepick::Picker>,
+    /// The operator's name saved in the workspace (`None` until given).
+    pub(crate) operator: Option<String>,
+    /// The operator prompt, while it is open: the name being typed.
+    pub(crate) operator_prompt: Option<String>,
     system_fonts: bool,
     fonts_installed: bool,
     first_screen: Option<Screen>,
@@ -201,6 +205,8 @@ impl App {
             recon: reconcile_view::State::default(),
             export: export_view::State::default(),
             picker: None,
+            operator: None,
+            operator_prompt: None,
             system_fonts: opts.system_fonts,
             fonts_installed: false,
             first_screen: opts.screen,
@@ -281,6 +287,20 @@ impl App {
             error: false,
             text: text.into(),
         });
+    }
+
+    /// The operator's name for an action that records it (a run, a status
+    /// change, an export). When none is saved yet, opens the prompt that asks
+    /// for it once and returns `None`: the caller does nothing this time.
+    pub(crate) fn operator_for_action(&mut self) -> Option<String> {
+        if let Some(o) = &self.operator {
+            return Some(o.clone());
+        }
+        if self.operator_prompt.is_none() {
+            let env = crate::workspace::current_operator();
+            self.operator_prompt = Some(if env == "unknown" { String::new() } else { env });
+        }
+        None
     }
 
     /// Switches screens, loading what the new one shows.

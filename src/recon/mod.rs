@@ -4,10 +4,12 @@
 pub mod checks;
 pub mod finding;
 pub mod matching;
+pub mod risk;
 pub mod run;
 mod scan;
 
 pub use checks::{Scope, Skipped};
 pub use finding::{Finding, Kind, Severity};
 pub use matching::{FileRole, FileSummary, StatementInput};
+pub use risk::{AtRisk, RiskCounter, RiskGroup};
 pub use run::{Period, RunOptions, RunOutput, RunStatus, Unverified, reconcile, write_outputs};

@@ -120,8 +120,12 @@ pub struct RunOutput {
     pub by_kind: BTreeMap<&'static str, u64>,
     /// Findings per severity.
     pub by_severity: BTreeMap<&'static str, u64>,
-    /// Sum of |difference| per kind, as exact decimal text.
+    /// Sum of |difference| per kind, as exact decimal text (a bill with
+    /// several findings is in several kinds: see `amount_at_risk`).
     pub amount_by_kind: BTreeMap<&'static str, String>,
+    /// The money the findings put in doubt, each bill and account counted
+    /// once, file-level totals apart ([`super::risk`]).
+    pub amount_at_risk: super::AtRisk,
     /// Statement orders, flows in period, matched.
     pub matching: Option<(u64, u64, u64)>,
     /// Recharge flows of the period that no usable statement covered (a
@@ -170,6 +174,7 @@ pub async fn reconcile(
         by_kind: BTreeMap::new(),
         by_severity: BTreeMap::new(),
         amount_by_kind: BTreeMap::new(),
+        amount_at_risk: super::AtRisk::default(),
         matching: None,
         unverified: None,
         cleared_by_neighbour: 0,
@@ -204,6 +209,7 @@ pub async fn reconcile(
         .into_iter()
         .map(|(k, v)| (k, format_amount(v)))
         .collect();
+    out.amount_at_risk = super::risk::at_risk(&out.findings);
     checks::stage_time("findings sort/summary", t0);
     out.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     out

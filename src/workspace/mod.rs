@@ -17,6 +17,7 @@ mod connections;
 mod findings;
 mod redact;
 mod runs;
+mod settings;
 
 #[cfg(test)]
 mod tests;
@@ -36,7 +37,10 @@ use std::time::Duration;
 use tokio::sync::{Mutex, MutexGuard};
 
 /// The migrations, in order; migration `i` brings the schema to version `i + 1`.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_init.sql"),
+    include_str!("migrations/0002_settings_and_run_outputs.sql"),
+];
 
 /// The schema version this payrecon writes (`PRAGMA user_version`).
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -1,0 +1,4 @@
+//! Console tests: findings (driven through egui_kittest; see the harness in ../console.rs).
+
+#[allow(unused_imports)]
+use super::*;
