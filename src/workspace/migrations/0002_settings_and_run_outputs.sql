@@ -10,3 +10,7 @@ CREATE TABLE settings (
 -- Where a run wrote its results (findings.csv, summary.json), so that past
 -- runs can be listed with their outputs; NULL for runs recorded before.
 ALTER TABLE runs ADD COLUMN out_dir TEXT;
+
+-- A case shows the findings of its bill and of its user.
+CREATE INDEX findings_by_bill ON findings (database, agent_bill_no);
+CREATE INDEX findings_by_user ON findings (database, user_id);
