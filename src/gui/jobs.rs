@@ -19,6 +19,8 @@ pub(crate) struct Jobs {
     rx: mpsc::Receiver<Apply>,
     ctx: Arc<OnceLock<egui::Context>>,
     pending: Arc<AtomicUsize>,
+    /// The frame being drawn, so that a job knows when it was started.
+    frame: u64,
 }
 
 /// Counts a job as finished when it ends, even if it panicked, so that the
@@ -58,6 +60,22 @@ impl Jobs {
             rx,
             ctx: Arc::new(OnceLock::new()),
             pending: Arc::new(AtomicUsize::new(0)),
+            frame: 0,
+        })
+    }
+
+    /// The frame being drawn (jobs started now are "born" in it).
+    pub(crate) fn set_frame(&mut self, frame: u64) {
+        self.frame = frame;
+    }
+
+    /// Wraps a job's result so that, once applied, the app can tell whether
+    /// a job started after an error notice succeeded ([`App::job_done`]).
+    fn wrap(born: u64, apply: Apply) -> Apply {
+        Box::new(move |app: &mut App| {
+            let seq = app.banner_seq;
+            apply(app);
+            app.job_done(born, seq);
         })
     }
 
@@ -79,10 +97,11 @@ impl Jobs {
     {
         let Some(rt) = &self.rt else { return };
         let (done, tx) = self.begin();
+        let born = self.frame;
         rt.spawn(async move {
             let _done = done;
             let apply = job.await;
-            let _ = tx.send(apply);
+            let _ = tx.send(Self::wrap(born, apply));
         });
     }
 
@@ -96,12 +115,13 @@ impl Jobs {
         let Some(rt) = &self.rt else { return };
         let handle = rt.handle().clone();
         let (done, tx) = self.begin();
+        let born = self.frame;
         let spawned = std::thread::Builder::new()
             .name("payrecon-run".into())
             .spawn(move || {
                 let _done = done;
                 let apply = handle.block_on(make());
-                let _ = tx.send(apply);
+                let _ = tx.send(Self::wrap(born, apply));
             });
         if let Err(e) = spawned {
             let _ = self.tx.send(Box::new(move |app: &mut App| {

@@ -135,13 +135,27 @@ pub(crate) struct Conn {
     pub demo: bool,
 }
 
-/// A message across the top of the window.
+impl Conn {
+    /// Whether the database has any of the payment tables (`user_info`,
+    /// `user_account`, `trans_flow`); without one there is nothing to show.
+    pub fn is_payment_database(&self) -> bool {
+        ["user_info", "user_account", "trans_flow"]
+            .iter()
+            .any(|t| self.schema.has_table(t))
+    }
+}
+
+/// A notice over the bottom of the window: an error or information. It
+/// floats above the screen, so showing or closing it never moves a control.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Banner {
     /// An error (red) or information (blue).
     pub error: bool,
     /// What happened and how to fix it.
     pub text: String,
+    /// The frame it appeared in: a job the user started after it that
+    /// succeeds clears an error.
+    pub frame: u64,
 }
 
 /// The console's state.
@@ -165,6 +179,12 @@ pub struct App {
     pub(crate) operator: Option<String>,
     /// The operator prompt, while it is open: the name being typed.
     pub(crate) operator_prompt: Option<String>,
+    /// Frames drawn so far (a banner remembers its frame).
+    pub(crate) frame: u64,
+    /// Counts banners shown, so that a job knows whether it showed one.
+    pub(crate) banner_seq: u64,
+    /// Set by a notice's button; acted on after the frame's screen is drawn.
+    go_connect: bool,
     system_fonts: bool,
     fonts_installed: bool,
     first_screen: Option<Screen>,
@@ -207,6 +227,9 @@ impl App {
             picker: None,
             operator: None,
             operator_prompt: None,
+            frame: 0,
+            banner_seq: 0,
+            go_connect: false,
             system_fonts: opts.system_fonts,
             fonts_installed: false,
             first_screen: opts.screen,
@@ -226,16 +249,31 @@ impl App {
             fonts::install(ui.ctx(), self.system_fonts);
             self.fonts_installed = true;
         }
+        self.frame += 1;
+        self.jobs.set_frame(self.frame);
         for apply in self.jobs.take() {
             apply(self);
+        }
+        if self.banner.is_some()
+            && self.picker.is_none()
+            && self.operator_prompt.is_none()
+            && ui.input_mut(|i| i.consume_key(egui::Modifiers::NONE, egui::Key::Escape))
+        {
+            self.banner = None;
         }
         egui::Panel::top("top").show(ui, |ui| self.top_bar(ui));
         egui::Panel::left("nav")
             .resizable(false)
             .default_size(150.0)
             .show(ui, |ui| self.nav(ui));
-        egui::CentralPanel::default().show(ui, |ui| {
-            self.banner_ui(ui);
+        let central = egui::CentralPanel::default().show(ui, |ui| {
+            if self.screen != Screen::Connect
+                && let Some(c) = &self.conn
+                && !c.is_payment_database()
+            {
+                not_payment_ui(ui, c, self.lang, &mut self.go_connect);
+                return;
+            }
             match self.screen {
                 Screen::Connect => connect::ui(self, ui),
                 Screen::Overview => overview::ui(self, ui),
@@ -250,7 +288,26 @@ impl App {
                 }
             }
         });
+        if std::mem::take(&mut self.go_connect) {
+            self.go(Screen::Connect);
+        }
+        self.banner_ui(ui.ctx(), central.response.rect);
+        self.operator_ui(ui.ctx());
         filepick::show(self, ui.ctx());
+    }
+
+    /// After a job's result was applied: a job the user started after an
+    /// error appeared, that succeeded (showed no notice of its own), clears
+    /// the error — it no longer describes the window.
+    pub(crate) fn job_done(&mut self, born: u64, seq_before: u64) {
+        if self.banner_seq == seq_before
+            && self
+                .banner
+                .as_ref()
+                .is_some_and(|b| b.error && born > b.frame)
+        {
+            self.banner = None;
+        }
     }
 
     /// Whether background work is still running (tests and screenshots wait for it).
@@ -273,19 +330,22 @@ impl App {
         self.conn.is_some()
     }
 
-    /// Shows an error banner.
+    /// Shows an error notice.
     pub(crate) fn error(&mut self, text: impl Into<String>) {
-        self.banner = Some(Banner {
-            error: true,
-            text: text.into(),
-        });
+        self.notice(true, text.into());
     }
 
-    /// Shows an information banner.
+    /// Shows an information notice.
     pub(crate) fn info(&mut self, text: impl Into<String>) {
+        self.notice(false, text.into());
+    }
+
+    fn notice(&mut self, error: bool, text: String) {
+        self.banner_seq += 1;
         self.banner = Some(Banner {
-            error: false,
-            text: text.into(),
+            error,
+            text: console_words(&text),
+            frame: self.frame,
         });
     }
 
@@ -365,6 +425,20 @@ impl App {
                 {
                     self.lang = l.other();
                 }
+                let who = match &self.operator {
+                    Some(o) => format!("{}{o}", l.t("操作人：", "operator: ")),
+                    None => l.t("操作人：未填写", "operator: not set").to_owned(),
+                };
+                if ui
+                    .button(who)
+                    .on_hover_text(l.t(
+                        "记在每次对账、处理和导出上的名字；点击修改",
+                        "the name recorded with every run, status change and export; click to change",
+                    ))
+                    .clicked()
+                {
+                    self.operator_prompt = Some(self.operator.clone().unwrap_or_default());
+                }
                 if self.jobs.busy() {
                     ui.spinner();
                 }
@@ -394,7 +468,9 @@ impl App {
         }
     }
 
-    fn banner_ui(&mut self, ui: &mut egui::Ui) {
+    /// The notice, floating over the bottom of the screen area: wrapped to
+    /// its width, closed with × or Esc.
+    fn banner_ui(&mut self, ctx: &egui::Context, area: egui::Rect) {
         let Some(b) = &self.banner else { return };
         let (fill, stroke) = if b.error {
             (
@@ -407,28 +483,176 @@ impl App {
                 egui::Color32::from_rgb(0x1f, 0x5f, 0xa8),
             )
         };
+        let l = self.lang;
         let text = b.text.clone();
+        let width = (area.width() - 24.0).max(200.0);
         let mut close = false;
-        egui::Frame::new()
-            .fill(fill)
-            .stroke(egui::Stroke::new(1.0, stroke))
-            .inner_margin(8.0)
-            .corner_radius(4.0)
-            .show(ui, |ui| {
-                ui.horizontal(|ui| {
-                    ui.label(egui::RichText::new(text).color(stroke));
-                    ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                        if ui.small_button("×").clicked() {
-                            close = true;
-                        }
+        egui::Area::new(egui::Id::unique("payrecon-notice"))
+            .order(egui::Order::Foreground)
+            .pivot(egui::Align2::CENTER_BOTTOM)
+            .fixed_pos(egui::pos2(area.center().x, area.bottom() - 10.0))
+            .show(ctx, |ui| {
+                egui::Frame::new()
+                    .fill(fill)
+                    .stroke(egui::Stroke::new(1.0, stroke))
+                    .inner_margin(10.0)
+                    .corner_radius(4.0)
+                    .shadow(ui.style().visuals.popup_shadow)
+                    .show(ui, |ui| {
+                        ui.set_width(width - 20.0);
+                        ui.with_layout(egui::Layout::right_to_left(egui::Align::Min), |ui| {
+                            if ui
+                                .button(egui::RichText::new("×").color(stroke).strong())
+                                .on_hover_text(l.t("关闭（Esc）", "close (Esc)"))
+                                .clicked()
+                            {
+                                close = true;
+                            }
+                            ui.with_layout(egui::Layout::left_to_right(egui::Align::Min), |ui| {
+                                ui.add(
+                                    egui::Label::new(egui::RichText::new(text).color(stroke))
+                                        .wrap(),
+                                );
+                            });
+                        });
                     });
-                });
             });
         if close {
             self.banner = None;
         }
-        ui.add_space(6.0);
     }
+
+    /// Asks for the operator's name once; it is saved in the workspace and
+    /// recorded with every run, status change and export from then on.
+    fn operator_ui(&mut self, ctx: &egui::Context) {
+        let Some(name) = &mut self.operator_prompt else {
+            return;
+        };
+        let l = self.lang;
+        let mut save = false;
+        let mut cancel = false;
+        let r = egui::Modal::new(egui::Id::unique("payrecon-operator")).show(ctx, |ui| {
+            ui.set_width(420.0);
+            ui.heading(l.t("操作人", "Who is working?"));
+            ui.label(l.t(
+                "每次对账、处理差错和导出都会记下操作人的名字。只需填写一次，保存在工作区中。",
+                "Every run, status change and export is recorded with the operator's name. \
+                 It is asked once and kept in the workspace.",
+            ));
+            let label = ui.label(l.t("姓名", "Name"));
+            let field = ui
+                .add(egui::TextEdit::singleline(name).desired_width(f32::INFINITY))
+                .labelled_by(label.id);
+            field.request_focus();
+            if field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter)) {
+                save = true;
+            }
+            ui.add_space(6.0);
+            ui.horizontal(|ui| {
+                let ok = !name.trim().is_empty();
+                if ui
+                    .add_enabled(ok, egui::Button::new(l.t("保存", "Save")))
+                    .clicked()
+                {
+                    save = true;
+                }
+                if ui.button(l.t("取消", "Cancel")).clicked() {
+                    cancel = true;
+                }
+            });
+        });
+        if r.should_close() {
+            cancel = true;
+        }
+        let name = name.trim().to_owned();
+        if save && !name.is_empty() {
+            self.operator_prompt = None;
+            self.save_operator(name);
+        } else if cancel {
+            self.operator_prompt = None;
+        }
+    }
+
+    /// Saves the operator's name in the workspace (and uses it at once).
+    pub(crate) fn save_operator(&mut self, name: String) {
+        self.operator = Some(name.clone());
+        let Some(ws) = self.ws.clone() else { return };
+        let l = self.lang;
+        self.jobs.spawn(async move {
+            let r = ws.set_operator(&name).await;
+            Box::new(move |app: &mut App| {
+                if let Err(e) = r {
+                    app.error(format!(
+                        "{}{e}",
+                        l.t("无法保存操作人：", "The operator's name could not be saved: ")
+                    ));
+                }
+            }) as jobs::Apply
+        });
+    }
+}
+
+/// The engine's messages name command-line flags (`give --format wechat`);
+/// in the window the same advice is said with the words on screen.
+pub(crate) fn console_words(text: &str) -> String {
+    const WORDS: &[(&str, &str)] = &[
+        ("give --day or --from/--to", "choose a business day or a range of days"),
+        ("--type filters flows only", "the type filter applies to trans flows only"),
+        ("--encoding gbk", "the GBK encoding"),
+        ("give --format ", "choose the statement format "),
+        ("--format ", "the statement format "),
+        ("--users must", "the number of users must"),
+    ];
+    let mut out = text.to_owned();
+    for (flag, words) in WORDS {
+        if out.contains(flag) {
+            out = out.replace(flag, words);
+        }
+    }
+    out
+}
+
+/// In place of every screen but Connect when the database has none of the
+/// payment tables: what it is, and the way back.
+fn not_payment_ui(ui: &mut egui::Ui, c: &Conn, l: Lang, go_connect: &mut bool) {
+    let stroke = egui::Color32::from_rgb(0xb4, 0x23, 0x18);
+    ui.add_space(24.0);
+    egui::Frame::group(ui.style())
+        .inner_margin(16.0)
+        .show(ui, |ui| {
+            ui.set_max_width(720.0);
+            ui.label(
+                egui::RichText::new(l.t("这不是支付数据库", "This is not a payment database"))
+                    .heading()
+                    .color(stroke),
+            );
+            ui.add_space(6.0);
+            ui.add(
+                egui::Label::new(l.t(
+                    "它没有 user_info、user_account、trans_flow 中的任何一张表，payrecon 在这里没有可以展示或核对的东西。",
+                    "It has none of user_info, user_account, trans_flow: payrecon has nothing to show or check here.",
+                ))
+                .wrap(),
+            );
+            ui.add_space(4.0);
+            let found: Vec<&str> = c.schema.tables.keys().map(String::as_str).collect();
+            ui.label(format!(
+                "{} {}",
+                egui::RichText::new(&c.url).monospace().text(),
+                if found.is_empty() {
+                    l.t("· 没有找到约定的表", "· no contract table found").to_owned()
+                } else {
+                    format!("· {}{}", l.t("找到的表：", "tables found: "), found.join(", "))
+                }
+            ));
+            ui.add_space(8.0);
+            if ui
+                .button(l.t("连接另一个数据库", "Connect to another database"))
+                .clicked()
+            {
+                *go_connect = true;
+            }
+        });
 }
 
 /// Runs the console in a window until it is closed.
@@ -471,3 +695,23 @@ impl eframe::App for Shell {
 }
 
 mod shot;
+
+#[cfg(test)]
+mod words_tests {
+    #[test]
+    fn console_words_name_no_flag() {
+        for msg in [
+            "is not UTF-8 (line 1 looks like GBK): give --format alipay or --encoding gbk",
+            "a WeChat Pay bill (交易时间,…): give --format wechat",
+            "statements need a period: give --day or --from/--to",
+            "for a UTF-8 file give the format it really is, or --format generic (the encoding is detected)",
+        ] {
+            let w = super::console_words(msg);
+            assert!(!w.contains("--"), "{w}");
+        }
+        assert_eq!(
+            super::console_words("x: give --format wechat-fundflow"),
+            "x: choose the statement format wechat-fundflow"
+        );
+    }
+}

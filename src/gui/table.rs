@@ -130,16 +130,7 @@ pub(crate) fn open(app: &mut App, view: View) {
 pub(crate) fn fetch(app: &mut App, view: View, cursor: Cursor, recount: bool) {
     let Some(c) = app.conn.clone() else { return };
     if !c.schema.has_table(view.table()) {
-        let l = app.lang;
-        app.error(format!(
-            "{} {}",
-            view.table(),
-            l.t(
-                "这张表在此数据库中不存在。",
-                "does not exist in this database."
-            )
-        ));
-        return;
+        return; // the screen says so in place of the rows
     }
     let st = app.tables.map.entry(view).or_default();
     st.ticket += 1;
@@ -197,6 +188,33 @@ pub(crate) fn fetch(app: &mut App, view: View, cursor: Cursor, recount: bool) {
 pub(crate) fn ui(app: &mut App, ui: &mut egui::Ui, view: View) {
     let l = app.lang;
     let screen_title = app.screen.title(l);
+    if app
+        .conn
+        .as_ref()
+        .is_some_and(|c| !c.schema.has_table(view.table()))
+    {
+        ui.horizontal(|ui| {
+            ui.heading(screen_title);
+            ui.label(egui::RichText::new(view.table()).monospace().weak());
+        });
+        ui.add_space(12.0);
+        egui::Frame::group(ui.style())
+            .inner_margin(12.0)
+            .show(ui, |ui| {
+                ui.add(
+                    egui::Label::new(format!(
+                        "{} {}",
+                        view.table(),
+                        l.t(
+                            "这张表在此数据库中不存在：这里没有可以显示的行。srb 自己的数据库没有 payrecon 的 recharge_order、notify_log、idempotency_record 三张表，这是正常的。",
+                            "does not exist in this database: there are no rows to show. srb's own database has no recharge_order, notify_log or idempotency_record (payrecon's contract tables); that is normal."
+                        )
+                    ))
+                    .wrap(),
+                );
+            });
+        return;
+    }
     let mut apply = false;
     let mut nav: Option<Cursor> = None;
     let mut open_case: Option<String> = None;
