@@ -1,12 +1,19 @@
 //! Case (support): one search box for a phone number, user id, name or
-//! `agentBillNo`; the verdict first, in plain words, then the story — order,
-//! every callback attempt, idempotency record, flows and balance effect.
+//! `agentBillNo` (typed any way: `+86 138-1234-5678`, lower case, the start
+//! of a bill); the verdict first, in plain words with its cause, then one
+//! timeline in time order — order, every callback attempt, idempotency
+//! record, flows and their balance effect — the findings still open on it,
+//! and a report to hand on (copied as text or saved as an HTML page).
 
 use super::{App, Lang, widgets};
-use crate::case::{self, AccountStory, BillStory, Case, Query, Verdict};
+use crate::case::{self, AccountStory, BillStory, Case, CaseFinding, EventKind, Verdict};
 use crate::money::format_amount;
 use egui::{Color32, RichText};
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+
+/// How many recent searches the screen remembers.
+const RECENT: usize = 12;
 
 /// The case screen's state.
 #[derive(Default)]
@@ -21,13 +28,32 @@ pub(crate) struct State {
     pub took: Option<Duration>,
     /// Run the query once connected (`--case`).
     pub search_on_connect: bool,
+    /// The workspace findings could not be read (shown under the case).
+    pub findings_error: Option<String>,
+    /// What the shown case was searched by (for back/forward).
+    current: Option<String>,
+    /// Earlier cases, most recent last.
+    back: Vec<String>,
+    /// Cases gone back from, most recent last.
+    forward: Vec<String>,
+    /// Recent searches, newest first, each once.
+    pub recent: Vec<String>,
+    /// Where "Save as HTML" writes (empty: a default under the home folder).
+    pub report_path: String,
+    /// The default path last offered (replaced for the next case unless edited).
+    report_default: String,
     ticket: u64,
 }
 
-/// Searches for what the box holds.
+/// Searches for what the box holds (a new step in the history).
 pub(crate) fn search(app: &mut App) {
-    let l = app.lang;
     let text = app.case.query.trim().to_owned();
+    open(app, text, true);
+}
+
+/// Opens the case for `text`; `step` records it in the back/forward history.
+fn open(app: &mut App, text: String, step: bool) {
+    let l = app.lang;
     if text.is_empty() {
         app.error(l.t(
             "请输入手机号、用户编号、姓名或商户订单号（agentBillNo）。",
@@ -36,12 +62,45 @@ pub(crate) fn search(app: &mut App) {
         return;
     }
     let Some(c) = app.conn.clone() else { return };
+    if step {
+        if let Some(cur) = app.case.current.take()
+            && cur != text
+        {
+            app.case.back.push(cur);
+        }
+        app.case.forward.clear();
+    }
+    app.case.current = Some(text.clone());
+    app.case.query = text.clone();
+    app.case.recent.retain(|r| *r != text);
+    app.case.recent.insert(0, text.clone());
+    app.case.recent.truncate(RECENT);
     app.case.ticket += 1;
     let ticket = app.case.ticket;
     app.case.loading = true;
+    let ws = app.ws.clone();
     app.jobs.spawn(async move {
         let started = Instant::now();
-        let r = case::lookup(&c.db, &Query::guess(&text)).await;
+        let r = case::search_in(&c.db, &c.schema, &text).await;
+        // The findings still open on this bill or user, from the workspace.
+        let mut findings_error = None;
+        let r = match r {
+            Ok(mut found) => {
+                if let Some(ws) = ws
+                    && found.found()
+                {
+                    match ws
+                        .case_findings(&c.url, &found.bills(), &found.user_ids())
+                        .await
+                    {
+                        Ok(f) => found.attach_findings(&f),
+                        Err(e) => findings_error = Some(e.to_string()),
+                    }
+                }
+                Ok(found)
+            }
+            Err(e) => Err(e),
+        };
         let took = started.elapsed();
         Box::new(move |app: &mut App| {
             if app.case.ticket != ticket {
@@ -52,6 +111,11 @@ pub(crate) fn search(app: &mut App) {
                 Ok(c) => {
                     app.case.result = Some(c);
                     app.case.took = Some(took);
+                    app.case.findings_error = findings_error;
+                    // A successful search clears an earlier search error.
+                    if app.banner.as_ref().is_some_and(|b| b.error) {
+                        app.banner = None;
+                    }
                 }
                 Err(e) => {
                     let l = app.lang;
@@ -62,23 +126,72 @@ pub(crate) fn search(app: &mut App) {
     });
 }
 
+/// Goes back to the previous case.
+fn back(app: &mut App) {
+    if let Some(prev) = app.case.back.pop() {
+        if let Some(cur) = app.case.current.take() {
+            app.case.forward.push(cur);
+        }
+        open(app, prev, false);
+    }
+}
+
+/// Goes forward again.
+fn forward(app: &mut App) {
+    if let Some(next) = app.case.forward.pop() {
+        if let Some(cur) = app.case.current.take() {
+            app.case.back.push(cur);
+        }
+        open(app, next, false);
+    }
+}
+
 /// The verdict's colour.
 pub(crate) fn verdict_color(v: Verdict) -> Color32 {
     match v {
         Verdict::ChargedOnce => Color32::from_rgb(0x1b, 0x7f, 0x3b),
         Verdict::AwaitingGateway => Color32::from_rgb(0xd3, 0x6b, 0x00),
-        Verdict::PaymentFailed | Verdict::NotFound => Color32::from_rgb(0x60, 0x60, 0x60),
-        Verdict::CreditedTwice
-        | Verdict::PaidNotCredited
-        | Verdict::MarkedPaidNotCredited
-        | Verdict::CreditedWithoutOrder => Color32::from_rgb(0xb4, 0x23, 0x18),
+        v if v.is_problem() => Color32::from_rgb(0xb4, 0x23, 0x18),
+        _ => Color32::from_rgb(0x60, 0x60, 0x60),
     }
 }
 
-fn verdict_text(v: Verdict, l: Lang) -> &'static str {
-    match l {
-        Lang::Zh => v.zh(),
-        Lang::En => v.en(),
+const ORANGE: Color32 = Color32::from_rgb(0xd3, 0x6b, 0x00);
+const RED: Color32 = Color32::from_rgb(0xb4, 0x23, 0x18);
+
+/// The default report file for a case.
+fn default_report_path(c: &Case) -> PathBuf {
+    let dir = directories::UserDirs::new()
+        .and_then(|u| u.document_dir().map(Path::to_path_buf))
+        .or_else(|| directories::UserDirs::new().map(|u| u.home_dir().to_path_buf()))
+        .unwrap_or_else(crate::demo::data_dir);
+    let value: String = c
+        .query
+        .value()
+        .chars()
+        .map(|ch| if ch.is_alphanumeric() { ch } else { '_' })
+        .collect();
+    dir.join(format!("case-{value}.html"))
+}
+
+/// Writes the shown case as an HTML report to `path`, in the screen's
+/// language (the save button, and the file picker once it offers reports).
+pub(crate) fn picked_report(app: &mut App, path: PathBuf) {
+    let l = app.lang;
+    app.case.report_path = path.display().to_string();
+    let Some(c) = &app.case.result else { return };
+    let now = chrono::Local::now().naive_local();
+    match case::save_report_html(&path, c, l, now) {
+        Ok(()) => app.info(format!(
+            "{} {}",
+            l.t("报告已保存：", "Report saved:"),
+            path.display()
+        )),
+        Err(e) => app.error(format!(
+            "{} {}: {e}",
+            l.t("报告无法保存到", "The report could not be saved to"),
+            path.display()
+        )),
     }
 }
 
@@ -87,16 +200,36 @@ pub(crate) fn ui(app: &mut App, ui: &mut egui::Ui) {
     let l = app.lang;
     ui.heading(l.t("客诉查询", "Case"));
     let mut go = false;
+    let mut nav: Option<bool> = None;
+    let mut pick_recent: Option<String> = None;
     ui.horizontal(|ui| {
+        if ui
+            .add_enabled(
+                !app.case.back.is_empty(),
+                egui::Button::new(l.t("◀ 后退", "◀ Back")),
+            )
+            .clicked()
+        {
+            nav = Some(false);
+        }
+        if ui
+            .add_enabled(
+                !app.case.forward.is_empty(),
+                egui::Button::new(l.t("前进 ▶", "Forward ▶")),
+            )
+            .clicked()
+        {
+            nav = Some(true);
+        }
         let lab = ui.label(l.t("手机号/用户/姓名/订单号", "Phone, user, name or bill"));
         let r = ui
             .add(
                 egui::TextEdit::singleline(&mut app.case.query)
                     .hint_text(l.t(
-                        "手机号 / 用户编号 / 姓名 / 商户订单号 agentBillNo",
-                        "phone / user id / name / agentBillNo",
+                        "如 +86 138-1234-5678 / 用户编号 / 姓名 / CHARGE…",
+                        "e.g. +86 138-1234-5678 / user id / name / CHARGE…",
                     ))
-                    .desired_width(360.0),
+                    .desired_width(320.0),
             )
             .labelled_by(lab.id);
         if r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter)) {
@@ -104,6 +237,16 @@ pub(crate) fn ui(app: &mut App, ui: &mut egui::Ui) {
         }
         if ui.button(l.t("查询", "Search")).clicked() {
             go = true;
+        }
+        if !app.case.recent.is_empty() {
+            ui.menu_button(l.t("最近查询", "Recent searches"), |ui| {
+                for r in &app.case.recent {
+                    if ui.button(r).clicked() {
+                        pick_recent = Some(r.clone());
+                        ui.close();
+                    }
+                }
+            });
         }
         if app.case.loading {
             ui.spinner();
@@ -115,16 +258,26 @@ pub(crate) fn ui(app: &mut App, ui: &mut egui::Ui) {
     if go {
         search(app);
     }
+    match nav {
+        Some(false) => back(app),
+        Some(true) => forward(app),
+        None => {}
+    }
+    if let Some(r) = pick_recent {
+        open(app, r, true);
+    }
     ui.add_space(6.0);
     let Some(c) = &app.case.result else {
         ui.label(l.t(
-            "客户说“扣了两次钱”或“付了钱没到账”？输入他的手机号或订单号。",
-            "A customer says \"charged twice\" or \"paid, nothing arrived\"? Type their phone number or bill number.",
+            "客户说“扣了两次钱”或“付了钱没到账”？输入他的手机号或订单号（可带 +86、空格、横线，或只输入订单号开头）。",
+            "A customer says \"charged twice\" or \"paid, nothing arrived\"? Type their phone number or bill number (+86, spaces and dashes are fine, so is the start of a bill).",
         ));
         return;
     };
-    let mut open_bill = None;
-    egui::ScrollArea::vertical().show(ui, |ui| {
+    let mut goto: Option<String> = None;
+    let mut copy = false;
+    let mut save = false;
+    ui.horizontal(|ui| {
         let (zh, en) = c.query.by();
         ui.weak(format!(
             "{}{} {}",
@@ -132,29 +285,122 @@ pub(crate) fn ui(app: &mut App, ui: &mut egui::Ui) {
             l.t(zh, en),
             c.query.value()
         ));
-        for m in &c.missing {
+        if let Some(t) = &c.typed {
+            ui.weak(match l {
+                Lang::Zh => format!("（输入为“{t}”）"),
+                Lang::En => format!("(typed \"{t}\")"),
+            });
+        }
+        ui.separator();
+        if ui
+            .button(l.t("复制报告文本", "Copy report as text"))
+            .clicked()
+        {
+            copy = true;
+        }
+        let lab = ui.label(l.t("报告保存到", "Save report to"));
+        // The default file follows the case until the agent types another.
+        if app.case.report_path.is_empty() || app.case.report_path == app.case.report_default {
+            let d = default_report_path(c).display().to_string();
+            app.case.report_path.clone_from(&d);
+            app.case.report_default = d;
+        }
+        ui.add(egui::TextEdit::singleline(&mut app.case.report_path).desired_width(260.0))
+            .labelled_by(lab.id);
+        if ui.button(l.t("保存为 HTML", "Save as HTML")).clicked() {
+            save = true;
+        }
+    });
+    if let Some(e) = &app.case.findings_error {
+        ui.colored_label(
+            ORANGE,
+            format!(
+                "{} {e}",
+                l.t("差错记录无法读取：", "Findings could not be read:")
+            ),
+        );
+    }
+    // One scroll position per case: a newly opened case starts at its top.
+    let scroll_id = format!("case-{:?}", c.query);
+    egui::ScrollArea::vertical().id_salt(scroll_id).show(ui, |ui| {
+        if !c.missing.is_empty() {
+            // Each entry starts with the table's name; the sentences of what
+            // that hides are in `unknowable`, in both languages.
+            let tables: Vec<&str> = c
+                .missing
+                .iter()
+                .filter_map(|m| m.split_whitespace().next())
+                .collect();
             ui.colored_label(
-                Color32::from_rgb(0xd3, 0x6b, 0x00),
+                ORANGE,
                 format!(
-                    "{} {m}",
-                    l.t("无法显示（缺少表）：", "not shown (table missing):")
+                    "{} {}",
+                    l.t("此库缺少这些表，故事不完整：", "This database lacks these tables; the story is incomplete:"),
+                    tables.join(", ")
                 ),
             );
         }
         if let Some(b) = &c.bill {
             verdict_banner(ui, b.verdict, l);
-            bill_story(ui, b, l);
+            if let Some(uid) = b.user_id
+                && let Some(u) = c.users.iter().find(|u| u.user_id == uid)
+                && ui
+                    .button(format!(
+                        "{} {} · {} · {} {}",
+                        l.t("回到用户", "Back to the user"),
+                        u.user_id,
+                        u.name,
+                        u.recharge_count,
+                        l.t("笔充值", "recharges")
+                    ))
+                    .clicked()
+            {
+                goto = Some(u.user_id.to_string());
+            }
+            bill_story(ui, b, Known::of(c), l);
         }
-        if c.bill.is_none() && c.users.is_empty() {
+        if !c.found() {
             verdict_banner(ui, Verdict::NotFound, l);
+            if c.suggestions.is_empty() {
+                ui.label(l.t(
+                    "没有相近的记录。手机号请输入 11 位；订单号可以只输入开头，如 CHARGE20261120。",
+                    "Nothing close either. A phone number has 11 digits; a bill may be given by its start, such as CHARGE20261120.",
+                ));
+            } else {
+                ui.strong(l.t("您是不是要找：", "Did you mean:"));
+                for s in &c.suggestions {
+                    ui.horizontal(|ui| {
+                        if ui.link(RichText::new(s.query.value()).monospace()).clicked() {
+                            goto = Some(s.query.value());
+                        }
+                        ui.weak(&s.hint);
+                    });
+                }
+            }
         }
         for u in &c.users {
-            if let Some(b) = account_story(ui, u, l) {
-                open_bill = Some(b);
+            if let Some(b) = account_story(ui, u, c.bill.is_none(), Known::of(c).callbacks, l) {
+                goto = Some(b);
+            }
+        }
+        if !c.unknowable.is_empty() && c.found() {
+            ui.add_space(6.0);
+            ui.strong(l.t("无法得知", "What cannot be known here"));
+            for (zh, en) in &c.unknowable {
+                ui.colored_label(ORANGE, format!("• {}", l.t(zh, en)));
             }
         }
     });
-    if let Some(b) = open_bill {
+    if copy {
+        let text = case::report_text(c, l);
+        ui.ctx().copy_text(text);
+        app.info(l.t("报告已复制为文本。", "The report was copied as text."));
+    }
+    if save {
+        let p = PathBuf::from(app.case.report_path.trim());
+        picked_report(app, p);
+    }
+    if let Some(b) = goto {
         app.case.query = b;
         search(app);
     }
@@ -167,8 +413,9 @@ fn verdict_banner(ui: &mut egui::Ui, v: Verdict, l: Lang) {
         .corner_radius(4.0)
         .inner_margin(10.0)
         .show(ui, |ui| {
+            ui.set_width(ui.available_width());
             ui.label(
-                RichText::new(verdict_text(v, l))
+                RichText::new(v.text(l))
                     .size(20.0)
                     .strong()
                     .color(Color32::WHITE),
@@ -181,96 +428,161 @@ fn amount(d: Option<rust_decimal::Decimal>) -> String {
     d.map(format_amount).unwrap_or_else(|| "—".into())
 }
 
+fn signed(d: Option<rust_decimal::Decimal>) -> String {
+    d.map(|e| {
+        if e.is_sign_negative() {
+            format_amount(e)
+        } else {
+            format!("+{}", format_amount(e))
+        }
+    })
+    .unwrap_or_default()
+}
+
 fn time(t: Option<chrono::NaiveDateTime>) -> String {
     t.map(|t| t.format("%Y-%m-%d %H:%M:%S%.3f").to_string())
         .unwrap_or_else(|| "—".into())
 }
 
-fn bill_story(ui: &mut egui::Ui, b: &BillStory, l: Lang) {
-    ui.label(
-        RichText::new(format!("agentBillNo {}", b.agent_bill_no))
-            .monospace()
-            .strong(),
-    );
-    egui::Grid::new(("order", &b.agent_bill_no))
-        .num_columns(2)
-        .show(ui, |ui| {
-            ui.label(l.t("订单状态", "order status"));
-            ui.label(
-                b.order_status
-                    .as_deref()
-                    .unwrap_or(l.t("没有订单", "no order")),
-            );
-            ui.end_row();
-            ui.label(l.t("订单金额", "order amount"));
-            ui.label(RichText::new(amount(b.order_amount)).monospace());
-            ui.end_row();
-            ui.label(l.t("下单时间", "ordered at"));
-            ui.label(time(b.order_created));
-            ui.end_row();
-            ui.label(l.t("用户", "user"));
-            ui.label(
-                b.user_id
-                    .map(|u| u.to_string())
-                    .unwrap_or_else(|| "—".into()),
-            );
-            ui.end_row();
-        });
-    ui.add_space(4.0);
+fn findings_list(ui: &mut egui::Ui, findings: &[CaseFinding], l: Lang) {
+    if findings.is_empty() {
+        return;
+    }
     ui.strong(format!(
         "{} ({})",
-        l.t("回调记录", "Callback attempts"),
-        b.attempts.len()
+        l.t("未关闭的差错", "Open findings"),
+        findings.len()
     ));
-    egui::Grid::new(("attempts", &b.agent_bill_no))
+    for f in findings {
+        ui.horizontal_wrapped(|ui| {
+            widgets::badge(
+                ui,
+                l.t(f.kind.name_zh(), f.kind.as_str()),
+                if f.severity >= crate::recon::Severity::High {
+                    RED
+                } else {
+                    ORANGE
+                },
+            );
+            ui.weak(l.t(f.status.name_zh(), f.status.as_str()));
+            ui.label(l.t(&f.detail_zh, &f.detail_en));
+        });
+    }
+    ui.add_space(4.0);
+}
+
+/// Which parts of a story this database can tell.
+#[derive(Clone, Copy)]
+struct Known {
+    /// `recharge_order` exists.
+    orders: bool,
+    /// `notify_log` exists.
+    callbacks: bool,
+}
+
+impl Known {
+    fn of(c: &Case) -> Self {
+        let lacks = |t: &str| c.missing.iter().any(|m| m.starts_with(t));
+        Self {
+            orders: !lacks("recharge_order"),
+            callbacks: !lacks("notify_log"),
+        }
+    }
+}
+
+fn bill_story(ui: &mut egui::Ui, b: &BillStory, known: Known, l: Lang) {
+    if !b.cause.0.is_empty() {
+        let cause = RichText::new(l.t(&b.cause.0, &b.cause.1))
+            .strong()
+            .size(15.0);
+        // Grey (a neutral verdict) would be unreadable as text: keep the normal colour.
+        ui.label(match b.verdict {
+            Verdict::ChargedOnce | Verdict::AwaitingGateway => {
+                cause.color(verdict_color(b.verdict))
+            }
+            v if v.is_problem() => cause.color(RED),
+            _ => cause,
+        });
+    }
+    for (zh, en) in &b.notes {
+        ui.label(format!("• {}", l.t(zh, en)));
+    }
+    ui.add_space(4.0);
+    ui.horizontal_wrapped(|ui| {
+        ui.label(
+            RichText::new(format!("agentBillNo {}", b.agent_bill_no))
+                .monospace()
+                .strong(),
+        );
+        if known.orders {
+            ui.separator();
+            ui.label(format!(
+                "{} {}",
+                l.t("订单", "order"),
+                match (&b.order_status, &b.order_status_en) {
+                    (Some(zh), Some(en)) => l.t(zh, en).to_owned(),
+                    _ => l.t("没有订单", "no order").to_owned(),
+                }
+            ));
+            if b.order_amount.is_some() {
+                ui.label(RichText::new(amount(b.order_amount)).monospace());
+            }
+        }
+        ui.separator();
+        ui.label(format!(
+            "{} {} · {} {}",
+            l.t("回调", "callbacks"),
+            if known.callbacks {
+                b.attempts.len().to_string()
+            } else {
+                "—".to_owned()
+            },
+            l.t("入账", "credits"),
+            b.credits,
+        ));
+        if let Some(x) = b.excess {
+            ui.label(
+                RichText::new(format!("{} {}", l.t("多入账", "excess"), format_amount(x)))
+                    .color(RED)
+                    .strong(),
+            );
+        }
+    });
+    findings_list(ui, &b.findings, l);
+    ui.strong(l.t("经过（按时间）", "Timeline (in time order)"));
+    if b.timeline.is_empty() {
+        ui.weak(l.t("（没有任何记录）", "(nothing recorded)"));
+    }
+    egui::Grid::new(("timeline", &b.agent_bill_no))
         .striped(true)
-        .num_columns(6)
+        .num_columns(5)
         .show(ui, |ui| {
-            ui.weak("#");
-            ui.weak(l.t("收到时间", "received"));
-            ui.weak(l.t("处理结果", "outcome"));
-            ui.weak(l.t("应答", "response"));
+            ui.weak(l.t("时间", "time"));
+            ui.weak(l.t("环节", "step"));
+            ui.weak(l.t("发生了什么", "what happened"));
             ui.weak(l.t("金额", "amount"));
-            ui.weak(l.t("验签", "sign"));
+            ui.weak(l.t("余额影响", "balance effect"));
             ui.end_row();
-            for (i, a) in b.attempts.iter().enumerate() {
-                ui.label((i + 1).to_string());
-                ui.label(time(a.received_at));
-                ui.label(&a.outcome);
-                ui.label(RichText::new(&a.response).monospace());
-                ui.label(RichText::new(amount(a.charge_amt)).monospace());
-                ui.label(if a.sign_ok { "✓" } else { "×" });
+            for e in &b.timeline {
+                ui.label(RichText::new(time(e.at)).monospace());
+                ui.label(match e.kind {
+                    EventKind::Order => l.t("订单", "order"),
+                    EventKind::Callback => l.t("回调", "callback"),
+                    EventKind::Idempotency => l.t("幂等", "idempotency"),
+                    EventKind::Flow => l.t("流水", "flow"),
+                });
+                let text = RichText::new(l.t(&e.zh, &e.en));
+                ui.label(if e.flagged { text.color(RED) } else { text });
+                ui.label(RichText::new(amount(e.amount)).monospace());
+                ui.label(RichText::new(signed(e.effect)).monospace());
                 ui.end_row();
             }
         });
-    ui.add_space(4.0);
-    ui.strong(l.t("幂等记录", "Idempotency record"));
-    match &b.idempotency {
-        Some((status, locked, completed)) => {
-            ui.label(format!(
-                "{status} · {} {} · {} {}",
-                l.t("加锁", "locked"),
-                time(*locked),
-                l.t("完成", "completed"),
-                time(*completed)
-            ));
-        }
-        None => {
-            ui.weak(l.t(
-                "没有（处理器未记录幂等键）",
-                "none (the handler kept no idempotency key)",
-            ));
-        }
-    }
-    ui.add_space(4.0);
-    ui.strong(format!(
-        "{} ({})",
-        l.t("入账流水", "Credit flows"),
-        b.flows.len()
-    ));
-    flows_grid(ui, &b.flows, &b.agent_bill_no, l);
-    for (zh, en) in &b.notes {
-        ui.label(format!("• {}", l.t(zh, en)));
+    if b.idempotency.is_none() && !b.attempts.is_empty() {
+        ui.weak(l.t(
+            "没有幂等记录（处理器未记录幂等键）",
+            "no idempotency record (the handler kept no idempotency key)",
+        ));
     }
     ui.add_space(8.0);
 }
@@ -278,22 +590,21 @@ fn bill_story(ui: &mut egui::Ui, b: &BillStory, l: Lang) {
 fn flows_grid(ui: &mut egui::Ui, flows: &[case::Flow], salt: &str, l: Lang) {
     egui::Grid::new(("flows", salt))
         .striped(true)
-        .num_columns(5)
+        .num_columns(6)
         .show(ui, |ui| {
             ui.weak(l.t("时间", "time"));
             ui.weak(l.t("类型", "type"));
             ui.weak(l.t("金额", "amount"));
             ui.weak(l.t("余额影响", "balance effect"));
+            ui.weak(l.t("之后余额", "balance after"));
             ui.weak(l.t("流水号", "trans_no"));
             ui.end_row();
             for f in flows {
-                ui.label(time(f.at));
-                ui.label(&f.type_name);
+                ui.label(RichText::new(time(f.at)).monospace());
+                ui.label(l.t(&f.type_name, &f.type_name_en));
                 ui.label(RichText::new(amount(f.amount)).monospace());
-                ui.label(
-                    RichText::new(f.effect.map(|e| format!("{e:+}")).unwrap_or_default())
-                        .monospace(),
-                );
+                ui.label(RichText::new(signed(f.effect)).monospace());
+                ui.label(RichText::new(amount(f.balance_after)).monospace());
                 ui.label(RichText::new(&f.trans_no).monospace());
                 ui.end_row();
             }
@@ -301,7 +612,13 @@ fn flows_grid(ui: &mut egui::Ui, flows: &[case::Flow], salt: &str, l: Lang) {
 }
 
 /// One user's story; returns a bill the user clicked to open.
-fn account_story(ui: &mut egui::Ui, u: &AccountStory, l: Lang) -> Option<String> {
+fn account_story(
+    ui: &mut egui::Ui,
+    u: &AccountStory,
+    open_flows: bool,
+    callbacks_known: bool,
+    l: Lang,
+) -> Option<String> {
     let mut open = None;
     ui.separator();
     ui.label(
@@ -315,6 +632,7 @@ fn account_story(ui: &mut egui::Ui, u: &AccountStory, l: Lang) -> Option<String>
         .size(16.0)
         .strong(),
     );
+    findings_list(ui, &u.findings, l);
     // The plain answer first: how each recharge ended.
     let mut counts: Vec<(Verdict, usize)> = Vec::new();
     for r in &u.recharges {
@@ -327,11 +645,7 @@ fn account_story(ui: &mut egui::Ui, u: &AccountStory, l: Lang) -> Option<String>
     for (v, n) in &counts {
         ui.horizontal(|ui| {
             widgets::badge(ui, &format!("{n}×"), verdict_color(*v));
-            ui.label(
-                RichText::new(verdict_text(*v, l))
-                    .color(verdict_color(*v))
-                    .strong(),
-            );
+            ui.label(RichText::new(v.text(l)).color(verdict_color(*v)).strong());
         });
     }
     egui::Grid::new(("acct", u.user_id))
@@ -349,7 +663,7 @@ fn account_story(ui: &mut egui::Ui, u: &AccountStory, l: Lang) -> Option<String>
             ui.label(if diff.is_zero() {
                 t
             } else {
-                t.color(verdict_color(Verdict::CreditedTwice)).strong()
+                t.color(RED).strong()
             });
             ui.end_row();
         });
@@ -357,13 +671,21 @@ fn account_story(ui: &mut egui::Ui, u: &AccountStory, l: Lang) -> Option<String>
     ui.strong(format!(
         "{} ({})",
         l.t("充值", "Recharges"),
-        u.recharges.len()
+        u.recharge_count
     ));
+    if u.recharge_count > u.recharges.len() {
+        ui.weak(format!(
+            "{} {}",
+            l.t("显示最近", "showing the latest"),
+            u.recharges.len()
+        ));
+    }
     egui::Grid::new(("recharges", u.user_id))
         .striped(true)
-        .num_columns(5)
+        .num_columns(6)
         .show(ui, |ui| {
             ui.weak("agentBillNo");
+            ui.weak(l.t("时间", "time"));
             ui.weak(l.t("金额", "amount"));
             ui.weak(l.t("回调次数", "attempts"));
             ui.weak(l.t("入账次数", "credits"));
@@ -376,20 +698,39 @@ fn account_story(ui: &mut egui::Ui, u: &AccountStory, l: Lang) -> Option<String>
                 {
                     open = Some(r.agent_bill_no.clone());
                 }
-                ui.label(RichText::new(amount(r.order_amount)).monospace());
-                ui.label(r.attempts.len().to_string());
-                ui.label(r.flows.len().to_string());
-                ui.label(RichText::new(verdict_text(r.verdict, l)).color(verdict_color(r.verdict)));
+                ui.label(
+                    RichText::new(time(
+                        r.order_created
+                            .or_else(|| r.flows.first().and_then(|f| f.at)),
+                    ))
+                    .monospace(),
+                );
+                ui.label(
+                    RichText::new(amount(
+                        r.order_amount
+                            .or_else(|| r.flows.first().and_then(|f| f.amount)),
+                    ))
+                    .monospace(),
+                );
+                // Without notify_log the number of callbacks is unknown, not 0.
+                ui.label(if callbacks_known {
+                    r.attempts.len().to_string()
+                } else {
+                    "—".to_owned()
+                });
+                ui.label(r.credits.to_string());
+                ui.label(RichText::new(r.verdict.text(l)).color(verdict_color(r.verdict)));
                 ui.end_row();
             }
         });
     ui.add_space(4.0);
     egui::CollapsingHeader::new(format!(
         "{} ({})",
-        l.t("最近流水", "Recent flows"),
+        l.t("流水（新的在前）", "Flows (newest first)"),
         u.flows.len()
     ))
     .id_salt(("uflows", u.user_id))
+    .default_open(open_flows)
     .show(ui, |ui| flows_grid(ui, &u.flows, &u.user_id.to_string(), l));
     open
 }

@@ -70,17 +70,7 @@ pub(crate) fn ui(app: &mut App, ui: &mut egui::Ui) {
                     });
                 });
             }
-            egui::Frame::group(ui.style()).show(ui, |ui| {
-                ui.vertical(|ui| {
-                    ui.weak(l.t("风险金额（未结差错）", "amount at risk (open findings)"));
-                    ui.label(
-                        egui::RichText::new(format_amount(o.amount_at_risk))
-                            .size(20.0)
-                            .strong()
-                            .color(widgets::severity_color(crate::recon::Severity::Critical)),
-                    );
-                });
-            });
+            at_risk_card(ui, &o, l);
         });
         ui.add_space(8.0);
         last_run(app, ui, &o);
@@ -91,6 +81,43 @@ pub(crate) fn ui(app: &mut App, ui: &mut egui::Ui) {
         });
         ui.add_space(8.0);
         findings_table(app, ui, &o);
+    });
+}
+
+/// The amount at risk: each bill and each account counted once (its
+/// largest open difference); file-level totals apart, never added in.
+fn at_risk_card(ui: &mut egui::Ui, o: &Overview, l: super::Lang) {
+    let r = &o.at_risk;
+    egui::Frame::group(ui.style()).show(ui, |ui| {
+        ui.vertical(|ui| {
+            ui.weak(l.t("风险金额（未结差错）", "amount at risk (open findings)"))
+                .on_hover_text(l.t(
+                    "每笔订单、每个账户只计一次（取其未结差错中最大的差额）；对账单整体的合计差异单列，不计入",
+                    "each bill and each account counted once (the largest difference among its open findings); statement-level totals are shown apart, not added in",
+                ));
+            ui.label(
+                egui::RichText::new(format_amount(o.amount_at_risk))
+                    .size(20.0)
+                    .strong()
+                    .color(widgets::severity_color(crate::recon::Severity::Critical)),
+            );
+            ui.weak(format!(
+                "{} {} {} · {} {} {}",
+                r.bill_count,
+                l.t("笔订单", "bills"),
+                format_amount(r.bills),
+                r.account_count,
+                l.t("个账户", "accounts"),
+                format_amount(r.accounts),
+            ));
+            if !r.file_level.is_zero() {
+                ui.weak(format!(
+                    "{}{}",
+                    l.t("另：对账单整体差异 ", "plus statement-level totals: "),
+                    format_amount(r.file_level)
+                ));
+            }
+        });
     });
 }
 
