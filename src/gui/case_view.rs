@@ -310,6 +310,24 @@ pub(crate) fn ui(app: &mut App, ui: &mut egui::Ui) {
         if ui.button(l.t("保存为 HTML", "Save as HTML")).clicked() {
             save = true;
         }
+        if ui
+            .button(l.t("选择位置…", "Choose where…"))
+            .on_hover_text(l.t("在文件对话框中选择保存位置", "choose the file in a dialog"))
+            .clicked()
+        {
+            let p = PathBuf::from(app.case.report_path.trim());
+            let dir = p.parent().map(Path::to_path_buf).unwrap_or_default();
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "case.html".into());
+            app.picker = Some(super::filepick::Picker::save_as(
+                super::filepick::Purpose::SaveReport,
+                dir,
+                name,
+                "html",
+            ));
+        }
     });
     if let Some(e) = &app.case.findings_error {
         ui.colored_label(

@@ -14,6 +14,15 @@ pub(crate) enum Purpose {
     Statement,
     /// Where to write an export.
     SaveCsv,
+    /// Where to save a case report (HTML).
+    SaveReport,
+}
+
+impl Purpose {
+    /// Whether the dialog chooses a file to write (it need not exist).
+    fn saves(self) -> bool {
+        matches!(self, Self::SaveCsv | Self::SaveReport)
+    }
 }
 
 /// The open dialog.
@@ -44,7 +53,12 @@ impl Picker {
 
     /// A dialog to choose where to save a CSV.
     pub(crate) fn save(dir: PathBuf, name: String) -> Self {
-        let mut p = Self::open(Purpose::SaveCsv, dir, &["csv"]);
+        Self::save_as(Purpose::SaveCsv, dir, name, "csv")
+    }
+
+    /// A dialog to choose where to save a file of extension `ext`.
+    pub(crate) fn save_as(purpose: Purpose, dir: PathBuf, name: String, ext: &str) -> Self {
+        let mut p = Self::open(purpose, dir, &[ext]);
         p.name = name;
         p
     }
@@ -95,6 +109,7 @@ pub(crate) fn show(app: &mut App, ctx: &egui::Context) {
         Purpose::SqliteFile => l.t("选择 SQLite 数据库文件", "Choose a SQLite database file"),
         Purpose::Statement => l.t("选择对账单文件", "Choose a statement file"),
         Purpose::SaveCsv => l.t("保存 CSV 到…", "Save the CSV as…"),
+        Purpose::SaveReport => l.t("保存客诉报告到…", "Save the case report as…"),
     };
     let mut chosen: Option<PathBuf> = None;
     let mut cancel = false;
@@ -145,7 +160,7 @@ pub(crate) fn show(app: &mut App, ctx: &egui::Context) {
         });
         ui.horizontal(|ui| {
             let ok = match p.purpose {
-                Purpose::SaveCsv => l.t("保存", "Save"),
+                Purpose::SaveCsv | Purpose::SaveReport => l.t("保存", "Save"),
                 _ => l.t("打开", "Open"),
             };
             if ui.button(ok).clicked() && !p.name.trim().is_empty() {
@@ -166,7 +181,7 @@ pub(crate) fn show(app: &mut App, ctx: &egui::Context) {
     }
     let purpose = p.purpose;
     if let Some(path) = chosen {
-        if purpose != Purpose::SaveCsv && !path.is_file() {
+        if !purpose.saves() && !path.is_file() {
             p.error = Some(format!(
                 "{} {}",
                 path.display(),
@@ -179,6 +194,7 @@ pub(crate) fn show(app: &mut App, ctx: &egui::Context) {
             Purpose::SqliteFile => super::connect::picked_file(app, path),
             Purpose::Statement => super::reconcile_view::picked_file(app, path),
             Purpose::SaveCsv => super::export_view::picked_file(app, path),
+            Purpose::SaveReport => super::case_view::picked_report(app, path),
         }
     } else if cancel {
         app.picker = None;
@@ -191,7 +207,7 @@ pub(crate) fn show(app: &mut App, ctx: &egui::Context) {
                 "没有选择文件，对账单列表未改变。",
                 "No file chosen; the statement list is unchanged.",
             ),
-            Purpose::SaveCsv => l.t(
+            Purpose::SaveCsv | Purpose::SaveReport => l.t(
                 "没有选择文件，保存位置未改变。",
                 "No file chosen; the target file is unchanged.",
             ),

@@ -157,6 +157,14 @@ fn the_report_is_copied_and_saved_in_the_chosen_language() {
         "{html}"
     );
     assert!(html.contains("经过（按时间）"));
+    // Through the file dialog: the path typed there is where the report goes.
+    let picked = c._dir.path().join("picked.html");
+    c.click("选择位置…");
+    assert!(c.has("保存客诉报告到…"));
+    c.type_into("文件", &picked.display().to_string());
+    c.click("保存");
+    assert!(c.banner().contains("报告已保存"), "{}", c.banner());
+    assert!(std::fs::read_to_string(&picked).unwrap().contains(&bill));
 }
 
 #[test]
