@@ -6,7 +6,7 @@ use super::finding::{Finding, Kind};
 use crate::db::{Arg, Db, DbError};
 use crate::money::format_amount;
 use crate::statement::hfb::GatewayStatus;
-use crate::statement::{EntryKind, Format, ImportReport, StatementError, read_statement};
+use crate::statement::{EntryKind, Format, ImportReport, StatementError};
 use chrono::{Duration, NaiveDate, NaiveDateTime};
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -67,6 +67,10 @@ pub struct FileSummary {
     pub business_period: Option<(NaiveDate, NaiveDate)>,
     /// What kind of bill it is, in words, when the reader can tell.
     pub layout: Option<String>,
+    /// The total paid on its rows, as exact decimal text (`None`: unreadable).
+    pub amount: Option<String>,
+    /// The total refunded on its rows (positive), as exact decimal text.
+    pub refund_amount: Option<String>,
 }
 
 impl FileSummary {
@@ -540,19 +544,28 @@ pub(super) fn read_parsed(
     let period = (from.date(), (to - Duration::seconds(1)).date());
     let mut covered: Vec<(NaiveDate, NaiveDate)> = Vec::new();
     let t0 = std::time::Instant::now();
+    // Progress: the bytes read, counted across the files in order (each
+    // file's size as found now; the run splits the count per file).
+    let mut offset = 0u64;
     for input in files {
         if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
             return Err(MatchError::Cancelled);
         }
+        let size = std::fs::metadata(&input.path).map_or(0, |m| m.len());
+        let start = offset;
+        offset = offset.saturating_add(size);
+        progress("statement", start);
         let name = input
             .path
             .file_name()
             .map(|f| f.to_string_lossy().into_owned())
             .unwrap_or_default();
         let before = (stmt.len(), big.len());
-        let report = match read_file(input, keys, &mut stmt, &mut big, cancel) {
+        let on_bytes = &mut |b: u64| progress("statement", start + b.min(size));
+        let report = match read_file(input, keys, &mut stmt, &mut big, cancel, on_bytes) {
             Ok(r) => r,
             Err(MatchError::Statement(e)) => {
+                progress("statement", offset);
                 stmt.truncate(before.0);
                 big.truncate(before.1);
                 let (zh, why) = (unreadable_zh(&e), e.to_string());
@@ -570,12 +583,14 @@ pub(super) fn read_parsed(
                     refused_zh: Some(zh),
                     business_period: None,
                     layout: None,
+                    amount: None,
+                    refund_amount: None,
                 });
                 continue;
             }
             Err(e) => return Err(e),
         };
-        progress("statement", report.entries);
+        progress("statement", offset);
         let bill_period = report.business_period();
         let verdict = judge(&report, bill_period, period);
         match &verdict {
@@ -640,6 +655,8 @@ pub(super) fn read_parsed(
             refused_zh,
             business_period: bill_period,
             layout: report.layout.clone(),
+            amount: Some(format_amount(report.computed.amount)),
+            refund_amount: Some(format_amount(report.computed.refund_amount)),
         });
     }
     out.coverage = coverage(period, &covered);
@@ -658,7 +675,9 @@ fn read_file(
     stmt: &mut Vec<StmtRec>,
     big: &mut Vec<Decimal>,
     cancel: Option<&std::sync::atomic::AtomicBool>,
+    on_bytes: &mut dyn FnMut(u64),
 ) -> Result<ImportReport, MatchError> {
+    use crate::statement::read::read_statement_with_progress;
     let before = (stmt.len(), big.len());
     if input.format == Format::Hfb {
         let fast = crate::statement::hfb::read_fast(
@@ -668,6 +687,7 @@ fn read_file(
                 push_rec(stmt, big, key, false, e.status, e.amount, Some(e.paid_at));
             },
             cancel,
+            on_bytes,
         )?;
         if let Some(r) = fast {
             return Ok(r);
@@ -681,15 +701,25 @@ fn read_file(
     }
     if !input.format.has_trades() {
         // Read and footer-checked only: its rows are never matched.
-        return Ok(read_statement(&input.path, &input.format, |_| {})?);
+        return Ok(read_statement_with_progress(
+            &input.path,
+            &input.format,
+            |_| {},
+            on_bytes,
+        )?);
     }
-    Ok(read_statement(&input.path, &input.format, |e| {
-        let key = keys.key(&e.agent_bill_no);
-        let refund = e.kind == EntryKind::Refund;
-        // A refund line is placed by its refund time: the day it belongs to.
-        let at = if refund { e.booked_at() } else { e.paid_at };
-        push_rec(stmt, big, key, refund, e.status, e.amount, at);
-    })?)
+    Ok(read_statement_with_progress(
+        &input.path,
+        &input.format,
+        |e| {
+            let key = keys.key(&e.agent_bill_no);
+            let refund = e.kind == EntryKind::Refund;
+            // A refund line is placed by its refund time: the day it belongs to.
+            let at = if refund { e.booked_at() } else { e.paid_at };
+            push_rec(stmt, big, key, refund, e.status, e.amount, at);
+        },
+        on_bytes,
+    )?)
 }
 
 /// What a run does with one file.

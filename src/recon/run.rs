@@ -128,6 +128,9 @@ pub struct RunOutput {
     pub amount_at_risk: super::AtRisk,
     /// Statement orders, flows in period, matched.
     pub matching: Option<(u64, u64, u64)>,
+    /// The recharge flows of the period: their total, as exact decimal text
+    /// (the ledger's side of `matching`); `None` when no statement was matched.
+    pub flows_amount: Option<String>,
     /// Recharge flows of the period that no usable statement covered (a
     /// refused file's, a day without a statement): not checked, not missing.
     /// `None` when no statement was given.
@@ -153,13 +156,251 @@ impl RunOutput {
     }
 }
 
-/// Runs the checks and, with statements, the matching.
+/// A stage of a run, in the order a run goes through them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// Reading the database's schema and sizing the work.
+    Start,
+    /// The database checks (one scan of `trans_flow`, counted in rows).
+    Checks,
+    /// Reading a statement file (counted in bytes of the file).
+    Statement,
+    /// Reading the period's recharge flows for the matching (rows).
+    Flows,
+    /// Sorting and summing the findings.
+    Summary,
+}
+
+impl Stage {
+    /// The stage in Chinese.
+    pub fn name_zh(self) -> &'static str {
+        match self {
+            Self::Start => "准备",
+            Self::Checks => "数据库检查",
+            Self::Statement => "读取对账单",
+            Self::Flows => "读取本期流水并匹配",
+            Self::Summary => "汇总差错",
+        }
+    }
+
+    /// The stage in English.
+    pub fn name_en(self) -> &'static str {
+        match self {
+            Self::Start => "preparing",
+            Self::Checks => "database checks",
+            Self::Statement => "reading the statement",
+            Self::Flows => "reading the period's flows and matching",
+            Self::Summary => "summing up the findings",
+        }
+    }
+
+    /// The legacy word of the `&str` progress callback ([`reconcile`]).
+    pub fn word(self) -> &'static str {
+        match self {
+            Self::Start => "start",
+            Self::Checks => "checks",
+            Self::Statement => "statement",
+            Self::Flows => "flows",
+            Self::Summary => "summary",
+        }
+    }
+}
+
+/// What [`Progress::done`] counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unit {
+    /// Table rows.
+    Rows,
+    /// Bytes of a file.
+    Bytes,
+}
+
+/// Where a run is: reported by [`reconcile_with_progress`] as it moves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Progress {
+    /// The stage.
+    pub stage: Stage,
+    /// What is being read: a statement file's name or a table's.
+    pub item: String,
+    /// For a statement file: its place among the run's files (1-based) and
+    /// their number.
+    pub file: Option<(usize, usize)>,
+    /// How much of `item` was read.
+    pub done: u64,
+    /// How much there is, when known (a file's size; a table's row count
+    /// only when the database can estimate it — then `total_estimated`).
+    pub total: Option<u64>,
+    /// Whether `total` is the database's estimate rather than a count.
+    pub total_estimated: bool,
+    /// What `done` and `total` count.
+    pub unit: Unit,
+}
+
+impl Progress {
+    /// Percent done (0–100), when the total is known; an estimate never
+    /// shows more than 99 before the stage ends.
+    pub fn percent(&self) -> Option<u64> {
+        let total = self.total.filter(|t| *t > 0)?;
+        let p = self.done.min(total).saturating_mul(100) / total;
+        Some(if self.total_estimated { p.min(99) } else { p })
+    }
+}
+
+/// Turns the engine's internal `(word, count)` reports into [`Progress`]:
+/// statement bytes arrive counted across the run's files in order
+/// ([`matching::read_statements`]) and are split per file here; a stage
+/// never goes back to an earlier one (the checks may still report while
+/// the statements are read).
+struct Tracker<'a> {
+    sink: &'a mut dyn FnMut(&Progress),
+    /// Each statement file's name and size.
+    files: Vec<(String, u64)>,
+    /// `trans_flow`'s row count as the database estimates it.
+    rows_estimate: Option<u64>,
+    stage: Stage,
+}
+
+impl Tracker<'_> {
+    fn emit(&mut self, p: &Progress) {
+        if p.stage < self.stage {
+            return;
+        }
+        self.stage = p.stage;
+        (self.sink)(p);
+    }
+
+    fn stage(&mut self, stage: Stage) {
+        self.emit(&Progress {
+            stage,
+            item: String::new(),
+            file: None,
+            done: 0,
+            total: None,
+            total_estimated: false,
+            unit: Unit::Rows,
+        });
+    }
+
+    fn rows(&mut self, stage: Stage, done: u64, total: Option<u64>) {
+        self.emit(&Progress {
+            stage,
+            item: "trans_flow".into(),
+            file: None,
+            done,
+            total: total.map(|t| t.max(done)),
+            total_estimated: total.is_some(),
+            unit: Unit::Rows,
+        });
+    }
+
+    /// `bytes` read so far across all the statement files, in order.
+    fn statement_bytes(&mut self, bytes: u64) {
+        let n = self.files.len();
+        let mut offset = 0u64;
+        for (i, (name, size)) in self.files.iter().enumerate() {
+            // A file's end is its own (the next one starts after it).
+            if bytes <= offset.saturating_add(*size) || i + 1 == n {
+                let p = Progress {
+                    stage: Stage::Statement,
+                    item: name.clone(),
+                    file: Some((i + 1, n)),
+                    done: bytes.saturating_sub(offset).min(*size),
+                    total: Some(*size),
+                    total_estimated: false,
+                    unit: Unit::Bytes,
+                };
+                self.emit(&p);
+                return;
+            }
+            offset = offset.saturating_add(*size);
+        }
+    }
+
+    /// Every statement file read to its end (each one told, in order: the
+    /// reports relayed from another thread may have missed a file's end).
+    fn statements_done(&mut self) {
+        let mut end = 0u64;
+        for i in 0..self.files.len() {
+            end = end.saturating_add(self.files[i].1);
+            self.statement_bytes(end);
+        }
+    }
+
+    fn legacy(&mut self, word: &str, n: u64) {
+        match word {
+            "checks" => self.rows(Stage::Checks, n, self.rows_estimate),
+            "statement" => self.statement_bytes(n),
+            "flows" => self.rows(Stage::Flows, n, None),
+            _ => {}
+        }
+    }
+}
+
+/// `trans_flow`'s size as the database estimates it without counting
+/// (SQLite: the largest rowid; PostgreSQL: the planner's statistics;
+/// MySQL: `information_schema`), for the checks' percent; `None` when it
+/// cannot tell.
+async fn estimate_rows(db: &Db) -> Option<u64> {
+    let sql = match db.backend() {
+        crate::db::Backend::Sqlite => "SELECT max(rowid) FROM trans_flow",
+        crate::db::Backend::Postgres => {
+            "SELECT reltuples::bigint FROM pg_class WHERE oid = to_regclass('trans_flow')"
+        }
+        crate::db::Backend::MySql => {
+            "SELECT CAST(table_rows AS SIGNED) FROM information_schema.tables \
+             WHERE table_schema = DATABASE() AND table_name = 'trans_flow'"
+        }
+    };
+    let row = db.fetch_optional(sql, &[]).await.ok()??;
+    row.opt_i64(0)
+        .ok()?
+        .and_then(|n| u64::try_from(n).ok())
+        .filter(|n| *n > 0)
+}
+
+/// The file's name and size, for progress.
+fn file_size(input: &StatementInput) -> (String, u64) {
+    let name = input
+        .path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let size = std::fs::metadata(&input.path).map_or(0, |m| m.len());
+    (name, size)
+}
+
+/// Runs the checks and, with statements, the matching; `progress` gets each
+/// stage's name and count (the older form of [`reconcile_with_progress`]).
 pub async fn reconcile(
     db: &Db,
     opts: &RunOptions,
     cancel: &AtomicBool,
     progress: &mut dyn FnMut(&str, u64),
 ) -> RunOutput {
+    reconcile_with_progress(db, opts, cancel, &mut |p: &Progress| {
+        progress(p.stage.word(), p.done);
+    })
+    .await
+}
+
+/// Runs the checks and, with statements, the matching, reporting where it
+/// is as it moves: the stages in order, the rows of each table scan and
+/// the bytes of each statement file read (with their size).
+pub async fn reconcile_with_progress(
+    db: &Db,
+    opts: &RunOptions,
+    cancel: &AtomicBool,
+    progress: &mut dyn FnMut(&Progress),
+) -> RunOutput {
+    let mut tracker = Tracker {
+        sink: progress,
+        files: opts.statements.iter().map(file_size).collect(),
+        rows_estimate: None,
+        stage: Stage::Start,
+    };
+    tracker.stage(Stage::Start);
     let started = std::time::Instant::now();
     let mut out = RunOutput {
         status: RunStatus::Ok,
@@ -176,10 +417,12 @@ pub async fn reconcile(
         amount_by_kind: BTreeMap::new(),
         amount_at_risk: super::AtRisk::default(),
         matching: None,
+        flows_amount: None,
         unverified: None,
         cleared_by_neighbour: 0,
     };
-    let r = run_inner(db, opts, cancel, progress, &mut out).await;
+    let r = run_inner(db, opts, cancel, &mut tracker, &mut out).await;
+    tracker.stage(Stage::Summary);
     if let Err(e) = r {
         out.status = if matches!(e, MatchError::Cancelled) {
             RunStatus::Cancelled
@@ -219,10 +462,13 @@ async fn run_inner(
     db: &Db,
     opts: &RunOptions,
     cancel: &AtomicBool,
-    progress: &mut dyn FnMut(&str, u64),
+    tracker: &mut Tracker<'_>,
     out: &mut RunOutput,
 ) -> Result<(), MatchError> {
     let schema = schema::discover(db).await?;
+    if schema.has_table("trans_flow") {
+        tracker.rows_estimate = estimate_rows(db).await;
+    }
     if !schema.has_table("trans_flow") && !schema.has_table("notify_log") {
         return Err(MatchError::Db(DbError::Schema(format!(
             "{} has neither trans_flow nor notify_log: it is not a payment database of SPEC §3",
@@ -263,7 +509,7 @@ async fn run_inner(
         // Otherwise on the servers the checks are the server's work: meanwhile
         // the client reads the statements (on a blocking thread) and then the
         // period's flows, and merges them (2 cores: it would otherwise wait).
-        return server_checks_and_matching(db, &schema, &scope, opts, p, cancel, progress, out)
+        return server_checks_and_matching(db, &schema, &scope, opts, p, cancel, tracker, out)
             .await;
     }
     let job = match opts.period {
@@ -283,10 +529,13 @@ async fn run_inner(
         }
         _ => None,
     };
-    progress("checks", 0);
+    tracker.legacy("checks", 0);
     let t0 = std::time::Instant::now();
     let (c, matched) =
-        checks::run_checks_matching(db, &schema, &scope, job, cancel, progress).await?;
+        checks::run_checks_matching(db, &schema, &scope, job, cancel, &mut |w, n| {
+            tracker.legacy(w, n);
+        })
+        .await?;
     checks::stage_time("all checks", t0);
     out.findings.extend(c.findings);
     out.skipped.extend(c.skipped);
@@ -314,10 +563,8 @@ async fn run_inner(
         }
         let early = match matched {
             Some(super::scan::Matched::Done(m)) => {
-                for f in &m.files {
-                    progress("statement", f.entries);
-                }
-                progress("flows", m.flows_in_period);
+                tracker.statements_done();
+                tracker.legacy("flows", m.flows_in_period);
                 return take_matching(db, period, out, m).await;
             }
             Some(super::scan::Matched::Again(read)) => Some(read),
@@ -325,17 +572,19 @@ async fn run_inner(
         };
         let read = match early {
             Some(r) => {
-                for n in r.entries() {
-                    progress("statement", n);
-                }
+                tracker.statements_done();
                 r
             }
-            None => matching::read_statements(
-                &opts.statements,
-                (period.start(), period.end(), opts.cross_day_window),
-                Some(cancel),
-                progress,
-            )?,
+            None => {
+                let r = matching::read_statements(
+                    &opts.statements,
+                    (period.start(), period.end(), opts.cross_day_window),
+                    Some(cancel),
+                    &mut |w, n| tracker.legacy(w, n),
+                )?;
+                tracker.statements_done();
+                r
+            }
         };
         let m = matching::match_read(
             db,
@@ -344,7 +593,7 @@ async fn run_inner(
             period.end(),
             opts.cross_day_window,
             cancel,
-            progress,
+            &mut |w, n| tracker.legacy(w, n),
         )
         .await?;
         take_matching(db, period, out, m).await?;
@@ -364,29 +613,41 @@ async fn server_checks_and_matching(
     opts: &RunOptions,
     period: Period,
     cancel: &AtomicBool,
-    progress: &mut dyn FnMut(&str, u64),
+    tracker: &mut Tracker<'_>,
     out: &mut RunOutput,
 ) -> Result<(), MatchError> {
     // Both halves report progress; they are polled on this one task, so the
     // calls never overlap.
-    let progress = std::cell::RefCell::new(progress);
-    let mut check_progress = |s: &str, n: u64| (*progress.borrow_mut())(s, n);
-    let mut match_progress = |s: &str, n: u64| (*progress.borrow_mut())(s, n);
+    let progress = std::cell::RefCell::new(tracker);
+    let mut check_progress = |s: &str, n: u64| progress.borrow_mut().legacy(s, n);
+    let mut match_progress = |s: &str, n: u64| progress.borrow_mut().legacy(s, n);
     let files = opts.statements.clone();
     let (from, to, window) = (period.start(), period.end(), opts.cross_day_window);
     let matching = async {
-        let read = tokio::task::spawn_blocking(move || {
-            matching::read_statements(&files, (from, to, window), None, &mut |_, _| {})
-        })
-        .await
-        .map_err(|e| {
+        // The file is read on a blocking thread: its bytes are relayed from
+        // there every 100 ms.
+        let bytes = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let b = std::sync::Arc::clone(&bytes);
+        let mut h = tokio::task::spawn_blocking(move || {
+            matching::read_statements(&files, (from, to, window), None, &mut |_, n| {
+                b.store(n, std::sync::atomic::Ordering::Relaxed);
+            })
+        });
+        let read = loop {
+            tokio::select! {
+                r = &mut h => break r,
+                () = tokio::time::sleep(std::time::Duration::from_millis(100)) => {
+                    match_progress("statement", bytes.load(std::sync::atomic::Ordering::Relaxed));
+                }
+            }
+        };
+        let read = read.map_err(|e| {
             MatchError::Db(DbError::State(format!(
                 "reading the statements stopped: {e}"
             )))
         })??;
-        for n in read.entries() {
-            match_progress("statement", n);
-        }
+        // Every file read to its end.
+        match_progress("statement", u64::MAX);
         matching::match_read(
             db,
             read,
@@ -486,6 +747,7 @@ async fn take_matching(
     out.unverified = Some(unverified);
     out.cleared_by_neighbour = m.cleared_by_neighbour;
     out.matching = Some((m.statement_orders, m.flows_in_period, m.matched));
+    out.flows_amount = Some(format_amount(m.flows_in_period_amount));
     out.findings.extend(m.findings);
     out.files = m.files;
     Ok(())

@@ -57,8 +57,9 @@ fn col(t: &Table, name: &str) -> Option<usize> {
 pub(crate) fn read(
     path: &Path,
     on_entry: &mut dyn FnMut(Entry),
+    on_bytes: &mut dyn FnMut(u64),
 ) -> Result<ImportReport, StatementError> {
-    let mut t = Table::open(path, Decode::Auto, Comments::Capture)?;
+    let mut t = Table::open(path, Decode::Auto, Comments::Capture, on_bytes)?;
     let Some(header_line) = t.next()? else {
         return Err(t.no_header());
     };

@@ -39,8 +39,14 @@ pub(crate) fn read(
     path: &Path,
     m: &GenericMapping,
     on_entry: &mut dyn FnMut(Entry),
+    on_bytes: &mut dyn FnMut(u64),
 ) -> Result<ImportReport, StatementError> {
-    let mut t = Table::open(path, Decode::from_encoding(m.encoding), Comments::Skip)?;
+    let mut t = Table::open(
+        path,
+        Decode::from_encoding(m.encoding),
+        Comments::Skip,
+        on_bytes,
+    )?;
     let Some(header_line) = t.next()? else {
         return Err(t.no_header());
     };

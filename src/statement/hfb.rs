@@ -103,8 +103,9 @@ const THIS: (&str, &str) = ("hfb", "an hfb statement");
 pub(crate) fn read(
     path: &Path,
     on_entry: &mut dyn FnMut(Entry),
+    on_bytes: &mut dyn FnMut(u64),
 ) -> Result<ImportReport, StatementError> {
-    let mut t = Table::open(path, Decode::Utf8, Comments::Keep)?;
+    let mut t = Table::open(path, Decode::Utf8, Comments::Keep, on_bytes)?;
     let Some(header_line) = t.next()? else {
         return Err(t.no_header());
     };
@@ -269,6 +270,7 @@ pub(crate) fn read_fast(
     path: &Path,
     on_entry: &mut dyn FnMut(&EntryRef<'_>),
     cancel: Option<&std::sync::atomic::AtomicBool>,
+    on_bytes: &mut dyn FnMut(u64),
 ) -> Result<Option<ImportReport>, StatementError> {
     use std::io::BufRead as _;
     let io_err = |source| StatementError::Io {
@@ -295,11 +297,18 @@ pub(crate) fn read_fast(
     let mut physical = 0u64;
     let mut header_seen = false;
     let cols = [0, 1, 2, 3, 4, 5];
+    // Bytes read, told to `on_bytes` every 256 KiB and at the end.
+    let (mut consumed, mut reported) = (0u64, 0u64);
     loop {
         buf.clear();
         let n = rdr.read_until(b'\n', &mut buf).map_err(io_err)?;
         if n == 0 {
             break;
+        }
+        consumed += n as u64;
+        if consumed >= reported + (256 << 10) {
+            reported = consumed;
+            on_bytes(consumed);
         }
         physical += 1;
         if n > FAST_MAX_LINE {
@@ -357,6 +366,9 @@ pub(crate) fn read_fast(
     }
     if !header_seen {
         return Ok(None);
+    }
+    if consumed != reported {
+        on_bytes(consumed);
     }
     Ok(Some(report))
 }
@@ -622,7 +634,7 @@ mod tests {
         for text in &simple {
             std::fs::write(&p, text).unwrap();
             let mut fast = Vec::new();
-            let r = read_fast(&p, &mut |e| fast.push(e.to_entry()), None)
+            let r = read_fast(&p, &mut |e| fast.push(e.to_entry()), None, &mut |_| {})
                 .unwrap()
                 .unwrap_or_else(|| panic!("not fast: {text:?}"));
             let (slow_r, slow) = read_all(&p, &Format::Hfb).unwrap();
@@ -644,7 +656,7 @@ mod tests {
         ];
         for text in &handed_over {
             std::fs::write(&p, text).unwrap();
-            let r = read_fast(&p, &mut |_| {}, None).unwrap();
+            let r = read_fast(&p, &mut |_| {}, None, &mut |_| {}).unwrap();
             assert!(r.is_none(), "{text:?}");
         }
         std::fs::write(
@@ -652,6 +664,10 @@ mod tests {
             [h.as_bytes(), b"A,\xff,1,0,SUCCESS,2026-11-20 10:00:00\n"].concat(),
         )
         .unwrap();
-        assert!(read_fast(&p, &mut |_| {}, None).unwrap().is_none());
+        assert!(
+            read_fast(&p, &mut |_| {}, None, &mut |_| {})
+                .unwrap()
+                .is_none()
+        );
     }
 }

@@ -632,15 +632,27 @@ fn encoding_hint(expected: &str, found: &str) -> &'static str {
 pub fn read_statement(
     path: &Path,
     format: &Format,
-    mut on_entry: impl FnMut(Entry),
+    on_entry: impl FnMut(Entry),
 ) -> Result<ImportReport, StatementError> {
+    read_statement_with_progress(path, format, on_entry, &mut |_| {})
+}
+
+/// [`read_statement`], telling `on_bytes` how many bytes of the file were
+/// read as it goes (every 256 KiB and at the end), for a progress bar.
+pub fn read_statement_with_progress(
+    path: &Path,
+    format: &Format,
+    mut on_entry: impl FnMut(Entry),
+    on_bytes: &mut dyn FnMut(u64),
+) -> Result<ImportReport, StatementError> {
+    let e = &mut on_entry;
     match format {
-        Format::Hfb => super::hfb::read(path, &mut on_entry),
-        Format::Wechat => super::wechat::read(path, &mut on_entry),
-        Format::Alipay => super::alipay::read(path, &mut on_entry),
-        Format::Generic(m) => super::generic::read(path, m, &mut on_entry),
-        Format::WechatFundflow => super::wechat_fundflow::read(path, &mut on_entry),
-        Format::AlipayAccountlog => super::alipay_accountlog::read(path, &mut on_entry),
+        Format::Hfb => super::hfb::read(path, e, on_bytes),
+        Format::Wechat => super::wechat::read(path, e, on_bytes),
+        Format::Alipay => super::alipay::read(path, e, on_bytes),
+        Format::Generic(m) => super::generic::read(path, m, e, on_bytes),
+        Format::WechatFundflow => super::wechat_fundflow::read(path, e, on_bytes),
+        Format::AlipayAccountlog => super::alipay_accountlog::read(path, e, on_bytes),
     }
 }
 
@@ -792,6 +804,8 @@ pub(crate) struct LineSource<R> {
     in_quotes: bool,
     content_lines: u64,
     problem: Option<Problem>,
+    /// Bytes of the file consumed so far (for progress).
+    consumed: u64,
 }
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
@@ -854,6 +868,7 @@ impl<R: BufRead> LineSource<R> {
             in_quotes: false,
             content_lines: 0,
             problem: None,
+            consumed: 0,
         }
     }
 
@@ -867,6 +882,7 @@ impl<R: BufRead> LineSource<R> {
             if n == 0 {
                 return Ok(false);
             }
+            self.consumed += n as u64;
             self.physical += 1;
             if n as u64 == MAX_LINE && self.raw.last() != Some(&b'\n') {
                 return Err(io::Error::new(
@@ -956,10 +972,16 @@ impl<R: BufRead> Read for LineSource<R> {
     }
 }
 
+/// How often, in bytes of the file, a [`Table`] reports how far it read.
+const REPORT_EVERY: u64 = 256 << 10;
+
 /// A statement's table: CSV records with their physical line numbers.
-pub(crate) struct Table {
+pub(crate) struct Table<'p> {
     path: PathBuf,
     rdr: csv::Reader<LineSource<BufReader<File>>>,
+    /// Told the bytes of the file read so far, every [`REPORT_EVERY`] and at the end.
+    on_bytes: &'p mut dyn FnMut(u64),
+    reported: u64,
     /// The current record, as read (use [`Table::get`] for cleaned fields).
     pub(crate) record: csv::StringRecord,
     /// The header's names, cleaned, once [`Table::take_header`] was called.
@@ -973,11 +995,14 @@ pub(crate) fn clean(s: &str) -> &str {
     t.strip_prefix('`').map_or(t, str::trim)
 }
 
-impl Table {
+impl<'p> Table<'p> {
+    /// Opens the file; `on_bytes` is told how many of its bytes were read
+    /// as the reading goes (progress).
     pub(crate) fn open(
         path: &Path,
         mode: Decode,
         comments: Comments,
+        on_bytes: &'p mut dyn FnMut(u64),
     ) -> Result<Self, StatementError> {
         let io = |source| StatementError::Io {
             path: path.to_owned(),
@@ -1013,6 +1038,8 @@ impl Table {
         Ok(Self {
             path: path.to_owned(),
             rdr,
+            on_bytes,
+            reported: 0,
             record: csv::StringRecord::new(),
             header: Vec::new(),
         })
@@ -1020,8 +1047,20 @@ impl Table {
 
     /// Reads the next record; returns its physical 1-based line.
     pub(crate) fn next(&mut self) -> Result<Option<u64>, StatementError> {
+        let consumed = self.rdr.get_ref().consumed;
+        if consumed >= self.reported + REPORT_EVERY {
+            self.reported = consumed;
+            (self.on_bytes)(consumed);
+        }
         match self.rdr.read_record(&mut self.record) {
-            Ok(false) => Ok(None),
+            Ok(false) => {
+                let consumed = self.rdr.get_ref().consumed;
+                if consumed != self.reported {
+                    self.reported = consumed;
+                    (self.on_bytes)(consumed);
+                }
+                Ok(None)
+            }
             Ok(true) => {
                 let byte = self.record.position().map_or(0, csv::Position::byte);
                 Ok(Some(self.rdr.get_mut().line_at(byte)))

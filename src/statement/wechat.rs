@@ -196,9 +196,10 @@ struct Columns {
 pub(crate) fn read(
     path: &Path,
     on_entry: &mut dyn FnMut(Entry),
+    on_bytes: &mut dyn FnMut(u64),
 ) -> Result<ImportReport, StatementError> {
     check_gateway_reply(path)?;
-    let mut t = Table::open(path, Decode::Utf8, Comments::Keep)?;
+    let mut t = Table::open(path, Decode::Utf8, Comments::Keep, on_bytes)?;
     let Some(header_line) = t.next()? else {
         return Err(t.no_header());
     };

@@ -63,9 +63,10 @@ fn col(t: &Table, name: &str) -> Option<usize> {
 pub(crate) fn read(
     path: &Path,
     on_entry: &mut dyn FnMut(Entry),
+    on_bytes: &mut dyn FnMut(u64),
 ) -> Result<ImportReport, StatementError> {
     super::wechat::check_gateway_reply(path)?;
-    let mut t = Table::open(path, Decode::Auto, Comments::Keep)?;
+    let mut t = Table::open(path, Decode::Auto, Comments::Keep, on_bytes)?;
     let Some(header_line) = t.next()? else {
         return Err(t.no_header());
     };

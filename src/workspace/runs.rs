@@ -75,6 +75,10 @@ pub struct RunRow {
     pub findings: u64,
     /// `{"total", "by_kind": {kind: n}, "by_severity": {severity: n}}`.
     pub counts: Value,
+    /// The folder its `findings.csv` and `summary.json` were written to;
+    /// `None` for runs recorded before payrecon kept it, or whose outputs
+    /// could not be written.
+    pub out_dir: Option<String>,
 }
 
 /// The stored word for a run status.
@@ -133,11 +137,12 @@ fn row_to_run(r: &SqliteRow) -> Result<RunRow> {
         reason: r.try_get("reason")?,
         findings: u64::try_from(r.try_get::<i64, _>("findings")?).unwrap_or(0),
         counts: parse_json(&r.try_get::<String, _>("counts")?)?,
+        out_dir: r.try_get("out_dir")?,
     })
 }
 
 const RUN_COLUMNS: &str = "id, operator, started_at, finished_at, database, period_from, \
-     period_to, params, status, reason, findings, counts";
+     period_to, params, status, reason, findings, counts, out_dir";
 
 impl Workspace {
     /// Records a run and returns its id, in one transaction: the run row;
@@ -218,6 +223,24 @@ impl Workspace {
         Ok(run_id)
     }
 
+    /// Stores where a run's outputs were written (once they are: a run is
+    /// recorded first, since its results folder is named after its id).
+    pub async fn set_run_out_dir(&self, run_id: i64, out_dir: &std::path::Path) -> Result<()> {
+        let dir = strip_passwords(&out_dir.display().to_string());
+        let (_guard, mut tx) = self.begin_write().await?;
+        let n = sqlx::query("UPDATE runs SET out_dir = ? WHERE id = ?")
+            .bind(&dir)
+            .bind(run_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if n == 0 {
+            return Err(WorkspaceError::NoSuchRun(run_id));
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// One run.
     pub async fn get_run(&self, run_id: i64) -> Result<RunRow> {
         let sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?");
@@ -231,13 +254,26 @@ impl Workspace {
 
     /// The latest runs, newest first, optionally of one database only.
     pub async fn list_runs(&self, database: Option<&str>, limit: u32) -> Result<Vec<RunRow>> {
+        self.list_runs_before(database, None, limit).await
+    }
+
+    /// [`Self::list_runs`] from before run `before_id` (exclusive), for
+    /// paging: pass the last id of the previous page.
+    pub async fn list_runs_before(
+        &self,
+        database: Option<&str>,
+        before_id: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<RunRow>> {
         let sql = format!(
             "SELECT {RUN_COLUMNS} FROM runs WHERE (? IS NULL OR database = ?) \
-             ORDER BY id DESC LIMIT ?"
+             AND (? IS NULL OR id < ?) ORDER BY id DESC LIMIT ?"
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(database)
             .bind(database)
+            .bind(before_id)
+            .bind(before_id)
             .bind(i64::from(limit))
             .fetch_all(&self.pool)
             .await?;

@@ -135,7 +135,7 @@ fn a_missing_table_is_said_in_place_not_loading_forever() {
 
 #[test]
 fn the_operator_is_asked_once_and_kept_in_the_workspace() {
-    let mut c = console(Lang::En, None);
+    let mut c = console_as(Lang::En, None, None);
     c.click("operator: not set");
     assert!(c.has("Who is working?"));
     c.type_into("Name", "王芳");
