@@ -165,7 +165,8 @@ struct ExportArgs {
     /// Flow type code (1 recharge … 8 withdraw).
     #[arg(long = "type")]
     trans_type: Option<i64>,
-    /// Order status (0–3 or 已支付 …), notify outcome, or idempotency status.
+    /// Order status (0–3 or 已支付 …), notify outcome, or idempotency status;
+    /// findings: open, acknowledged, resolved, accepted (comma-separated) or all.
     #[arg(long)]
     status: Option<String>,
     /// From (inclusive): YYYY-MM-DD or "YYYY-MM-DD HH:MM:SS", business time.
@@ -189,10 +190,28 @@ struct ExportArgs {
     /// Write a UTF-8 BOM so that Excel opens the file correctly.
     #[arg(long)]
     bom: bool,
+    /// Findings: only this kind (repeat for several; e.g. duplicate_credit).
+    #[arg(long)]
+    kind: Vec<String>,
+    /// Findings: only this severity (repeat for several).
+    #[arg(long, value_enum)]
+    severity: Vec<payrecon::recon::Severity>,
+    /// Findings: only at least this many days old.
+    #[arg(long)]
+    min_age_days: Option<i64>,
+    /// Findings: the queue grouped by bill or by user (rows of a group together, with a group column).
+    #[arg(long, value_enum)]
+    group_by: Option<payrecon::workspace::GroupBy>,
+    /// Findings: the order (severity, amount, age, kind, key).
+    #[arg(long, value_enum, default_value = "severity")]
+    sort: payrecon::workspace::QueueSort,
+    /// Findings: the order reversed.
+    #[arg(long)]
+    reverse: bool,
 }
 
 #[derive(clap::Args)]
-#[command(group(clap::ArgGroup::new("who").required(true).args(["bill", "user", "mobile", "name"])))]
+#[command(group(clap::ArgGroup::new("who").required(true).args(["bill", "user", "mobile", "name", "query"])))]
 struct CaseArgs {
     /// Payment database URL (opened read-only).
     #[arg(long, env = "PAYRECON_DATABASE_URL")]
@@ -209,9 +228,19 @@ struct CaseArgs {
     /// A name.
     #[arg(long)]
     name: Option<String>,
+    /// Whatever the agent was told, as typed in the console's search box:
+    /// `+86 138-1234-5678`, a bill number or its beginning, a user id, a name.
+    #[arg(long, value_name = "TEXT")]
+    query: Option<String>,
     /// JSON instead of text.
     #[arg(long)]
     json: bool,
+    /// Also save the case as a self-contained HTML report (timeline and verdict).
+    #[arg(long, value_name = "FILE")]
+    report: Option<PathBuf>,
+    /// The report's language: zh or en (default: the system locale's).
+    #[arg(long, value_name = "zh|en")]
+    lang: Option<String>,
 }
 
 #[derive(clap::Args)]
@@ -398,7 +427,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Simulate(a)) => cmd_simulate(*a).await,
         Some(Command::Reconcile(a)) => cmd_reconcile(*a, cli.workspace).await,
         Some(Command::Export(a)) => cmd_export(*a, cli.workspace).await,
-        Some(Command::Case(a)) => cmd_case(a).await,
+        Some(Command::Case(a)) => cmd_case(a, cli.workspace).await,
         Some(Command::Findings(c)) => cmd_findings(c, cli.workspace).await,
         Some(Command::Audit(c)) => cmd_audit(c, cli.workspace).await,
     }
@@ -654,10 +683,18 @@ async fn cmd_reconcile(a: ReconcileArgs, workspace: Option<PathBuf>) -> anyhow::
         });
     }
     let tty = std::io::stderr().is_terminal();
-    let mut progress = |stage: &str, n: u64| {
-        if tty {
-            eprint!("\r\x1b[2K{stage}: {n} rows");
+    // One line, rewritten in place: the stage, the file or table, how far
+    // (bytes of a statement, rows of a table) and the percent when the size
+    // is known; at most every 100 ms.
+    let mut shown = std::time::Instant::now();
+    let mut last_stage = None;
+    let mut progress = |p: &payrecon::recon::run::Progress| {
+        if !tty || (last_stage == Some(p.stage) && shown.elapsed().as_millis() < 100) {
+            return;
         }
+        shown = std::time::Instant::now();
+        last_stage = Some(p.stage);
+        eprint!("\r\x1b[2K{}", cli_progress_text(p));
     };
     let ws = open_workspace(workspace).await?;
     let params = serde_json::json!({
@@ -675,7 +712,7 @@ async fn cmd_reconcile(a: ReconcileArgs, workspace: Option<PathBuf>) -> anyhow::
         &ws,
         &opts,
         params,
-        &a.out,
+        &payrecon::ops::Outputs::Folder(a.out.clone()),
         a.bom,
         &cancel,
         &mut progress,
@@ -687,6 +724,7 @@ async fn cmd_reconcile(a: ReconcileArgs, workspace: Option<PathBuf>) -> anyhow::
     let payrecon::ops::Recorded {
         run_id,
         output: out,
+        ..
     } = recorded.context("the run could not be recorded")?;
     if out.status != RunStatus::Ok {
         anyhow::bail!(
@@ -760,6 +798,33 @@ async fn cmd_reconcile(a: ReconcileArgs, workspace: Option<PathBuf>) -> anyhow::
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// A reconcile progress line for the terminal: "reading the statement 1/2
+/// hfb.csv: 3145728 / 12582912 bytes (25%)".
+fn cli_progress_text(p: &payrecon::recon::run::Progress) -> String {
+    use payrecon::recon::run::Unit;
+    let mut t = p.stage.name_en().to_owned();
+    if let Some((i, n)) = p.file {
+        t.push_str(&format!(" {i}/{n}"));
+    }
+    if !p.item.is_empty() {
+        t.push_str(&format!(" {}", p.item));
+    }
+    let unit = match p.unit {
+        Unit::Bytes => "bytes",
+        Unit::Rows => "rows",
+    };
+    match p.total {
+        Some(total) if p.total_estimated => t.push_str(&format!(": {} of ~{total} {unit}", p.done)),
+        Some(total) => t.push_str(&format!(": {} / {total} {unit}", p.done)),
+        None if p.done > 0 => t.push_str(&format!(": {} {unit}", p.done)),
+        None => {}
+    }
+    if let Some(pc) = p.percent() {
+        t.push_str(&format!(" ({pc}%)"));
+    }
+    t
 }
 
 fn parse_time(flag: &str, v: &str) -> anyhow::Result<chrono::NaiveDateTime> {
@@ -934,49 +999,111 @@ async fn cmd_export(a: ExportArgs, workspace: Option<PathBuf>) -> anyhow::Result
     Ok(ExitCode::SUCCESS)
 }
 
-async fn cmd_case(a: CaseArgs) -> anyhow::Result<ExitCode> {
+async fn cmd_case(a: CaseArgs, workspace: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     use payrecon::case::{self, Query};
-    let q = match (&a.bill, a.user, &a.mobile, &a.name) {
-        (Some(b), _, _, _) => Query::Bill(b.clone()),
-        (_, Some(u), _, _) => Query::User(u),
-        (_, _, Some(m), _) => Query::Mobile(m.clone()),
-        (_, _, _, Some(n)) => Query::Name(n.clone()),
-        _ => anyhow::bail!("give --bill, --user, --mobile or --name"),
+    use payrecon::gui::Lang;
+    let lang = match &a.lang {
+        Some(w) => Lang::parse(w)
+            .ok_or_else(|| anyhow::anyhow!("--lang {w} is not a language: zh or en"))?,
+        None => Lang::from_env(),
+    };
+    let q = match (&a.bill, a.user, &a.mobile, &a.name, &a.query) {
+        (Some(b), ..) => Some(Query::Bill(b.clone())),
+        (_, Some(u), ..) => Some(Query::User(u)),
+        (_, _, Some(m), ..) => Some(Query::Mobile(m.clone())),
+        (_, _, _, Some(n), _) => Some(Query::Name(n.clone())),
+        (_, _, _, _, Some(_)) => None,
+        _ => anyhow::bail!("give --bill, --user, --mobile, --name or --query"),
     };
     let db = Db::connect(&a.db, &ConnectOptions::read_only()).await?;
-    let c = case::lookup(&db, &q).await?;
+    let mut c = match (&q, &a.query) {
+        (Some(q), _) => case::lookup(&db, q).await?,
+        (None, Some(text)) => case::search(&db, text).await?,
+        (None, None) => anyhow::bail!("give --bill, --user, --mobile, --name or --query"),
+    };
+    // The findings open on this bill or user, from the workspace when there
+    // is one (a case never creates a workspace).
+    let ws_path = workspace.unwrap_or_else(payrecon::workspace::Workspace::default_path);
+    if ws_path.exists() {
+        let ws = payrecon::workspace::Workspace::open(&ws_path).await?;
+        let f = ws
+            .case_findings(&db.redacted_url(), &c.bills(), &c.user_ids())
+            .await?;
+        c.attach_findings(&f);
+    }
     if a.json {
         println!("{}", serde_json::to_string_pretty(&c)?);
     } else {
         print!("{}", case::render(&c));
     }
-    let found = !c.users.is_empty()
-        || c.bill
-            .as_ref()
-            .is_some_and(|b| b.verdict != case::Verdict::NotFound);
-    Ok(if !found {
-        ExitCode::from(1)
-    } else {
+    if let Some(path) = &a.report {
+        case::save_report_html(path, &c, lang, db.now())
+            .map_err(|e| anyhow::anyhow!("cannot write the report {}: {e}", path.display()))?;
+        eprintln!("report: {}", path.display());
+    }
+    Ok(if c.found() {
         ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
     })
 }
 
-/// `export --view findings`: the workspace's findings for this database.
+/// `export --view findings`: the workspace's findings queue for this
+/// database, with the queue's filters (kind, severity, status, age, one bill
+/// or user), order and grouping.
 async fn export_findings(a: &ExportArgs, workspace: Option<PathBuf>) -> anyhow::Result<ExitCode> {
-    use payrecon::workspace::Status;
+    use payrecon::recon::Kind;
+    use payrecon::workspace::{FindingFilter, GroupBy, GroupKey, QueueOrder, Status};
     let ws = open_workspace(workspace).await?;
     let database = payrecon::db::DbUrl::parse(&a.db)?.redacted();
-    let statuses = match a.status.as_deref() {
-        None => Vec::new(),
-        Some(w) => vec![Status::parse(w).ok_or_else(|| {
-            anyhow::anyhow!(
-                "--status {w} is not a finding status: open, acknowledged, resolved or accepted"
-            )
-        })?],
+    // --status open,acknowledged (or repeated words); "all" or nothing: every status.
+    let statuses = match a.status.as_deref().map(str::trim) {
+        None | Some("all") | Some("") => Vec::new(),
+        Some(words) => words
+            .split(',')
+            .map(|w| {
+                Status::parse(w.trim()).ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "--status {w} is not a finding status: open, acknowledged, resolved, accepted or all"
+                    )
+                })
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?,
     };
-    let n =
-        payrecon::ops::export_findings(&ws, &database, statuses, a.key.as_deref(), &a.out, a.bom)
-            .await?;
-    println!("exported {n} findings of {database} to {}", a.out.display());
+    let kinds = a
+        .kind
+        .iter()
+        .map(|k| Kind::parse(k).ok_or_else(|| anyhow::anyhow!("--kind {k} is not a finding kind")))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let filter = FindingFilter {
+        database: Some(database.clone()),
+        kinds,
+        severities: a.severity.clone(),
+        statuses,
+        min_age_days: a.min_age_days,
+        user_id: a.user,
+        // --key: the findings of one bill (or of one key that has no bill).
+        group: a.key.clone().map(|key| GroupKey {
+            by: GroupBy::Bill,
+            key,
+        }),
+        ..FindingFilter::default()
+    };
+    let order = QueueOrder {
+        by: a.sort,
+        reverse: a.reverse,
+    };
+    let operator = ws.operator_or_env().await?;
+    let done = payrecon::export::findings::write_queue(
+        &ws, &filter, order, a.group_by, &a.out, a.bom, &operator,
+    )
+    .await?;
+    println!(
+        "exported {} findings of {database} to {} (amount at risk {}, file-level totals apart {})",
+        done.rows,
+        a.out.display(),
+        payrecon::money::format_amount(done.at_risk.total),
+        payrecon::money::format_amount(done.at_risk.file_level),
+    );
     Ok(ExitCode::SUCCESS)
 }

@@ -7,7 +7,7 @@ use crate::export::CsvFile;
 use crate::recon::run::Progress;
 use crate::recon::{self, Kind, Period, RunOptions, RunOutput, RunStatus};
 use crate::views::{self, Filter, View};
-use crate::workspace::{self, FindingFilter, RunRecord, Status, Workspace, WorkspaceError};
+use crate::workspace::{self, RunRecord, Workspace, WorkspaceError};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -36,6 +36,9 @@ pub enum OpsError {
         /// The table.
         table: &'static str,
     },
+    /// An export of the findings queue failed.
+    #[error(transparent)]
+    Findings(#[from] crate::export::findings::FindingsExportError),
     /// Stopped by the user; nothing was left under the target name.
     #[error("cancelled; no file was written")]
     Cancelled,
@@ -316,59 +319,4 @@ pub async fn export_view(
     )
     .await?;
     Ok(rows)
-}
-
-/// Exports the workspace's findings for one database (password-free URL) to
-/// CSV: the `findings.csv` columns plus id, status, first detection and age;
-/// `statuses` empty means all; `key` keeps one business key. Audited.
-pub async fn export_findings(
-    ws: &Workspace,
-    database: &str,
-    statuses: Vec<Status>,
-    key: Option<&str>,
-    out: &Path,
-    bom: bool,
-) -> Result<u64, OpsError> {
-    let rows = ws
-        .list_findings(&FindingFilter {
-            database: Some(database.to_owned()),
-            statuses: statuses.clone(),
-            ..FindingFilter::default()
-        })
-        .await?;
-    let mut header: Vec<&str> = recon::run::FINDINGS_HEADER.to_vec();
-    header.extend(["id", "status", "first_detected", "age_days"]);
-    let write_err = |source| OpsError::Write {
-        path: out.to_path_buf(),
-        source,
-    };
-    let mut file = CsvFile::create(out, &header, bom).map_err(write_err)?;
-    for r in rows.iter().filter(|r| key.is_none_or(|k| r.key == k)) {
-        let mut cells = recon::run::finding_cells(&r.finding());
-        cells.extend([
-            r.id.to_string(),
-            r.status.as_str().to_owned(),
-            r.first_seen_at.format("%Y-%m-%d %H:%M:%S").to_string(),
-            r.age_days.to_string(),
-        ]);
-        if let Err(e) = file.row(cells) {
-            file.abandon();
-            return Err(write_err(e));
-        }
-    }
-    let n = file.finish().map_err(write_err)?;
-    ws.append_audit(
-        &ws.operator_or_env().await?,
-        "export",
-        &serde_json::json!({
-            "database": database,
-            "view": "findings",
-            "status": statuses.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
-            "key": key,
-            "out": out.display().to_string(),
-            "rows": n,
-        }),
-    )
-    .await?;
-    Ok(n)
 }

@@ -51,7 +51,9 @@ pub struct KindCount {
     pub kind: Kind,
     /// How many are open or acknowledged.
     pub count: u64,
-    /// Σ |difference| (exact).
+    /// Σ |difference| of this kind (exact). A bill with findings of several
+    /// kinds is in each kind's sum: these do not add up to the amount at
+    /// risk, which counts each bill once.
     pub amount: Decimal,
 }
 
@@ -72,8 +74,13 @@ pub struct Overview {
     pub by_kind: Vec<KindCount>,
     /// Open findings per severity.
     pub by_severity: BTreeMap<Severity, u64>,
-    /// Σ |difference| of the open findings (exact).
+    /// The amount at risk: the open and acknowledged findings that the
+    /// latest run still produced, each bill and each account counted once
+    /// (its largest difference), file-level totals apart — `at_risk.total`,
+    /// the same figure as `summary.json` and the findings queue.
     pub amount_at_risk: Decimal,
+    /// Its breakdown: bills, accounts, file-level totals (not in the total).
+    pub at_risk: crate::recon::AtRisk,
     /// The latest run on this database.
     pub last_run: Option<RunRow>,
 }
@@ -143,15 +150,14 @@ pub async fn overview(db: &Db, ws: &Workspace) -> Result<Overview, StatsError> {
         .await?;
     let mut per_kind: BTreeMap<Kind, (u64, Decimal)> = BTreeMap::new();
     let mut by_severity = BTreeMap::new();
-    let mut amount_at_risk = Decimal::ZERO;
     for f in open.iter().filter(|f| !f.is_absent()) {
         let e = per_kind.entry(f.kind).or_default();
         e.0 += 1;
-        let d = f.difference.unwrap_or_default().abs();
-        e.1 += d;
-        amount_at_risk += d;
+        e.1 += f.difference.unwrap_or_default().abs();
         *by_severity.entry(f.severity).or_insert(0) += 1;
     }
+    // Each bill and account once, by the same counter as summary.json.
+    let at_risk = ws.at_risk(&database).await?;
     let by_kind = Kind::ALL
         .iter()
         .filter_map(|k| {
@@ -171,7 +177,8 @@ pub async fn overview(db: &Db, ws: &Workspace) -> Result<Overview, StatsError> {
         bills,
         by_kind,
         by_severity,
-        amount_at_risk,
+        amount_at_risk: at_risk.total,
+        at_risk,
         last_run,
     })
 }

@@ -356,7 +356,7 @@ fn support_agent_reads_the_story_and_exports_it() {
     let (code, out, _) = payrecon(&["case", "--db", &url, "--mobile", &mobile], home.path());
     assert_eq!(code, 0);
     assert!(
-        out.contains(bill.as_str()) && out.contains(&format!("user {uid}")),
+        out.contains(bill.as_str()) && out.contains(&format!("User {uid}")),
         "{out}"
     );
     let (code, _, _) = payrecon(
@@ -793,11 +793,16 @@ fn workspace_runs_resolutions_and_the_audit_chain() {
     );
     assert_eq!(code, 0, "{err}");
     let mut r = csv::Reader::from_path(&fcsv).unwrap();
+    let header = r.headers().unwrap().clone();
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
     let rows: Vec<csv::StringRecord> = r.records().map(|x| x.unwrap()).collect();
     assert_eq!(rows.len(), 1);
-    assert_eq!(&rows[0][0], "missing_internal");
-    assert_eq!(&rows[0][11], id.as_str());
-    assert_eq!(&rows[0][12], "resolved");
+    assert_eq!(&rows[0][col("kind")], "missing_internal");
+    assert_eq!(&rows[0][col("id")], id.as_str());
+    assert_eq!(&rows[0][col("status")], "resolved");
+    // The resolution's note and operator travel with it.
+    assert!(!rows[0][col("note")].is_empty(), "{:?}", rows[0]);
+    assert!(!rows[0][col("operator")].is_empty(), "{:?}", rows[0]);
     let (code, text, _) = payrecon(&["audit", "verify", "--workspace", ws_s], home.path());
     assert_eq!(code, 0, "{text}");
     assert!(text.contains("intact"), "{text}");

@@ -236,7 +236,8 @@ fn case_search_by_agent_bill_no_reads_the_verdict() {
     // In Chinese too.
     c.click("中文");
     assert!(
-        c.has("重复入账：同一笔充值入账了不止一次") || c.has("多次入账：同一笔充值入账了三次或更多")
+        c.has("重复入账：同一笔充值入账了不止一次")
+            || c.has("多次入账：同一笔充值入账了三次或更多")
     );
     // Something that does not exist.
     c.type_into("手机号/用户/姓名/订单号", "CHARGE00000000000000000000");

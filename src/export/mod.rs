@@ -2,6 +2,7 @@
 //! cells that would start a spreadsheet formula neutralised — real numbers
 //! such as `-12.50` stay numbers.
 
+pub mod findings;
 mod view;
 
 pub use view::{ExportError, write_view};

@@ -117,6 +117,21 @@ fn start(app: &mut App) {
             return;
         }
     };
+    // The findings go out as the queue shows them: its filter, order and
+    // grouping (the key filter here narrows it to one bill), under the operator.
+    let mut queue = app.findings.filter.clone();
+    queue.database = Some(c.url.clone());
+    if let Some(k) = &filter.key {
+        queue.bill = Some(k.clone());
+    }
+    let (order, group) = (app.findings.order, app.findings.group);
+    let operator = match target {
+        Target::Findings => match app.operator_for_action() {
+            Some(o) => o,
+            None => return,
+        },
+        Target::View(_) => String::new(),
+    };
     let control = Arc::new(crate::ops::ExportControl::default());
     app.export.running = Some(Running {
         control: Arc::clone(&control),
@@ -127,17 +142,12 @@ fn start(app: &mut App) {
             Target::View(v) => {
                 crate::ops::export_view(&c.db, &ws, v, &filter, &path, bom, Some(&control)).await
             }
-            Target::Findings => {
-                crate::ops::export_findings(
-                    &ws,
-                    &c.url,
-                    Vec::new(),
-                    filter.key.as_deref(),
-                    &path,
-                    bom,
-                )
-                .await
-            }
+            Target::Findings => crate::export::findings::write_queue(
+                &ws, &queue, order, group, &path, bom, &operator,
+            )
+            .await
+            .map(|e| e.rows)
+            .map_err(crate::ops::OpsError::from),
         };
         Box::new(move |app: &mut App| {
             app.export.running = None;

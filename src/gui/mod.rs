@@ -584,7 +584,10 @@ impl App {
                 if let Err(e) = r {
                     app.error(format!(
                         "{}{e}",
-                        l.t("无法保存操作人：", "The operator's name could not be saved: ")
+                        l.t(
+                            "无法保存操作人：",
+                            "The operator's name could not be saved: "
+                        )
                     ));
                 }
             }) as jobs::Apply
@@ -596,8 +599,14 @@ impl App {
 /// in the window the same advice is said with the words on screen.
 pub(crate) fn console_words(text: &str) -> String {
     const WORDS: &[(&str, &str)] = &[
-        ("give --day or --from/--to", "choose a business day or a range of days"),
-        ("--type filters flows only", "the type filter applies to trans flows only"),
+        (
+            "give --day or --from/--to",
+            "choose a business day or a range of days",
+        ),
+        (
+            "--type filters flows only",
+            "the type filter applies to trans flows only",
+        ),
         ("--encoding gbk", "the GBK encoding"),
         ("give --format ", "choose the statement format "),
         ("--format ", "the statement format "),

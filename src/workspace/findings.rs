@@ -22,6 +22,11 @@ use sqlx::{Row, SqliteConnection};
 use std::fmt;
 use std::str::FromStr;
 
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+#[path = "queue_tests.rs"]
+mod queue_tests;
+
 /// Where a finding is in its lifecycle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
@@ -288,6 +293,12 @@ pub struct FindingFilter {
     pub statuses: Vec<Status>,
     /// Only findings at least this many days old.
     pub min_age_days: Option<i64>,
+    /// Only this bill (`agent_bill_no`, exact).
+    pub bill: Option<String>,
+    /// Only this user.
+    pub user_id: Option<i64>,
+    /// Only the findings of one group of the queue (see [`GroupBy`]).
+    pub group: Option<GroupKey>,
     /// At most this many rows.
     pub limit: Option<u32>,
     /// Skip this many rows.
@@ -823,6 +834,18 @@ fn filter_sql(filter: &FindingFilter, as_of: NaiveDateTime) -> (String, Vec<Bind
         "status",
         filter.statuses.iter().map(|s| s.as_str()).collect(),
     );
+    if let Some(b) = &filter.bill {
+        conds.push("agent_bill_no = ?".into());
+        binds.push(Bind::Text(b.clone()));
+    }
+    if let Some(u) = filter.user_id {
+        conds.push("user_id = ?".into());
+        binds.push(Bind::Int(u));
+    }
+    if let Some(g) = &filter.group {
+        conds.push(format!("{} = ?", x(g.by.column(), "")));
+        binds.push(Bind::Text(g.key.clone()));
+    }
     if let Some(days) = filter.min_age_days {
         // Age is whole days since first_seen_at; text times compare in order.
         let cutoff = as_of - Duration::days(days.clamp(0, 36_500));
@@ -835,4 +858,977 @@ fn filter_sql(filter: &FindingFilter, as_of: NaiveDateTime) -> (String, Vec<Bind
         format!(" WHERE {}", conds.join(" AND "))
     };
     (where_sql, binds)
+}
+
+// ---------------------------------------------------------------------------
+// The queue at any size: keyset pages, groups, totals, bulk changes.
+// ---------------------------------------------------------------------------
+
+/// What the queue is sorted by. Each order has its natural direction (most
+/// severe, largest, oldest first; kinds and keys A→Z with numbers in
+/// numeric order: `user:2` before `user:10`); [`QueueOrder::reverse`] flips it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum QueueSort {
+    /// Most severe first, then oldest first.
+    #[default]
+    Severity,
+    /// Largest |difference| first.
+    Amount,
+    /// Oldest (first seen earliest) first.
+    Age,
+    /// By kind, then by key.
+    Kind,
+    /// By business key, numbers in numeric order.
+    Key,
+}
+
+impl QueueSort {
+    /// Every order, as the console offers them.
+    pub const ALL: &'static [QueueSort] = &[
+        QueueSort::Severity,
+        QueueSort::Amount,
+        QueueSort::Age,
+        QueueSort::Kind,
+        QueueSort::Key,
+    ];
+
+    /// The stored word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Severity => "severity",
+            Self::Amount => "amount",
+            Self::Age => "age",
+            Self::Kind => "kind",
+            Self::Key => "key",
+        }
+    }
+
+    /// Whether the natural direction is descending (largest amount first).
+    fn natural_desc(self) -> bool {
+        matches!(self, Self::Amount)
+    }
+
+    /// The sort columns of single findings (the id follows as the tiebreak).
+    fn finding_cols(self) -> &'static [&'static str] {
+        match self {
+            Self::Severity => &["sev_rank", "first_seen_at"],
+            Self::Amount => &["amount_key"],
+            Self::Age => &["first_seen_at"],
+            Self::Kind => &["kind", "key_sort"],
+            Self::Key => &["key_sort"],
+        }
+    }
+
+    /// The sort columns of a grouped queue: a group stands where its first
+    /// finding in this order stands (its most severe, its largest, its
+    /// oldest); sorted by key, groups go by their own key.
+    fn group_cols(self, by: GroupBy) -> &'static [&'static str] {
+        match (self, by) {
+            (Self::Key, GroupBy::Bill) => &["bill_group_sort"],
+            (Self::Key, GroupBy::User) => &["user_group_sort"],
+            _ => self.finding_cols(),
+        }
+    }
+}
+
+/// A sort order of the queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct QueueOrder {
+    /// What to sort by.
+    pub by: QueueSort,
+    /// Against the natural direction.
+    pub reverse: bool,
+}
+
+impl QueueOrder {
+    fn desc(self) -> bool {
+        self.by.natural_desc() != self.reverse
+    }
+}
+
+/// How the queue groups findings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupBy {
+    /// One row per bill (`agent_bill_no`); a finding without one is its own group.
+    Bill,
+    /// One row per user; a finding without one is its own group.
+    User,
+}
+
+impl GroupBy {
+    /// The stored word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Bill => "bill",
+            Self::User => "user",
+        }
+    }
+
+    /// The name of the group key (see [`x`] for its SQL).
+    fn column(self) -> &'static str {
+        match self {
+            Self::Bill => "bill_group",
+            Self::User => "user_group",
+        }
+    }
+}
+
+/// One group of the queue: a bill's or a user's findings.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct GroupKey {
+    /// How the queue is grouped.
+    pub by: GroupBy,
+    /// The bill number, `user:ID`, or the key of a finding that is its own group.
+    pub key: String,
+}
+
+/// One value of a sort key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum KeyPart {
+    /// An integer column.
+    Int(i64),
+    /// A text column.
+    Text(String),
+}
+
+/// Where a row (finding or group) stands in its order: its sort values and
+/// its unique tiebreak (the finding id, the group key), for the next page's
+/// `WHERE (sort…, tiebreak) > (…)`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct QueueKey(pub Vec<KeyPart>);
+
+/// Which page of the queue.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum QueueCursor {
+    /// The first page.
+    #[default]
+    First,
+    /// The last page.
+    Last,
+    /// The page after this row.
+    After(QueueKey),
+    /// The page before this row.
+    Before(QueueKey),
+}
+
+/// One page of findings.
+#[derive(Debug, Clone, Default)]
+pub struct FindingPage {
+    /// The findings, in order.
+    pub rows: Vec<FindingRow>,
+    /// Each row's key (same order).
+    pub keys: Vec<QueueKey>,
+    /// Whether rows exist before the first one.
+    pub has_prev: bool,
+    /// Whether rows exist after the last one.
+    pub has_next: bool,
+}
+
+/// One row of a grouped queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FindingGroup {
+    /// Which group.
+    pub key: GroupKey,
+    /// The bill, when the group's findings name one.
+    pub agent_bill_no: Option<String>,
+    /// The user, when the group's findings name one.
+    pub user_id: Option<i64>,
+    /// How many findings (of the filter) it holds.
+    pub count: u64,
+    /// Their kinds, in SPEC order.
+    pub kinds: Vec<Kind>,
+    /// Their statuses, in lifecycle order.
+    pub statuses: Vec<Status>,
+    /// The most severe.
+    pub severity: Severity,
+    /// The largest |difference| among them.
+    pub largest: Decimal,
+    /// When the oldest was first seen.
+    pub first_seen_at: NaiveDateTime,
+    /// Whole days since then.
+    pub age_days: i64,
+}
+
+/// One page of groups.
+#[derive(Debug, Clone, Default)]
+pub struct GroupPage {
+    /// The groups, in order.
+    pub rows: Vec<FindingGroup>,
+    /// Each group's key in the order.
+    pub keys: Vec<QueueKey>,
+    /// Whether groups exist before the first one.
+    pub has_prev: bool,
+    /// Whether groups exist after the last one.
+    pub has_next: bool,
+}
+
+/// What a filter selects, in numbers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueueSummary {
+    /// Findings the filter selects.
+    pub count: u64,
+    /// The amount at risk among them: only `open` and `acknowledged`
+    /// findings that the latest comparable run still produced count, each
+    /// bill and account once (see [`crate::recon::RiskCounter`]).
+    pub at_risk: crate::recon::AtRisk,
+    /// How many of the selected findings are at risk in that sense.
+    pub at_risk_findings: u64,
+}
+
+/// The latest hand action on a finding (acknowledge, resolve, accept, reopen).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LastAction {
+    /// When.
+    pub at: NaiveDateTime,
+    /// Who.
+    pub operator: String,
+    /// The word (`resolve`, …).
+    pub action: String,
+    /// Why.
+    pub note: String,
+}
+
+/// Which findings a bulk change applies to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Selection {
+    /// These findings.
+    Ids(Vec<i64>),
+    /// Every finding the filter selects in these groups.
+    Groups {
+        /// The queue's filter.
+        filter: Box<FindingFilter>,
+        /// The groups (all of one [`GroupBy`]).
+        keys: Vec<GroupKey>,
+    },
+}
+
+/// What a bulk change did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BulkOutcome {
+    /// Findings changed (each with its history row and audit entry).
+    pub changed: u64,
+    /// Findings selected that could not take the change (already resolved, …).
+    pub skipped: u64,
+}
+
+// The queue's sort keys, spelled exactly as the indexes of schema version 3
+// spell them (that is how SQLite uses those indexes); `{t}` is where a table
+// alias goes. Expressions, not stored columns: an UPDATE of a status touches
+// none of them.
+const SEV_RANK: &str =
+    "(CASE {t}severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'warning' THEN 2 ELSE 3 END)";
+const AMOUNT_KEY: &str = "(substr('00000000000000000000' || substr(ltrim(COALESCE({t}difference, '0.00'), '-'), 1, instr(ltrim(COALESCE({t}difference, '0.00'), '-'), '.') - 1), -20) || substr(ltrim(COALESCE({t}difference, '0.00'), '-'), instr(ltrim(COALESCE({t}difference, '0.00'), '-'), '.')))";
+const KEY_SORT: &str = "(rtrim({t}key, '0123456789') || char(1) || substr('0000' || length(ltrim(substr({t}key, length(rtrim({t}key, '0123456789')) + 1), '0')), -4) || ltrim(substr({t}key, length(rtrim({t}key, '0123456789')) + 1), '0'))";
+const BILL_GROUP: &str = "(COALESCE(NULLIF({t}agent_bill_no, ''), {t}key))";
+const USER_GROUP: &str =
+    "(CASE WHEN {t}user_id IS NULL THEN {t}key ELSE 'user:' || {t}user_id END)";
+const BILL_GROUP_SORT: &str = "(rtrim((COALESCE(NULLIF({t}agent_bill_no, ''), {t}key)), '0123456789') || char(1) || substr('0000' || length(ltrim(substr((COALESCE(NULLIF({t}agent_bill_no, ''), {t}key)), length(rtrim((COALESCE(NULLIF({t}agent_bill_no, ''), {t}key)), '0123456789')) + 1), '0')), -4) || ltrim(substr((COALESCE(NULLIF({t}agent_bill_no, ''), {t}key)), length(rtrim((COALESCE(NULLIF({t}agent_bill_no, ''), {t}key)), '0123456789')) + 1), '0'))";
+const USER_GROUP_SORT: &str = "(CASE WHEN {t}user_id IS NULL THEN (rtrim({t}key, '0123456789') || char(1) || substr('0000' || length(ltrim(substr({t}key, length(rtrim({t}key, '0123456789')) + 1), '0')), -4) || ltrim(substr({t}key, length(rtrim({t}key, '0123456789')) + 1), '0')) ELSE 'user:' || char(1) || substr('0000' || length({t}user_id), -4) || {t}user_id END)";
+
+/// The SQL of a sort key or column `name`, its columns prefixed with `t`
+/// (`""` or `"f."`).
+fn x(name: &str, t: &str) -> String {
+    let e = match name {
+        "sev_rank" => SEV_RANK,
+        "amount_key" => AMOUNT_KEY,
+        "key_sort" => KEY_SORT,
+        "bill_group" => BILL_GROUP,
+        "user_group" => USER_GROUP,
+        "bill_group_sort" => BILL_GROUP_SORT,
+        "user_group_sort" => USER_GROUP_SORT,
+        col => return format!("{t}{col}"),
+    };
+    e.replace("{t}", t)
+}
+
+/// `cols` and then `id`, as SQL with prefix `t`, each followed by `suffix`.
+fn key_list(cols: &[&str], t: &str, suffix: &str) -> String {
+    cols.iter()
+        .chain(std::iter::once(&"id"))
+        .map(|c| format!("{}{suffix}", x(c, t)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Hand actions, whose latest note and operator the queue shows.
+const HAND_ACTIONS: &str = "'acknowledge', 'resolve', 'accept', 'reopen'";
+
+/// The `(a, b, …) op (?, ?, …)` condition after `key`, and its values.
+fn keyset_cond(cols: &[&str], tiebreak: &str, op: &str, key: &QueueKey) -> (String, Vec<Bind>) {
+    let mut names: Vec<String> = cols.iter().map(|c| x(c, "")).collect();
+    names.push(tiebreak.to_owned());
+    let binds = key
+        .0
+        .iter()
+        .map(|p| match p {
+            KeyPart::Int(i) => Bind::Int(*i),
+            KeyPart::Text(t) => Bind::Text(t.clone()),
+        })
+        .collect::<Vec<_>>();
+    (
+        format!(
+            "({}) {op} ({})",
+            names.join(", "),
+            placeholders(binds.len())
+        ),
+        binds,
+    )
+}
+
+/// The page direction: SQL order, comparison, and whether rows come backwards.
+fn direction(desc: bool, cursor: &QueueCursor) -> (&'static str, &'static str, bool) {
+    let backwards = matches!(cursor, QueueCursor::Last | QueueCursor::Before(_));
+    if desc != backwards {
+        ("DESC", "<", backwards)
+    } else {
+        ("ASC", ">", backwards)
+    }
+}
+
+fn page_flags(cursor: &QueueCursor, more: bool) -> (bool, bool) {
+    match cursor {
+        QueueCursor::First => (false, more),
+        QueueCursor::Last => (more, false),
+        QueueCursor::After(_) => (true, more),
+        QueueCursor::Before(_) => (more, true),
+    }
+}
+
+impl Workspace {
+    /// Runs one keyset page query (it asks for `limit + 1` rows): the rows in
+    /// screen order, each row's keyset key (`cols`, then the id), and
+    /// whether there are more beyond the page.
+    async fn fetch_keyed(
+        &self,
+        sql: String,
+        binds: &[Bind],
+        cols: &[&str],
+        limit: u32,
+        backwards: bool,
+    ) -> Result<(Vec<SqliteRow>, Vec<QueueKey>, bool)> {
+        let mut raw = bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), binds)
+            .fetch_all(&self.pool)
+            .await?;
+        let more = raw.len() > limit as usize;
+        raw.truncate(limit as usize);
+        if backwards {
+            raw.reverse();
+        }
+        let mut keys = Vec::with_capacity(raw.len());
+        for r in &raw {
+            let mut parts = Vec::with_capacity(cols.len() + 1);
+            for c in cols {
+                parts.push(read_part(r, c)?);
+            }
+            parts.push(KeyPart::Int(r.try_get("id")?));
+            keys.push(QueueKey(parts));
+        }
+        Ok((raw, keys, more))
+    }
+}
+
+fn read_part(r: &SqliteRow, col: &str) -> Result<KeyPart> {
+    // SQLite's dynamic type decides: integers stay integers, the rest is text.
+    if let Ok(i) = r.try_get::<i64, _>(col) {
+        return Ok(KeyPart::Int(i));
+    }
+    Ok(KeyPart::Text(r.try_get::<String, _>(col)?))
+}
+
+/// Reads `amount_key` text (zero-padded |difference|) back as an amount.
+fn amount_from_key(s: &str) -> Result<Decimal> {
+    let t = s.trim_start_matches('0');
+    let t = if t.starts_with('.') || t.is_empty() {
+        format!("0{t}")
+    } else {
+        t.to_owned()
+    };
+    Decimal::from_str(&t).map_err(|_| WorkspaceError::Corrupt(format!("'{s}' is not an amount")))
+}
+
+impl Workspace {
+    /// One page of the findings `filter` selects, in `order`: keyset paging
+    /// over indexed sort keys, so the first, the last and any next page each
+    /// cost one index range read whatever the queue's size. `limit` is
+    /// clamped to 1–1000; the filter's own limit and offset are ignored.
+    pub async fn page_findings(
+        &self,
+        filter: &FindingFilter,
+        order: QueueOrder,
+        cursor: &QueueCursor,
+        limit: u32,
+    ) -> Result<FindingPage> {
+        let limit = limit.clamp(1, 1000);
+        let as_of = filter.as_of.unwrap_or_else(|| self.now());
+        let (where_sql, mut binds) = filter_sql(filter, as_of);
+        let cols = order.by.finding_cols();
+        let (dir, op, backwards) = direction(order.desc(), cursor);
+        let mut where_sql = where_sql;
+        if let QueueCursor::After(k) | QueueCursor::Before(k) = cursor {
+            let (cond, b) = keyset_cond(cols, "id", op, k);
+            where_sql.push_str(if where_sql.is_empty() {
+                " WHERE "
+            } else {
+                " AND "
+            });
+            where_sql.push_str(&cond);
+            binds.extend(b);
+        }
+        let order_sql = key_list(cols, "", &format!(" {dir}"));
+        let sql = format!(
+            "SELECT {FINDING_COLUMNS}, {} FROM findings{where_sql} ORDER BY {order_sql} LIMIT ?",
+            cols.iter()
+                .map(|c| format!("{} AS {c}", x(c, "")))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        binds.push(Bind::Int(i64::from(limit) + 1));
+        let (raw, keys, more) = self
+            .fetch_keyed(sql, &binds, cols, limit, backwards)
+            .await?;
+        let rows = raw
+            .iter()
+            .map(|r| row_to_finding(r, as_of))
+            .collect::<Result<Vec<_>>>()?;
+        let (has_prev, has_next) = page_flags(cursor, more);
+        Ok(FindingPage {
+            rows,
+            keys,
+            has_prev,
+            has_next,
+        })
+    }
+
+    /// One page of the groups (bills or users) of the findings `filter`
+    /// selects: one row per group with its kinds, statuses, largest amount
+    /// and oldest sighting. A group stands at its first finding in `order`
+    /// (see [`QueueSort`]), so a page walks the same indexes as a page of
+    /// findings, taking each group's first finding only: the cost is the
+    /// page's, not the queue's.
+    pub async fn page_groups(
+        &self,
+        filter: &FindingFilter,
+        by: GroupBy,
+        order: QueueOrder,
+        cursor: &QueueCursor,
+        limit: u32,
+    ) -> Result<GroupPage> {
+        let limit = limit.clamp(1, 1000);
+        let as_of = filter.as_of.unwrap_or_else(|| self.now());
+        let (where_sql, fbinds) = filter_sql(filter, as_of);
+        let conds = where_sql
+            .strip_prefix(" WHERE ")
+            .map_or_else(|| "1".to_owned(), str::to_owned);
+        let g = by.column();
+        let cols = order.by.group_cols(by);
+        let (dir, op, backwards) = direction(order.desc(), cursor);
+        let mut binds = fbinds.clone();
+        let mut sql = format!(
+            "SELECT {} AS g, {}, f.id AS id FROM findings f WHERE {conds}",
+            x(g, "f."),
+            cols.iter()
+                .map(|c| format!("{} AS {c}", x(c, "f.")))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        if let QueueCursor::After(k) | QueueCursor::Before(k) = cursor {
+            let (cond, b) = keyset_cond(cols, "id", op, k);
+            sql.push_str(" AND ");
+            sql.push_str(&cond);
+            binds.extend(b);
+        }
+        // The group's first finding: no finding of the group (in the filter)
+        // comes before it in the order. The group's own index, named: left
+        // to itself the planner takes the sort index's range instead, which
+        // makes each check a scan.
+        let earlier = if order.desc() { ">" } else { "<" };
+        // Inside, unqualified names are the inner row's (f2); f.… the outer's.
+        sql.push_str(&format!(
+            " AND NOT EXISTS (SELECT 1 FROM findings f2 INDEXED BY findings_by_{}_group \
+             WHERE {conds} AND f2.database = f.database AND {} = {} \
+             AND ({}) {earlier} ({}))",
+            by.as_str(),
+            x(g, ""),
+            x(g, "f."),
+            key_list(cols, "", ""),
+            key_list(cols, "f.", "")
+        ));
+        binds.extend(fbinds.iter().cloned());
+        let order_sql = key_list(cols, "f.", &format!(" {dir}"));
+        sql.push_str(&format!(" ORDER BY {order_sql} LIMIT ?"));
+        binds.push(Bind::Int(i64::from(limit) + 1));
+        let (raw, keys, more) = self
+            .fetch_keyed(sql, &binds, cols, limit, backwards)
+            .await?;
+        let group_keys = raw
+            .iter()
+            .map(|r| r.try_get::<String, _>("g"))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut summaries: std::collections::HashMap<String, FindingGroup> = self
+            .summaries_in(&conds, &fbinds, by, &group_keys, as_of)
+            .await?
+            .into_iter()
+            .map(|g| (g.key.key.clone(), g))
+            .collect();
+        let mut rows = Vec::with_capacity(group_keys.len());
+        for k in &group_keys {
+            rows.push(summaries.remove(k).ok_or_else(|| {
+                WorkspaceError::Corrupt(format!("group {k} vanished while it was read"))
+            })?);
+        }
+        let (has_prev, has_next) = page_flags(cursor, more);
+        Ok(GroupPage {
+            rows,
+            keys,
+            has_prev,
+            has_next,
+        })
+    }
+
+    /// The summaries (count, kinds, statuses, largest amount, oldest) of
+    /// these groups, counting the findings `filter` selects.
+    pub async fn group_summaries(
+        &self,
+        filter: &FindingFilter,
+        keys: &[GroupKey],
+    ) -> Result<Vec<FindingGroup>> {
+        let as_of = filter.as_of.unwrap_or_else(|| self.now());
+        let (where_sql, fbinds) = filter_sql(filter, as_of);
+        let conds = where_sql
+            .strip_prefix(" WHERE ")
+            .map_or_else(|| "1".to_owned(), str::to_owned);
+        let mut out = Vec::new();
+        for by in [GroupBy::Bill, GroupBy::User] {
+            let these: Vec<String> = keys
+                .iter()
+                .filter(|k| k.by == by)
+                .map(|k| k.key.clone())
+                .collect();
+            if !these.is_empty() {
+                out.extend(
+                    self.summaries_in(&conds, &fbinds, by, &these, as_of)
+                        .await?,
+                );
+            }
+        }
+        Ok(out)
+    }
+
+    async fn summaries_in(
+        &self,
+        conds: &str,
+        fbinds: &[Bind],
+        by: GroupBy,
+        keys: &[String],
+        as_of: NaiveDateTime,
+    ) -> Result<Vec<FindingGroup>> {
+        let mut out = Vec::new();
+        if keys.is_empty() {
+            return Ok(out);
+        }
+        let g = x(by.column(), "");
+        let (sev, amount) = (x("sev_rank", ""), x("amount_key", ""));
+        let list = serde_json::to_string(keys)
+            .map_err(|e| WorkspaceError::Corrupt(format!("group keys: {e}")))?;
+        let sql = format!(
+            "SELECT {g} AS g, COUNT(*) AS n, MIN({sev}) AS g_sev, \
+             MAX({amount}) AS g_amount, MIN(first_seen_at) AS g_first, \
+             group_concat(DISTINCT kind) AS kinds, group_concat(DISTINCT status) AS statuses, \
+             MAX(agent_bill_no) AS bill, MAX(user_id) AS uid FROM findings \
+             WHERE {conds} AND {g} IN (SELECT value FROM json_each(?)) GROUP BY {g}"
+        );
+        let mut b = fbinds.to_vec();
+        b.push(Bind::Text(list));
+        for r in bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), &b)
+            .fetch_all(&self.pool)
+            .await?
+        {
+            let key: String = r.try_get("g")?;
+            let mut kinds = r
+                .try_get::<String, _>("kinds")?
+                .split(',')
+                .map(parse_kind)
+                .collect::<Result<Vec<_>>>()?;
+            kinds.sort();
+            let mut statuses = r
+                .try_get::<String, _>("statuses")?
+                .split(',')
+                .map(parse_status)
+                .collect::<Result<Vec<_>>>()?;
+            statuses.sort();
+            let first_seen_at = parse_time(&r.try_get::<String, _>("g_first")?)?;
+            let sev: i64 = r.try_get("g_sev")?;
+            out.push(FindingGroup {
+                key: GroupKey { by, key },
+                agent_bill_no: r.try_get("bill")?,
+                user_id: r.try_get("uid")?,
+                count: u64::try_from(r.try_get::<i64, _>("n")?).unwrap_or(0),
+                kinds,
+                statuses,
+                severity: match sev {
+                    0 => Severity::Critical,
+                    1 => Severity::High,
+                    2 => Severity::Warning,
+                    _ => Severity::Info,
+                },
+                largest: amount_from_key(&r.try_get::<String, _>("g_amount")?)?,
+                first_seen_at,
+                age_days: (as_of - first_seen_at).num_days().max(0),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Every finding `filter` selects, in `order`; with `group`, in the
+    /// grouped queue's order: groups where their first finding stands (as
+    /// [`Workspace::page_groups`] lists them), each group's findings together
+    /// in `order`. For exports: the whole selection at once (the console
+    /// pages instead).
+    pub async fn list_queue(
+        &self,
+        filter: &FindingFilter,
+        order: QueueOrder,
+        group: Option<GroupBy>,
+    ) -> Result<Vec<FindingRow>> {
+        let as_of = filter.as_of.unwrap_or_else(|| self.now());
+        let (where_sql, binds) = filter_sql(filter, as_of);
+        let dir = if order.desc() { "DESC" } else { "ASC" };
+        let cols = match group {
+            Some(by) => order.by.group_cols(by),
+            None => order.by.finding_cols(),
+        };
+        let order_sql = key_list(cols, "", &format!(" {dir}"));
+        let sql = match group {
+            None => {
+                format!("SELECT {FINDING_COLUMNS} FROM findings{where_sql} ORDER BY {order_sql}")
+            }
+            Some(by) => format!(
+                "SELECT * FROM (SELECT *, MIN(pos) OVER (PARTITION BY grp) AS gpos FROM \
+                 (SELECT {FINDING_COLUMNS}, {} AS grp, ROW_NUMBER() OVER (ORDER BY {order_sql}) AS pos \
+                 FROM findings{where_sql})) ORDER BY gpos, pos",
+                x(by.column(), "")
+            ),
+        };
+        let rows = bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), &binds)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| row_to_finding(r, as_of)).collect()
+    }
+
+    /// How many groups the findings `filter` selects form.
+    pub async fn count_groups(&self, filter: &FindingFilter, by: GroupBy) -> Result<u64> {
+        let as_of = filter.as_of.unwrap_or_else(|| self.now());
+        let (where_sql, binds) = filter_sql(filter, as_of);
+        let sql = format!(
+            "SELECT COUNT(DISTINCT {}) FROM findings{where_sql}",
+            x(by.column(), "")
+        );
+        let mut q = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql));
+        for b in &binds {
+            q = match b {
+                Bind::Text(s) => q.bind(s.clone()),
+                Bind::Int(i) => q.bind(*i),
+                Bind::Null => q.bind(None::<String>),
+            };
+        }
+        Ok(u64::try_from(q.fetch_one(&self.pool).await?).unwrap_or(0))
+    }
+
+    /// How many findings `filter` selects and the amount at risk among them
+    /// (each bill and account once; only open and acknowledged findings the
+    /// latest comparable run still produced).
+    pub async fn summarize_findings(&self, filter: &FindingFilter) -> Result<QueueSummary> {
+        let count = self.count_findings(filter).await?;
+        let as_of = filter.as_of.unwrap_or_else(|| self.now());
+        let (where_sql, binds) = filter_sql(filter, as_of);
+        let cond = "status IN ('open', 'acknowledged') AND absent_since_run IS NULL";
+        let sql = format!(
+            "SELECT kind, key, agent_bill_no, user_id, difference FROM findings{} {cond} \
+             ORDER BY {}",
+            if where_sql.is_empty() {
+                " WHERE".to_owned()
+            } else {
+                format!("{where_sql} AND")
+            },
+            key_list(QueueSort::Severity.finding_cols(), "", "")
+        );
+        let rows = bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), &binds)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut c = crate::recon::RiskCounter::new();
+        for r in &rows {
+            let kind = parse_kind(&r.try_get::<String, _>("kind")?)?;
+            let key: String = r.try_get("key")?;
+            let bill: Option<String> = r.try_get("agent_bill_no")?;
+            c.add(
+                kind,
+                &key,
+                bill.as_deref(),
+                r.try_get("user_id")?,
+                parse_amount(r.try_get("difference")?)?,
+            );
+        }
+        Ok(QueueSummary {
+            count,
+            at_risk: c.finish().0,
+            at_risk_findings: u64::try_from(rows.len()).unwrap_or(0),
+        })
+    }
+
+    /// The latest hand action (acknowledge, resolve, accept, reopen) of each
+    /// of `ids` that has one.
+    pub async fn latest_actions(
+        &self,
+        ids: &[i64],
+    ) -> Result<std::collections::HashMap<i64, LastAction>> {
+        let mut out = std::collections::HashMap::new();
+        if ids.is_empty() {
+            return Ok(out);
+        }
+        let list = serde_json::to_string(ids)
+            .map_err(|e| WorkspaceError::Corrupt(format!("finding ids: {e}")))?;
+        let sql = format!(
+            "SELECT e.finding_id, e.at, e.operator, e.action, e.note FROM finding_events e \
+             WHERE e.id IN (SELECT (SELECT x.id FROM finding_events x WHERE x.finding_id = j.value \
+             AND x.action IN ({HAND_ACTIONS}) ORDER BY x.id DESC LIMIT 1) FROM json_each(?) j)"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(list)
+            .fetch_all(&self.pool)
+            .await?;
+        for r in &rows {
+            out.insert(
+                r.try_get("finding_id")?,
+                LastAction {
+                    at: parse_time(&r.try_get::<String, _>("at")?)?,
+                    operator: r.try_get("operator")?,
+                    action: r.try_get("action")?,
+                    note: r.try_get("note")?,
+                },
+            );
+        }
+        Ok(out)
+    }
+
+    /// Changes the status of every selected finding that may take the change
+    /// (see [`Workspace::set_status`]'s rules; the others are counted as
+    /// skipped), with one note, in one transaction: each changed finding
+    /// gets its history row and its audit entry, as if changed one by one.
+    /// Set-based: a selection of 30,000 costs a handful of statements.
+    pub async fn set_status_many(
+        &self,
+        selection: &Selection,
+        to: Status,
+        note: &str,
+        operator: &str,
+    ) -> Result<BulkOutcome> {
+        let note = strip_passwords(note.trim());
+        let operator = strip_passwords(operator);
+        if Status::note_required(to) && note.is_empty() {
+            return Err(WorkspaceError::NoteRequired { to });
+        }
+        let from: Vec<&'static str> = Status::ALL
+            .iter()
+            .filter(|s| s.allowed_next().contains(&to))
+            .map(|s| s.as_str())
+            .collect();
+        let (_guard, mut tx) = self.begin_write().await?;
+        sqlx::raw_sql(
+            "CREATE TEMP TABLE IF NOT EXISTS ws_bulk (id INTEGER PRIMARY KEY); \
+             DELETE FROM temp.ws_bulk;",
+        )
+        .execute(&mut *tx)
+        .await?;
+        match selection {
+            Selection::Ids(ids) => {
+                let list = serde_json::to_string(ids)
+                    .map_err(|e| WorkspaceError::Corrupt(format!("finding ids: {e}")))?;
+                sqlx::query(
+                    "INSERT OR IGNORE INTO temp.ws_bulk (id) \
+                     SELECT f.id FROM json_each(?) j JOIN findings f ON f.id = j.value",
+                )
+                .bind(list)
+                .execute(&mut *tx)
+                .await?;
+            }
+            Selection::Groups { filter, keys } => {
+                let as_of = filter.as_of.unwrap_or_else(|| self.now());
+                for by in [GroupBy::Bill, GroupBy::User] {
+                    let these: Vec<&str> = keys
+                        .iter()
+                        .filter(|k| k.by == by)
+                        .map(|k| k.key.as_str())
+                        .collect();
+                    if these.is_empty() {
+                        continue;
+                    }
+                    let list = serde_json::to_string(&these)
+                        .map_err(|e| WorkspaceError::Corrupt(format!("group keys: {e}")))?;
+                    let (where_sql, mut binds) = filter_sql(filter, as_of);
+                    let sql = format!(
+                        "INSERT OR IGNORE INTO temp.ws_bulk (id) SELECT id FROM findings{} \
+                         {} IN (SELECT value FROM json_each(?))",
+                        if where_sql.is_empty() {
+                            " WHERE".to_owned()
+                        } else {
+                            format!("{where_sql} AND")
+                        },
+                        x(by.column(), "")
+                    );
+                    binds.push(Bind::Text(list));
+                    bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), &binds)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
+        }
+        let selected: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM temp.ws_bulk")
+            .fetch_one(&mut *tx)
+            .await?;
+        let which = format!(
+            "FROM findings WHERE id IN (SELECT id FROM temp.ws_bulk) AND status IN ({})",
+            placeholders(from.len())
+        );
+        let mut q =
+            sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) {which}")));
+        for s in &from {
+            q = q.bind(*s);
+        }
+        let n = q.fetch_one(&mut *tx).await?;
+        let now = self.now();
+        let at = fmt_time(now);
+        if n > 0 {
+            // Each entry's parameters as set_status writes them (plus the
+            // size of the batch) as canonical JSON text — keys in byte order,
+            // no spaces — made by SQLite in one pass, before the statuses
+            // change. Every stored value is already password-free (keys,
+            // databases and notes are stripped when written).
+            let mut q = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(format!(
+                "SELECT json_object('bulk', ?, 'database', database, 'finding_id', id, \
+                 'fingerprint', fingerprint, 'from', status, 'key', key, 'kind', kind, \
+                 'note', ?, 'to', ?) {which} ORDER BY id"
+            )))
+            .bind(n)
+            .bind(&note)
+            .bind(to.as_str());
+            for s in &from {
+                q = q.bind(*s);
+            }
+            let entries = q.fetch_all(&mut *tx).await?;
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "INSERT INTO finding_events \
+                 (finding_id, run_id, at, operator, action, from_status, to_status, note) \
+                 SELECT id, NULL, ?, ?, ?, status, ?, ? {which} ORDER BY id"
+            )))
+            .bind(&at)
+            .bind(&operator)
+            .bind(to.action())
+            .bind(to.as_str())
+            .bind(&note);
+            for s in &from {
+                q = q.bind(*s);
+            }
+            q.execute(&mut *tx).await?;
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "UPDATE findings SET status = ?, status_at = ? WHERE id IN (SELECT id {which})"
+            )))
+            .bind(to.as_str())
+            .bind(&at);
+            for s in &from {
+                q = q.bind(*s);
+            }
+            q.execute(&mut *tx).await?;
+            append_audit_many(&mut tx, &at, &operator, to.action(), &entries).await?;
+        }
+        sqlx::query("DELETE FROM temp.ws_bulk")
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        let changed = u64::try_from(n).unwrap_or(0);
+        Ok(BulkOutcome {
+            changed,
+            skipped: u64::try_from(selected).unwrap_or(0).saturating_sub(changed),
+        })
+    }
+
+    /// The amount at risk of one database's queue: its open and acknowledged
+    /// findings that the latest comparable run still produced, each bill and
+    /// account counted once — the figure `summary.json` gives for a run.
+    pub async fn at_risk(&self, database: &str) -> Result<crate::recon::AtRisk> {
+        Ok(self
+            .summarize_findings(&FindingFilter {
+                database: Some(database.to_owned()),
+                statuses: vec![Status::Open, Status::Acknowledged],
+                ..FindingFilter::default()
+            })
+            .await?
+            .at_risk)
+    }
+}
+
+/// Audit entries per insert.
+const AUDIT_BATCH: usize = 5000;
+
+/// Appends one audit entry per element of `params` (canonical JSON text,
+/// already free of passwords), all at `at` by
+/// `operator` doing `action`, inside the caller's transaction: the same
+/// chain [`audit::append_in`] extends one entry at a time (same encoding,
+/// same hash, head updated once at the end), written in batches.
+async fn append_audit_many(
+    conn: &mut SqliteConnection,
+    at: &str,
+    operator: &str,
+    action: &str,
+    params: &[String],
+) -> Result<()> {
+    let head = sqlx::query("SELECT entries, hash FROM audit_head WHERE id = 1")
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or(WorkspaceError::AuditHeadMissing)?;
+    let mut entries: i64 = head.try_get("entries")?;
+    let mut prev: String = head.try_get("hash")?;
+    let operator = strip_passwords(operator);
+    let action = strip_passwords(action);
+    for chunk in params.chunks(AUDIT_BATCH) {
+        // [seq, params, prev_hash, hash] per entry, in one JSON array: one
+        // bound value per batch instead of seven per entry.
+        let mut rows: Vec<(i64, &str, String, String)> = Vec::with_capacity(chunk.len());
+        for p in chunk {
+            let seq = entries + 1;
+            let seq_u = u64::try_from(seq).map_err(|_| {
+                WorkspaceError::Corrupt(format!(
+                    "the audit head's entry count is negative ({entries})"
+                ))
+            })?;
+            let hash = audit::audit_hash(seq_u, at, &operator, &action, p, &prev);
+            rows.push((
+                seq,
+                p.as_str(),
+                std::mem::replace(&mut prev, hash.clone()),
+                hash,
+            ));
+            entries = seq;
+        }
+        let json = serde_json::to_string(&rows)
+            .map_err(|e| WorkspaceError::Corrupt(format!("audit entries: {e}")))?;
+        sqlx::query(
+            "INSERT INTO audit_log (seq, at, operator, action, params, prev_hash, hash) \
+             SELECT j.value ->> 0, ?, ?, ?, j.value ->> 1, j.value ->> 2, j.value ->> 3 \
+             FROM json_each(?) j ORDER BY j.key",
+        )
+        .bind(at)
+        .bind(&operator)
+        .bind(&action)
+        .bind(json)
+        .execute(&mut *conn)
+        .await?;
+    }
+    sqlx::query("UPDATE audit_head SET entries = ?, hash = ? WHERE id = 1")
+        .bind(entries)
+        .bind(&prev)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }

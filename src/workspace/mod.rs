@@ -13,6 +13,7 @@
 //! (see [`SCHEMA_VERSION`]); later versions append migrations.
 
 mod audit;
+mod case_findings;
 mod connections;
 mod findings;
 mod redact;
@@ -24,7 +25,11 @@ mod tests;
 
 pub use audit::{AuditEntry, AuditReport, GENESIS_HASH, audit_hash};
 pub use connections::{MAX_RECENT_CONNECTIONS, RecentConnection};
-pub use findings::{AgeBucket, FindingEvent, FindingFilter, FindingRow, Status, fingerprint};
+pub use findings::{
+    AgeBucket, BulkOutcome, FindingEvent, FindingFilter, FindingGroup, FindingPage, FindingRow,
+    GroupBy, GroupKey, GroupPage, KeyPart, LastAction, QueueCursor, QueueKey, QueueOrder,
+    QueueSort, QueueSummary, Selection, Status, fingerprint,
+};
 pub use redact::{redact_json, strip_passwords};
 pub use runs::{RunRecord, RunRow, STATEMENT_KINDS};
 
@@ -40,6 +45,7 @@ use tokio::sync::{Mutex, MutexGuard};
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_settings_and_run_outputs.sql"),
+    include_str!("migrations/0003_findings_queue.sql"),
 ];
 
 /// The schema version this payrecon writes (`PRAGMA user_version`).

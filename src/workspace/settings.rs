@@ -29,7 +29,7 @@ impl Workspace {
         .execute(&mut *tx)
         .await?;
         audit::append_in(
-            &mut *tx,
+            &mut tx,
             self.now(),
             &name,
             "set_operator",

@@ -911,7 +911,7 @@ async fn passwords_are_never_stored() {
             .fetch_all(&ws.pool)
             .await
             .unwrap();
-    assert_eq!(tables.len(), 6, "{tables:?}");
+    assert_eq!(tables.len(), 7, "{tables:?}");
     let mut cells = 0;
     for table in &tables {
         let cols = sqlx::query("SELECT name FROM pragma_table_info(?)")

@@ -130,7 +130,11 @@ fn a_missing_table_is_said_in_place_not_loading_forever() {
     c.nav("Recharge orders");
     assert!(c.has("does not exist in this database"));
     assert!(!c.has("loading…"));
-    assert_eq!(c.h.state().banner_text(), None, "said in place, not as an error");
+    assert_eq!(
+        c.h.state().banner_text(),
+        None,
+        "said in place, not as an error"
+    );
 }
 
 #[test]
