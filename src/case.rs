@@ -302,7 +302,7 @@ pub fn outcome_words(outcome: &str) -> (&'static str, &'static str) {
             "内容与首次不同，已拒绝",
             "differs from the first one, refused",
         ),
-        "failed" => ("处理出错，应答 fail", "handler error, answered fail"),
+        "failed" => ("我方处理出错", "our handler failed"),
         "ignored" => (
             "网关报告未成功，已忽略",
             "gateway reported no success, ignored",
@@ -1470,18 +1470,12 @@ fn timeline(b: &BillStory) -> Vec<Event> {
             at: at.received_at,
             kind: EventKind::Callback,
             zh: format!(
-                "回调 #{}：结果码 {code}，{ozh}（{}），应答 {resp}，{sign_zh}",
-                i + 1,
-                at.outcome
+                "回调 #{}：结果码 {code}，{ozh}，应答 {resp}，{sign_zh}",
+                i + 1
             ),
             en: format!(
-                "callback #{}: result code {code}, {oen}{}, answered {resp}, {sign_en}",
-                i + 1,
-                if oen == at.outcome {
-                    String::new()
-                } else {
-                    format!(" ({})", at.outcome)
-                }
+                "callback #{}: result code {code}, {oen}, answered {resp}, {sign_en}",
+                i + 1
             ),
             amount: at.charge_amt,
             effect: None,

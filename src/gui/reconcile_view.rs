@@ -1054,8 +1054,8 @@ pub(crate) fn picked_file(app: &mut App, path: PathBuf) {
 /// A kind's name in the chosen language (English: its words made readable).
 fn kind_label(code: &str, l: Lang) -> String {
     match (crate::recon::Kind::parse(code), l) {
-        (Some(k), Lang::Zh) => k.name_zh().to_owned(),
-        _ => {
+        (Some(k), _) => widgets::kind_name(k, l).to_owned(),
+        (None, _) => {
             let words = code.replace('_', " ");
             let mut c = words.chars();
             c.next()

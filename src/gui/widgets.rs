@@ -40,7 +40,7 @@ pub(crate) fn severity_name(s: crate::recon::Severity, l: super::Lang) -> &'stat
 pub(crate) fn kind_name(k: crate::recon::Kind, l: super::Lang) -> &'static str {
     match l {
         super::Lang::Zh => k.name_zh(),
-        super::Lang::En => k.as_str(),
+        super::Lang::En => k.name_en(),
     }
 }
 

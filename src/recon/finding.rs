@@ -32,7 +32,7 @@ impl Severity {
 }
 
 macro_rules! kinds {
-    ($($v:ident => $s:literal, $sev:ident, $zh:literal;)*) => {
+    ($($v:ident => $s:literal, $sev:ident, $zh:literal, $en:literal;)*) => {
         /// The finding kinds of SPEC §4.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
         #[serde(rename_all = "snake_case")]
@@ -47,6 +47,8 @@ macro_rules! kinds {
             pub fn severity(self) -> Severity { match self { $(Kind::$v => Severity::$sev,)* } }
             /// Chinese name.
             pub fn name_zh(self) -> &'static str { match self { $(Kind::$v => $zh,)* } }
+            /// English name, in words (the stable name is [`Kind::as_str`]).
+            pub fn name_en(self) -> &'static str { match self { $(Kind::$v => $en,)* } }
             /// The kind for a stable name.
             pub fn parse(s: &str) -> Option<Kind> { match s { $($s => Some(Kind::$v),)* _ => None } }
         }
@@ -54,26 +56,26 @@ macro_rules! kinds {
 }
 
 kinds! {
-    DuplicateNotify => "duplicate_notify", Info, "重复回调";
-    DuplicateCredit => "duplicate_credit", Critical, "重复入账";
-    NotifyConflict => "notify_conflict", Critical, "回调内容冲突";
-    BalanceMismatch => "balance_mismatch", Critical, "余额与流水不符";
-    OrderPaidWithoutFlow => "order_paid_without_flow", Critical, "订单已支付但无流水";
-    FlowWithoutPaidOrder => "flow_without_paid_order", High, "有流水但订单未支付";
-    OrderStuck => "order_stuck", Warning, "订单长时间支付中";
-    NotifyExhausted => "notify_exhausted", High, "回调重试耗尽";
-    IdempotencyStuck => "idempotency_stuck", Warning, "幂等记录卡在处理中";
-    IdempotencyConflict => "idempotency_conflict", Critical, "幂等请求内容冲突";
-    SchemaRisk => "schema_risk", High, "表结构风险";
-    MissingInternal => "missing_internal", Critical, "渠道有、我方无";
-    MissingExternal => "missing_external", Critical, "我方有、渠道无";
-    AmountMismatch => "amount_mismatch", Critical, "金额不符";
-    StatusMismatch => "status_mismatch", High, "状态不符";
-    DuplicateInStatement => "duplicate_in_statement", High, "对账单重复";
-    PendingCrossDay => "pending_cross_day", Info, "跨日待核";
-    StatementTotalMismatch => "statement_total_mismatch", Critical, "对账单合计不符";
-    StatementRefused => "statement_refused", Critical, "对账单未采用";
-    FlowsUnverified => "flows_unverified", High, "流水未核对";
+    DuplicateNotify => "duplicate_notify", Info, "重复回调", "repeated callback";
+    DuplicateCredit => "duplicate_credit", Critical, "重复入账", "credited twice";
+    NotifyConflict => "notify_conflict", Critical, "回调内容冲突", "conflicting callbacks";
+    BalanceMismatch => "balance_mismatch", Critical, "余额与流水不符", "balance differs from flows";
+    OrderPaidWithoutFlow => "order_paid_without_flow", Critical, "订单已支付但无流水", "paid order without flow";
+    FlowWithoutPaidOrder => "flow_without_paid_order", High, "有流水但订单未支付", "flow without paid order";
+    OrderStuck => "order_stuck", Warning, "订单长时间支付中", "order stuck in paying";
+    NotifyExhausted => "notify_exhausted", High, "回调重试耗尽", "callback retries exhausted";
+    IdempotencyStuck => "idempotency_stuck", Warning, "幂等记录卡在处理中", "idempotency record stuck";
+    IdempotencyConflict => "idempotency_conflict", Critical, "幂等请求内容冲突", "idempotency conflict";
+    SchemaRisk => "schema_risk", High, "表结构风险", "schema risk";
+    MissingInternal => "missing_internal", Critical, "渠道有、我方无", "gateway has it, we don't";
+    MissingExternal => "missing_external", Critical, "我方有、渠道无", "we have it, gateway doesn't";
+    AmountMismatch => "amount_mismatch", Critical, "金额不符", "amounts differ";
+    StatusMismatch => "status_mismatch", High, "状态不符", "status differs";
+    DuplicateInStatement => "duplicate_in_statement", High, "对账单重复", "duplicate in statement";
+    PendingCrossDay => "pending_cross_day", Info, "跨日待核", "pending across the day boundary";
+    StatementTotalMismatch => "statement_total_mismatch", Critical, "对账单合计不符", "statement total differs";
+    StatementRefused => "statement_refused", Critical, "对账单未采用", "statement not used";
+    FlowsUnverified => "flows_unverified", High, "流水未核对", "flows not verified";
 }
 
 /// One finding.

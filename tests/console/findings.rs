@@ -48,7 +48,7 @@ const EN: Words = Words {
     changed: "3 findings changed: → resolved",
     resolved: "resolved",
     kind_all: "all",
-    notify_exhausted: "notify_exhausted",
+    notify_exhausted: "callback retries exhausted",
     export_to: "Export to",
     export: "Export the queue (CSV)",
     exported: "Exported 7999 findings",

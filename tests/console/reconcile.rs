@@ -134,7 +134,10 @@ fn a_cancelled_run_leaves_the_completed_one_untouched_and_both_are_listed() {
     c.click(&format!("Show summary #{}", first.id));
     assert!(!c.has("NOT reconciled"));
     assert!(c.has("Statement against ledger"));
-    assert!(c.has("Balance mismatch"), "the kind's English name");
+    assert!(
+        c.has("balance differs from flows"),
+        "the kind's English name"
+    );
 }
 
 #[test]
