@@ -575,33 +575,25 @@ async fn the_simulators_outcomes_read_back_as_true_verdicts() {
             assert_eq!(b.excess, Some(amount * Decimal::from(n - 1)), "{bill}");
         }
     }
-    let declined: Vec<String> = db
-        .fetch_all(
-            "SELECT DISTINCT agent_bill_no FROM notify_log WHERE result_code = '0002'",
-            &[],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.text(0).unwrap())
-        .collect();
+    let declined: Vec<String> = texts(
+        &db,
+        "SELECT DISTINCT agent_bill_no FROM notify_log WHERE result_code = '0002'",
+    )
+    .await;
     assert!(!declined.is_empty());
     for bill in &declined {
         let b = bill_case(&db, bill).await.bill.unwrap();
         assert_eq!(b.verdict, Verdict::PaymentFailed, "{bill}: {:?}", b.cause);
         assert!(b.cause.1.contains("code 0002"), "{bill}: {}", b.cause.1);
     }
-    let clean: Vec<String> = db
-        .fetch_all(
-            "SELECT agent_bill_no FROM recharge_order WHERE status = 2 ORDER BY agent_bill_no",
-            &[],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.text(0).unwrap())
-        .filter(|b| !dups.contains(b))
-        .collect();
+    let clean: Vec<String> = texts(
+        &db,
+        "SELECT agent_bill_no FROM recharge_order WHERE status = 2 ORDER BY agent_bill_no",
+    )
+    .await
+    .into_iter()
+    .filter(|b| !dups.contains(b))
+    .collect();
     assert!(!clean.is_empty());
     for bill in &clean {
         let b = bill_case(&db, bill).await.bill.unwrap();
@@ -684,4 +676,14 @@ async fn every_lookup_is_served_by_an_index() {
             "{name} scans a table: {plan:?}\n{sql}"
         );
     }
+}
+
+/// The first column of every row of `sql`, as text.
+async fn texts(db: &Db, sql: &str) -> Vec<String> {
+    db.fetch_all(sql, &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.text(0).unwrap())
+        .collect()
 }

@@ -65,19 +65,29 @@ pub(crate) fn console_as(lang: Lang, screen: Option<Screen>, operator: Option<&s
             ws.set_operator(name).await.unwrap();
         });
     }
-    let app = App::new(Options {
-        db: Some(format!("sqlite://{}", db.display())),
-        workspace: workspace.clone(),
+    let app = app(
+        format!("sqlite://{}", db.display()),
+        workspace.clone(),
+        lang,
+        screen,
+    );
+    let mut c = Console::new(app, workspace, dir);
+    c.settle();
+    assert!(c.h.state().connected(), "{:?}", c.h.state().banner_text());
+    c
+}
+
+/// The real console on `db` (a URL), with `workspace`, before any frame.
+pub(crate) fn app(db: String, workspace: PathBuf, lang: Lang, screen: Option<Screen>) -> App {
+    App::new(Options {
+        db: Some(db),
+        workspace,
         screen,
         lang: Some(lang),
         case_query: None,
         system_fonts: false,
     })
-    .unwrap();
-    let mut c = Console::new(app, workspace, dir);
-    c.settle();
-    assert!(c.h.state().connected(), "{:?}", c.h.state().banner_text());
-    c
+    .unwrap()
 }
 
 impl Console {
@@ -330,15 +340,12 @@ fn export_a_filtered_view_and_read_it_back() {
 fn bad_input_gets_a_banner_and_the_window_stays_usable() {
     // Nothing listens on this port.
     let dir = tempfile::tempdir().unwrap();
-    let app = App::new(Options {
-        db: Some("postgres://payrecon@127.0.0.1:1/nothing".into()),
-        workspace: dir.path().join("ws.db"),
-        screen: None,
-        lang: Some(Lang::En),
-        case_query: None,
-        system_fonts: false,
-    })
-    .unwrap();
+    let app = app(
+        "postgres://payrecon@127.0.0.1:1/nothing".into(),
+        dir.path().join("ws.db"),
+        Lang::En,
+        None,
+    );
     let ws = dir.path().join("ws.db");
     let mut c = Console::new(app, ws, dir);
     c.settle();

@@ -5,7 +5,7 @@
 //! up to its size.
 
 use payrecon::db::{ConnectOptions, Db};
-use payrecon::ops::{Outputs, reconcile_and_record};
+use payrecon::ops::{Outputs, Recorded, reconcile_and_record};
 use payrecon::recon::run::{Progress, Stage, Unit, reconcile_with_progress};
 use payrecon::recon::{Period, RunOptions, RunStatus, StatementInput};
 use payrecon::statement::Format;
@@ -166,19 +166,7 @@ async fn per_run_folders_keep_every_run_and_a_cancelled_one_says_so() {
     let outputs = Outputs::PerRun(root.clone());
     let opts = options(&db, std::slice::from_ref(&statement));
     let never = AtomicBool::new(false);
-    let params = serde_json::json!({"source": "test"});
-    let one = reconcile_and_record(
-        &db,
-        &ws,
-        &opts,
-        params.clone(),
-        &outputs,
-        false,
-        &never,
-        &mut |_| {},
-    )
-    .await
-    .unwrap();
+    let one = record(&db, &ws, &opts, &outputs, &never).await;
     assert_eq!(one.output.status, RunStatus::Ok);
     assert_eq!(
         one.out_dir,
@@ -189,33 +177,11 @@ async fn per_run_folders_keep_every_run_and_a_cancelled_one_says_so() {
     let json = std::fs::read(one.out_dir.join("summary.json")).unwrap();
 
     // The same day again, ok: a new folder, the first untouched.
-    let two = reconcile_and_record(
-        &db,
-        &ws,
-        &opts,
-        params.clone(),
-        &outputs,
-        false,
-        &never,
-        &mut |_| {},
-    )
-    .await
-    .unwrap();
+    let two = record(&db, &ws, &opts, &outputs, &never).await;
     assert_ne!(two.out_dir, one.out_dir);
     // Cancelled before it starts.
     let stop = AtomicBool::new(true);
-    let three = reconcile_and_record(
-        &db,
-        &ws,
-        &opts,
-        params.clone(),
-        &outputs,
-        false,
-        &stop,
-        &mut |_| {},
-    )
-    .await
-    .unwrap();
+    let three = record(&db, &ws, &opts, &outputs, &stop).await;
     assert_eq!(three.output.status, RunStatus::Cancelled);
     assert!(
         three
@@ -255,18 +221,7 @@ async fn per_run_folders_keep_every_run_and_a_cancelled_one_says_so() {
 
     // A folder already there (another workspace's run of that id) is never written into.
     let ws2 = Workspace::open(&dir.path().join("ws2.db")).await.unwrap();
-    let other = reconcile_and_record(
-        &db,
-        &ws2,
-        &opts,
-        params,
-        &outputs,
-        false,
-        &never,
-        &mut |_| {},
-    )
-    .await
-    .unwrap();
+    let other = record(&db, &ws2, &opts, &outputs, &never).await;
     assert_eq!(other.run_id, one.run_id);
     assert_eq!(
         other.out_dir,
@@ -287,34 +242,11 @@ async fn the_users_own_folder_keeps_an_earlier_result_apart_from_a_cancelled_run
     let out = dir.path().join("out");
     let outputs = Outputs::Folder(out.clone());
     let opts = options(&db, std::slice::from_ref(&statement));
-    let params = serde_json::json!({"source": "test"});
-    let one = reconcile_and_record(
-        &db,
-        &ws,
-        &opts,
-        params.clone(),
-        &outputs,
-        false,
-        &AtomicBool::new(false),
-        &mut |_| {},
-    )
-    .await
-    .unwrap();
+    let one = record(&db, &ws, &opts, &outputs, &AtomicBool::new(false)).await;
     assert_eq!(one.out_dir, out);
     let csv = std::fs::read(out.join("findings.csv")).unwrap();
     let json = std::fs::read(out.join("summary.json")).unwrap();
-    let two = reconcile_and_record(
-        &db,
-        &ws,
-        &opts,
-        params,
-        &outputs,
-        false,
-        &AtomicBool::new(true),
-        &mut |_| {},
-    )
-    .await
-    .unwrap();
+    let two = record(&db, &ws, &opts, &outputs, &AtomicBool::new(true)).await;
     assert_eq!(two.output.status, RunStatus::Cancelled);
     // No findings.csv that could pass for this run's result …
     assert!(!out.join("findings.csv").exists());
@@ -327,4 +259,18 @@ async fn the_users_own_folder_keeps_an_earlier_result_apart_from_a_cancelled_run
     assert_eq!(kept(format!("summary.before-run{}.json", two.run_id)), json);
     let runs = ws.list_runs(None, 10).await.unwrap();
     assert_eq!(runs[0].out_dir.as_deref(), Some(out.to_str().unwrap()));
+}
+
+/// One recorded run of `opts` with the test's parameters, no BOM and no progress.
+async fn record(
+    db: &Db,
+    ws: &Workspace,
+    opts: &RunOptions,
+    outputs: &Outputs,
+    cancel: &AtomicBool,
+) -> Recorded {
+    let params = serde_json::json!({"source": "test"});
+    reconcile_and_record(db, ws, opts, params, outputs, false, cancel, &mut |_| {})
+        .await
+        .unwrap()
 }

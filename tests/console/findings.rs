@@ -143,15 +143,7 @@ fn console_with_queue(lang: Lang) -> (Console, String) {
         ws.set_operator("李会计").await.unwrap();
         ws.close().await;
     });
-    let app = App::new(Options {
-        db: Some(url),
-        workspace: workspace.clone(),
-        screen: Some(Screen::Findings),
-        lang: Some(lang),
-        case_query: None,
-        system_fonts: false,
-    })
-    .unwrap();
+    let app = app(url, workspace.clone(), lang, Some(Screen::Findings));
     let mut c = Console::new(app, workspace, dir);
     c.settle();
     assert!(c.h.state().connected(), "{:?}", c.h.state().banner_text());

@@ -22,15 +22,12 @@ fn console_on(sql: &[&str], lang: Lang) -> Console {
         pool.close().await;
     });
     let workspace = dir.path().join("workspace.db");
-    let app = App::new(Options {
-        db: Some(format!("sqlite://{}", db.display())),
-        workspace: workspace.clone(),
-        screen: None,
-        lang: Some(lang),
-        case_query: None,
-        system_fonts: false,
-    })
-    .unwrap();
+    let app = app(
+        format!("sqlite://{}", db.display()),
+        workspace.clone(),
+        lang,
+        None,
+    );
     let mut c = Console::new(app, workspace, dir);
     c.settle();
     assert!(c.h.state().connected(), "{:?}", c.h.state().banner_text());
@@ -69,17 +66,12 @@ fn an_error_notice_moves_nothing_closes_with_esc_and_clears_on_success() {
 fn a_long_error_wraps_inside_the_window() {
     let dir = tempfile::tempdir().unwrap();
     let long = "x".repeat(40);
-    let app = App::new(Options {
-        db: Some(format!(
-            "postgres://payrecon@127.0.0.1:1/{long}_{long}_{long}_{long}"
-        )),
-        workspace: dir.path().join("ws.db"),
-        screen: None,
-        lang: Some(Lang::En),
-        case_query: None,
-        system_fonts: false,
-    })
-    .unwrap();
+    let app = app(
+        format!("postgres://payrecon@127.0.0.1:1/{long}_{long}_{long}_{long}"),
+        dir.path().join("ws.db"),
+        Lang::En,
+        None,
+    );
     let ws = dir.path().join("ws.db");
     let mut c = Console::new(app, ws, dir);
     c.settle();
@@ -155,15 +147,12 @@ fn the_operator_is_asked_once_and_kept_in_the_workspace() {
 
     // A new window on the same workspace knows the name without asking.
     let (db, _) = demo();
-    let app = App::new(Options {
-        db: Some(format!("sqlite://{}", db.display())),
-        workspace: ws.clone(),
-        screen: None,
-        lang: Some(Lang::En),
-        case_query: None,
-        system_fonts: false,
-    })
-    .unwrap();
+    let app = app(
+        format!("sqlite://{}", db.display()),
+        ws.clone(),
+        Lang::En,
+        None,
+    );
     let dir = tempfile::tempdir().unwrap();
     let mut again = Console::new(app, ws, dir);
     again.settle();
