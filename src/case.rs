@@ -173,6 +173,8 @@ pub enum Verdict {
     PaymentFailed,
     /// Credited without a paid order.
     CreditedWithoutOrder,
+    /// Credited, though every callback the gateway sent reported a failure.
+    CreditedDespiteFailure,
     /// The gateway refunded or revoked the payment (statement), still credited here.
     RefundedStillCredited,
     /// Credited once; with srb's tables alone whether the gateway charged cannot be checked.
@@ -195,6 +197,7 @@ impl Verdict {
             Self::AwaitingGateway => "等待网关：还没有收到有效回调，客户可能已付款，请向网关查单",
             Self::PaymentFailed => "支付失败：网关未扣款",
             Self::CreditedWithoutOrder => "有入账流水，但没有已支付的订单",
+            Self::CreditedDespiteFailure => "网关报告支付失败，我方却入账了",
             Self::RefundedStillCredited => "网关已退款，我方仍为已入账",
             Self::CreditedOnceUnchecked => "入账一次（此库无法核对网关是否扣款）",
             Self::NotARecharge => "不是充值：只有其他类型的流水",
@@ -219,6 +222,9 @@ impl Verdict {
             }
             Self::PaymentFailed => "payment failed: the gateway did not charge",
             Self::CreditedWithoutOrder => "credited without a paid order",
+            Self::CreditedDespiteFailure => {
+                "credited although the gateway reported the payment failed"
+            }
             Self::RefundedStillCredited => "refunded at the gateway, still credited here",
             Self::CreditedOnceUnchecked => {
                 "credited once (whether the gateway charged cannot be checked here)"
@@ -242,6 +248,7 @@ impl Verdict {
                 | Self::PaidNotCredited
                 | Self::MarkedPaidNotCredited
                 | Self::CreditedWithoutOrder
+                | Self::CreditedDespiteFailure
                 | Self::RefundedStillCredited
         )
     }
@@ -947,7 +954,7 @@ async fn bill_prefix(
                 continue;
             }
             let hint = format!(
-                "{} · user {}",
+                "{} · #{}",
                 a(r.opt_money(1).map_err(d)?),
                 r.opt_i64(2)
                     .map_err(d)?
@@ -997,7 +1004,7 @@ async fn mobile_near(db: &Db, s: &SchemaReport, digits: &str) -> Result<Vec<Sugg
         if !out.iter().any(|x| x.query.value() == m) {
             out.push(Suggestion {
                 query: Query::Mobile(m),
-                hint: format!("{name} · user {id}"),
+                hint: format!("{name} · #{id}"),
             });
         }
     };
@@ -1116,9 +1123,19 @@ async fn bill_story(db: &Db, s: &SchemaReport, bill: &str) -> Result<BillStory, 
         && let Some(r) = db.fetch_optional(SQL_ORDER, &args![bill]).await?
     {
         let d = |e| db.decode("recharge_order", e);
-        status = r.opt_i64(0).map_err(d)?.and_then(OrderStatus::from_code);
-        story.order_status = status.map(|s| s.name_zh().to_owned());
-        story.order_status_en = status.map(|s| status_en(s).to_owned());
+        let code = r.opt_i64(0).map_err(d)?;
+        status = code.and_then(OrderStatus::from_code);
+        // An order whose status payrecon does not know is still an order.
+        story.order_status = Some(match (status, code) {
+            (Some(s), _) => s.name_zh().to_owned(),
+            (None, Some(c)) => format!("未知状态 {c}"),
+            (None, None) => "状态为空".to_owned(),
+        });
+        story.order_status_en = Some(match (status, code) {
+            (Some(s), _) => status_en(s).to_owned(),
+            (None, Some(c)) => format!("unknown status {c}"),
+            (None, None) => "no status".to_owned(),
+        });
         story.order_amount = r.opt_money(1).map_err(d)?;
         story.order_created = r.opt_time(2).map_err(d)?;
         story.user_id = r.opt_i64(3).map_err(d)?;
@@ -1210,12 +1227,12 @@ fn judge(b: &mut BillStory, status: Option<OrderStatus>, s: &SchemaReport) {
         };
     }
     let codes: Vec<String> = {
-        let mut v: Vec<String> = b
-            .attempts
-            .iter()
-            .filter_map(Attempt::failure_code)
-            .collect();
-        v.dedup();
+        let mut v: Vec<String> = Vec::new();
+        for c in b.attempts.iter().filter_map(Attempt::failure_code) {
+            if !v.contains(&c) {
+                v.push(c);
+            }
+        }
         v
     };
     let paid_calls = b.attempts.iter().filter(|a| a.says_paid()).count();
@@ -1252,11 +1269,36 @@ fn judge(b: &mut BillStory, status: Option<OrderStatus>, s: &SchemaReport) {
                 "入账一次；此库没有订单和回调记录，网关是否扣款需用网关对账单核对".into(),
                 "credited once; this database keeps no orders or callbacks, so whether the gateway charged must be checked against its statement".into(),
             )
+        } else if has_notify && paid_calls == 0 && !codes.is_empty() {
+            let c = codes.join(", ");
+            (
+                Verdict::CreditedDespiteFailure,
+                format!(
+                    "网关报告支付失败（结果码 {c}），没有一次回调报告成功，我方却入账了 {}",
+                    a(base)
+                ),
+                format!(
+                    "the gateway reported failure (code {c}) and never success, yet we credited {}",
+                    a(base)
+                ),
+            )
         } else if status == Some(OrderStatus::Paid) {
             (
                 Verdict::ChargedOnce,
                 format!("订单已支付，入账一次 {}", a(base)),
                 format!("the order is paid and was credited once, {}", a(base)),
+            )
+        } else if status.is_none() && b.order_status.is_some() {
+            (
+                Verdict::CreditedWithoutOrder,
+                format!(
+                    "有入账流水，但订单是{}",
+                    b.order_status.as_deref().unwrap_or_default()
+                ),
+                format!(
+                    "a flow credits it, but the order has {}",
+                    b.order_status_en.as_deref().unwrap_or_default()
+                ),
             )
         } else if status.is_none() {
             (
@@ -1333,6 +1375,18 @@ fn judge(b: &mut BillStory, status: Option<OrderStatus>, s: &SchemaReport) {
             Verdict::NotARecharge,
             "这个单号只有非充值流水".into(),
             "this number has only flows that are not recharges".into(),
+        )
+    } else if status.is_none() && b.order_status.is_some() {
+        (
+            Verdict::AwaitingGateway,
+            format!(
+                "订单是{}，没有入账流水：请向网关查单",
+                b.order_status.as_deref().unwrap_or_default()
+            ),
+            format!(
+                "the order has {} and no flow credits it: query the gateway",
+                b.order_status_en.as_deref().unwrap_or_default()
+            ),
         )
     } else if !b.attempts.is_empty() {
         (
@@ -1700,8 +1754,8 @@ pub fn report_text(case: &Case, l: Lang) -> String {
         for f in &u.findings {
             o.push_str(&format!(
                 "  ! {} [{}] {}\n",
-                f.kind.as_str(),
-                f.status,
+                l.t(f.kind.name_zh(), f.kind.name_en()),
+                l.t(f.status.name_zh(), f.status.as_str()),
                 l.t(&f.detail_zh, &f.detail_en)
             ));
         }
@@ -1786,8 +1840,8 @@ fn bill_text(o: &mut String, b: &BillStory, l: Lang) {
     for f in &b.findings {
         o.push_str(&format!(
             "  ! {} [{}] {}\n",
-            f.kind.as_str(),
-            f.status,
+            l.t(f.kind.name_zh(), f.kind.name_en()),
+            l.t(f.status.name_zh(), f.status.as_str()),
             l.t(&f.detail_zh, &f.detail_en)
         ));
     }
@@ -1970,7 +2024,7 @@ fn findings_html(h: &mut String, findings: &[CaseFinding], l: Lang) {
     for f in findings {
         h.push_str(&format!(
             "<tr><td>{}</td><td>{}</td><td>{}</td></tr>\n",
-            esc(l.t(f.kind.name_zh(), f.kind.as_str())),
+            esc(l.t(f.kind.name_zh(), f.kind.name_en())),
             esc(l.t(f.status.name_zh(), f.status.as_str())),
             esc(l.t(&f.detail_zh, &f.detail_en))
         ));

@@ -35,6 +35,8 @@ const PAID_NO_FLOW: &str = "CHARGE20261120093000777";
 const NO_ORDER: &str = "CHARGE20261120094500888";
 const REFUNDED: &str = "CHARGE20261120100000999";
 const PAID_CRASHED: &str = "CHARGE20261120101500000";
+const DECLINED_CREDITED: &str = "CHARGE20261120103000121";
+const ODD_STATUS: &str = "CHARGE20261120104500131";
 
 /// A payment database in the legacy layout (no `uk_trans_no`, so a recharge
 /// can be credited several times), with the contract tables.
@@ -255,6 +257,39 @@ async fn every_verdict() -> (support::TestDb, Db) {
     )
     .await;
     flow(&db, 1, REFUNDED, 1, "90.00", "2026-11-20 10:00:03.010").await;
+    // Paid order credited once, though its only callback said 0002.
+    order(
+        &db,
+        DECLINED_CREDITED,
+        2,
+        "70.00",
+        2,
+        "2026-11-20 10:30:00.000",
+    )
+    .await;
+    notify(
+        &db,
+        DECLINED_CREDITED,
+        "0002",
+        "ignored",
+        "success",
+        "70.00",
+        true,
+        "2026-11-20 10:30:03.000",
+    )
+    .await;
+    flow(
+        &db,
+        2,
+        DECLINED_CREDITED,
+        1,
+        "70.00",
+        "2026-11-20 10:30:03.010",
+    )
+    .await;
+    // An order in a status payrecon does not know, credited once.
+    order(&db, ODD_STATUS, 2, "30.00", 5, "2026-11-20 10:45:00.000").await;
+    flow(&db, 2, ODD_STATUS, 1, "30.00", "2026-11-20 10:45:03.010").await;
     // A later flow of another kind, written before the recharges above.
     flow(&db, 1, ONCE, 1, "100.00", "2026-11-20 08:00:03.010").await;
     (t, db)
@@ -334,6 +369,16 @@ async fn a_case_for_every_verdict() {
         b.cause.1
     );
     assert!(b.cause.0.contains("入账 3 次"), "{}", b.cause.0);
+
+    // Credited although the gateway said the payment failed: never "all fine".
+    let b = bill_case(&db, DECLINED_CREDITED).await.bill.unwrap();
+    assert_eq!(b.verdict, Verdict::CreditedDespiteFailure, "{:?}", b.cause);
+    assert!(b.cause.1.contains("code 0002"), "{}", b.cause.1);
+    // An order with a status payrecon does not know is still an order.
+    let b = bill_case(&db, ODD_STATUS).await.bill.unwrap();
+    assert_eq!(b.verdict, Verdict::CreditedWithoutOrder, "{:?}", b.cause);
+    assert!(b.cause.1.contains("unknown status 5"), "{}", b.cause.1);
+    assert!(!b.cause.1.contains("no order"), "{}", b.cause.1);
 
     let b = bill_case(&db, PAID_NOT).await.bill.unwrap();
     assert_eq!(b.verdict, Verdict::PaidNotCredited);

@@ -179,20 +179,30 @@ fn default_report_path(c: &Case) -> PathBuf {
 pub(crate) fn picked_report(app: &mut App, path: PathBuf) {
     let l = app.lang;
     app.case.report_path = path.display().to_string();
-    let Some(c) = &app.case.result else { return };
-    let now = chrono::Local::now().naive_local();
-    match case::save_report_html(&path, c, l, now) {
-        Ok(()) => app.info(format!(
-            "{} {}",
-            l.t("报告已保存：", "Report saved:"),
-            path.display()
-        )),
-        Err(e) => app.error(format!(
-            "{} {}: {e}",
-            l.t("报告无法保存到", "The report could not be saved to"),
-            path.display()
-        )),
-    }
+    let Some(c) = app.case.result.clone() else {
+        return;
+    };
+    // Business time, like every other time on screen.
+    let now = app
+        .conn
+        .as_ref()
+        .map_or_else(|| chrono::Local::now().naive_local(), |k| k.db.now());
+    // The file is written beside the window, never on its thread.
+    app.jobs.spawn(async move {
+        let r = case::save_report_html(&path, &c, l, now);
+        Box::new(move |app: &mut App| match r {
+            Ok(()) => app.info(format!(
+                "{} {}",
+                l.t("报告已保存：", "Report saved:"),
+                path.display()
+            )),
+            Err(e) => app.error(format!(
+                "{} {}: {e}",
+                l.t("报告无法保存到", "The report could not be saved to"),
+                path.display()
+            )),
+        }) as super::jobs::Apply
+    });
 }
 
 /// The case screen.

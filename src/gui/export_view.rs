@@ -119,7 +119,13 @@ fn start(app: &mut App) {
     };
     // The findings go out as the queue shows them: its filter, order and
     // grouping (the key filter here narrows it to one bill), under the operator.
-    let mut queue = app.findings.filter.clone();
+    let mut queue = match super::findings_view::parse_filter(app) {
+        Ok(f) => f,
+        Err(e) => {
+            app.error(e);
+            return;
+        }
+    };
     queue.database = Some(c.url.clone());
     if let Some(k) = &filter.key {
         queue.bill = Some(k.clone());
@@ -214,6 +220,10 @@ pub(crate) fn ui(app: &mut App, ui: &mut egui::Ui) {
             match st.target {
                 Target::Findings => {
                     widgets::field(ui, l.t("业务键", "key"), &mut f.key, 200.0);
+                    ui.weak(l.t(
+                        "按差错队列当前的筛选（类型、严重度、状态、天数）、排序和分组导出",
+                        "exported with the findings queue's filter (kind, severity, status, age), order and grouping",
+                    ));
                 }
                 Target::View(v) => {
                     if v != View::Accounts {

@@ -123,7 +123,7 @@ fn action_label(to: Status, l: Lang) -> &'static str {
 }
 
 /// The filter the inputs describe, or the sentence saying which input is wrong.
-fn parse_filter(app: &App) -> Result<FindingFilter, String> {
+pub(crate) fn parse_filter(app: &App) -> Result<FindingFilter, String> {
     let l = app.lang;
     let f = &app.findings;
     let min_age = match f.min_age.trim() {
@@ -1349,7 +1349,7 @@ fn detail(app: &mut App, ui: &mut egui::Ui) {
             egui::Grid::new("fhist").striped(true).show(ui, |ui| {
                 for e in &app.findings.history {
                     ui.label(e.at.format("%Y-%m-%d %H:%M:%S").to_string());
-                    ui.label(&e.action);
+                    ui.label(action_name(&e.action, l));
                     ui.label(format!(
                         "{} → {}",
                         e.from.map(|s| status_name(s, l)).unwrap_or("—"),
@@ -1470,5 +1470,19 @@ fn group_detail(app: &mut App, ui: &mut egui::Ui) {
         app.case.query = k;
         app.go(Screen::Case);
         super::case_view::search(app);
+    }
+}
+
+/// A history event's action in words (the workspace stores stable words).
+fn action_name(action: &str, l: Lang) -> &str {
+    match action {
+        "detected" => l.t("发现", "detected"),
+        "reappeared" => l.t("再次出现，重新打开", "appeared again, reopened"),
+        "settled" => l.t("后续对账不再出现，自动解决", "gone in a later run, settled"),
+        "acknowledge" => l.t("确认", "acknowledged"),
+        "resolve" => l.t("解决", "resolved"),
+        "accept" => l.t("接受", "accepted"),
+        "reopen" => l.t("重新打开", "reopened"),
+        other => other,
     }
 }
