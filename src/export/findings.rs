@@ -9,7 +9,7 @@ use super::CsvFile;
 use crate::money::format_amount;
 use crate::recon::{AtRisk, RiskCounter};
 use crate::workspace::{
-    FindingFilter, GroupBy, QueueOrder, Status, Workspace, WorkspaceError, strip_passwords,
+    FindingFilter, GroupBy, QueueOrder, Workspace, WorkspaceError, strip_passwords,
 };
 use rust_decimal::Decimal;
 use std::path::{Path, PathBuf};
@@ -93,7 +93,7 @@ pub async fn write_queue(
     let mut counter = RiskCounter::new();
     let mut counted = Vec::with_capacity(rows.len());
     for r in &rows {
-        let at_risk = matches!(r.status, Status::Open | Status::Acknowledged) && !r.is_absent();
+        let at_risk = r.counts_at_risk();
         if at_risk {
             counter.add(
                 r.kind,

@@ -236,6 +236,13 @@ impl FindingRow {
         self.absent_since_run.is_some()
     }
 
+    /// Whether its money counts in the amount at risk: open or acknowledged,
+    /// and still produced by the latest comparable run (the same rule as
+    /// [`Workspace::summarize_findings`]' SQL).
+    pub fn counts_at_risk(&self) -> bool {
+        matches!(self.status, Status::Open | Status::Acknowledged) && !self.is_absent()
+    }
+
     /// The finding as its latest run reported it.
     pub fn finding(&self) -> Finding {
         Finding {
@@ -793,21 +800,20 @@ impl Workspace {
         rows.iter().map(|r| row_to_finding(r, as_of)).collect()
     }
 
+    /// The single count a `SELECT COUNT(…)` with `binds` returns.
+    async fn count_of(&self, sql: String, binds: &[Bind]) -> Result<u64> {
+        let row = bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), binds)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(u64::try_from(row.try_get::<i64, _>(0)?).unwrap_or(0))
+    }
+
     /// How many findings match `filter` (ignoring its limit and offset).
     pub async fn count_findings(&self, filter: &FindingFilter) -> Result<u64> {
         let as_of = filter.as_of.unwrap_or_else(|| self.now());
         let (where_sql, binds) = filter_sql(filter, as_of);
         let sql = format!("SELECT COUNT(*) FROM findings{where_sql}");
-        let mut q = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql));
-        for b in &binds {
-            q = match b {
-                Bind::Text(s) => q.bind(s.clone()),
-                Bind::Int(i) => q.bind(*i),
-                Bind::Null => q.bind(None::<String>),
-            };
-        }
-        let n = q.fetch_one(&self.pool).await?;
-        Ok(u64::try_from(n).unwrap_or(0))
+        self.count_of(sql, &binds).await
     }
 }
 
@@ -1525,15 +1531,7 @@ impl Workspace {
             "SELECT COUNT(DISTINCT {}) FROM findings{where_sql}",
             x(by.column(), "")
         );
-        let mut q = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql));
-        for b in &binds {
-            q = match b {
-                Bind::Text(s) => q.bind(s.clone()),
-                Bind::Int(i) => q.bind(*i),
-                Bind::Null => q.bind(None::<String>),
-            };
-        }
-        Ok(u64::try_from(q.fetch_one(&self.pool).await?).unwrap_or(0))
+        self.count_of(sql, &binds).await
     }
 
     /// How many findings `filter` selects and the amount at risk among them
