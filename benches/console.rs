@@ -219,6 +219,7 @@ fn main() {
         lang: Some(payrecon::gui::Lang::Zh),
         case_query: None,
         system_fonts: false,
+        theme: None,
     })
     .unwrap();
     let mut h = egui_kittest::Harness::builder()

@@ -6,8 +6,15 @@
 //! Sorting and filtering reach SQL as bound parameters through
 //! [`crate::views`]' filter builder; a page is formatted with the same
 //! [`crate::views::format_row`] the CSV export uses.
+//!
+//! Any column of a view can be the order ([`SortCol::Column`]): keyset paging
+//! on `(value, id)` holds for every column, but only the id and the time
+//! column are indexed ([`indexed`]); other orders sort the whole filtered
+//! table on every page, which the console says. [`totals`] counts and sums
+//! the filtered rows in the database; [`with_user_names`] adds the accounts'
+//! names and mobiles from `user_info` when the database has it.
 
-use crate::db::{Arg, Db, DbError, Row};
+use crate::db::{Arg, Db, DbError, Row, SchemaReport};
 use crate::views::{self, Filter, View};
 use chrono::NaiveDateTime;
 use rust_decimal::Decimal;
@@ -23,6 +30,10 @@ pub enum SortCol {
     Time,
     /// The amount (not indexed in the contract: a sort by amount scans).
     Amount,
+    /// Any other column of the view, by its name in [`View::header`] (see
+    /// [`sortable`]). Keyset paging on `(value, id)` still holds, but without
+    /// an index on the column every page sorts the whole filtered table.
+    Column(&'static str),
 }
 
 impl SortCol {
@@ -32,6 +43,180 @@ impl SortCol {
             View::Idempotency => &[SortCol::Id, SortCol::Time],
             _ => &[SortCol::Id, SortCol::Time, SortCol::Amount],
         }
+    }
+}
+
+/// Whether pages in this order are read from an index (the id, the time
+/// column) rather than by sorting the whole filtered table on every page.
+pub fn indexed(view: View, col: SortCol) -> bool {
+    match col {
+        SortCol::Id | SortCol::Time => true,
+        SortCol::Amount => false,
+        SortCol::Column(n) => bare(view.id_col()) == n || bare(view.time_col()) == n,
+    }
+}
+
+/// The order a click on a column's header asks for (`name` as in
+/// [`columns`]); `None` for a column that cannot be sorted in SQL (computed
+/// cells: an account's expected balance, its name).
+pub fn sortable(view: View, name: &str) -> Option<SortCol> {
+    if name == bare(view.id_col()) {
+        return Some(SortCol::Id);
+    }
+    if name == bare(view.time_col()) {
+        return Some(SortCol::Time);
+    }
+    if view.amount_col().map(bare) == Some(name) {
+        return Some(SortCol::Amount);
+    }
+    specs(view)
+        .iter()
+        .find(|s| s.name == name)
+        .map(|s| SortCol::Column(s.name))
+}
+
+/// The column a sort order is on, as named in [`columns`].
+pub fn sort_column(view: View, col: SortCol) -> Option<&'static str> {
+    match col {
+        SortCol::Id => Some(bare(view.id_col())),
+        SortCol::Time => Some(bare(view.time_col())),
+        SortCol::Amount => view.amount_col().map(bare),
+        SortCol::Column(n) => Some(n),
+    }
+}
+
+/// `t.create_time` → `create_time`.
+fn bare(col: &'static str) -> &'static str {
+    col.strip_prefix("t.").unwrap_or(col)
+}
+
+/// The type of a sortable column's values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Int,
+    Text,
+    Money,
+    Time,
+}
+
+/// A sortable column: its console name, its SQL column (alias `t`), and
+/// its position in the view's query.
+struct Spec {
+    name: &'static str,
+    sql: &'static str,
+    index: usize,
+    kind: Kind,
+}
+
+const fn spec(name: &'static str, sql: &'static str, index: usize, kind: Kind) -> Spec {
+    Spec {
+        name,
+        sql,
+        index,
+        kind,
+    }
+}
+
+/// The sortable columns of a view ([`crate::views::parts`]' SELECT lists).
+fn specs(view: View) -> &'static [Spec] {
+    use Kind::*;
+    const FLOWS: &[Spec] = &[
+        spec("id", "id", 0, Int),
+        spec("user_id", "user_id", 1, Int),
+        spec("user_name", "user_name", 2, Text),
+        spec("trans_no", "trans_no", 3, Text),
+        spec("trans_type", "trans_type", 4, Int),
+        spec("trans_type_name", "trans_type_name", 5, Text),
+        spec("trans_amount", "trans_amount", 6, Money),
+        spec("memo", "memo", 7, Text),
+        spec("create_time", "create_time", 8, Time),
+        spec("is_deleted", "is_deleted", 9, Int),
+    ];
+    const ORDERS: &[Spec] = &[
+        spec("id", "id", 0, Int),
+        spec("agent_bill_no", "agent_bill_no", 1, Text),
+        spec("user_id", "user_id", 2, Int),
+        spec("bind_code", "bind_code", 3, Text),
+        spec("charge_amt", "charge_amt", 4, Money),
+        spec("fee_amt", "fee_amt", 5, Money),
+        spec("status", "status", 6, Int),
+        // The status name sorts as its code.
+        spec("status_name", "status", 6, Int),
+        spec("version", "version", 7, Int),
+        spec("create_time", "create_time", 8, Time),
+        spec("update_time", "update_time", 9, Time),
+    ];
+    const NOTIFY: &[Spec] = &[
+        spec("id", "id", 0, Int),
+        spec("agent_bill_no", "agent_bill_no", 1, Text),
+        spec("bind_code", "bind_code", 2, Text),
+        spec("charge_amt", "charge_amt", 3, Money),
+        spec("result_code", "result_code", 4, Text),
+        spec("sign_ok", "sign_ok", 5, Int),
+        spec("outcome", "outcome", 6, Text),
+        spec("response_body", "response_body", 7, Text),
+        spec("received_at", "received_at", 8, Time),
+        spec("handled_ms", "handled_ms", 9, Int),
+    ];
+    const IDEMPOTENCY: &[Spec] = &[
+        spec("id", "id", 0, Int),
+        spec("source", "source", 1, Text),
+        spec("seq", "seq", 2, Text),
+        spec("request_hash", "request_hash", 3, Text),
+        spec("status", "status", 4, Text),
+        spec("response_body", "response_body", 5, Text),
+        spec("locked_at", "locked_at", 6, Time),
+        spec("created_at", "created_at", 7, Time),
+        spec("completed_at", "completed_at", 8, Time),
+        spec("expires_at", "expires_at", 9, Time),
+    ];
+    // Expected balances, differences and flow counts are computed per page
+    // (not in the paged query): they cannot be sorted by.
+    const ACCOUNTS: &[Spec] = &[
+        spec("user_id", "user_id", 0, Int),
+        spec("amount", "amount", 1, Money),
+        spec("freeze_amount", "freeze_amount", 3, Money),
+        spec("version", "version", 6, Int),
+        spec("update_time", "update_time", 7, Time),
+    ];
+    match view {
+        View::Flows => FLOWS,
+        View::Orders => ORDERS,
+        View::Notify => NOTIFY,
+        View::Idempotency => IDEMPOTENCY,
+        View::Accounts => ACCOUNTS,
+    }
+}
+
+/// The spec a (non-id) sort order reads.
+fn spec_of(view: View, col: SortCol) -> Result<&'static Spec, DbError> {
+    let name = sort_column(view, col)
+        .ok_or_else(|| DbError::State(format!("{} have no amount to sort by", view.table())))?;
+    specs(view)
+        .iter()
+        .find(|s| s.name == name)
+        .ok_or_else(|| DbError::State(format!("{} cannot be sorted by {name}", view.table())))
+}
+
+/// The console's columns of a view: [`View::header`], and for accounts the
+/// user's name and mobile after the user id (see [`with_user_names`]).
+pub fn columns(view: View) -> &'static [&'static str] {
+    match view {
+        View::Accounts => &[
+            "user_id",
+            "name",
+            "mobile",
+            "amount",
+            "expected_amount",
+            "amount_difference",
+            "freeze_amount",
+            "expected_freeze",
+            "freeze_difference",
+            "flows",
+            "version",
+            "update_time",
+        ],
+        v => v.header(),
     }
 }
 
@@ -62,6 +247,19 @@ pub enum SortValue {
     Time(Option<NaiveDateTime>),
     /// An amount (integer cents on SQLite, as [`Db::money_cmp`] compares).
     Amount(Option<Decimal>),
+    /// An integer column; `None` for NULL.
+    Int(Option<i64>),
+    /// A text column; `None` for NULL.
+    Text(Option<String>),
+}
+
+impl SortValue {
+    fn is_null(&self) -> bool {
+        matches!(
+            self,
+            Self::Time(None) | Self::Amount(None) | Self::Int(None) | Self::Text(None)
+        )
+    }
 }
 
 /// Where a row stands in its sort order.
@@ -99,28 +297,17 @@ pub struct Page {
     pub has_next: bool,
 }
 
-/// The column index of the sort value in a view's query.
-fn value_index(view: View, col: SortCol) -> usize {
-    match (view, col) {
-        (_, SortCol::Id) => 0,
-        (View::Flows | View::Orders | View::Notify, SortCol::Time) => 8,
-        (View::Idempotency, SortCol::Time) => 7,
-        (View::Accounts, SortCol::Time) => 7,
-        (View::Flows, SortCol::Amount) => 6,
-        (View::Orders, SortCol::Amount) => 4,
-        (View::Notify, SortCol::Amount) => 3,
-        (View::Accounts | View::Idempotency, SortCol::Amount) => 1,
-    }
-}
-
 /// The SQL expression a sort compares.
 fn sort_expr(db: &Db, view: View, col: SortCol) -> Result<String, DbError> {
-    Ok(match col {
-        SortCol::Id => view.id_col().to_owned(),
-        SortCol::Time => view.time_col().to_owned(),
-        SortCol::Amount => db.money_cmp(view.amount_col().ok_or_else(|| {
-            DbError::State(format!("{} have no amount to sort by", view.table()))
-        })?),
+    if col == SortCol::Id {
+        return Ok(view.id_col().to_owned());
+    }
+    let s = spec_of(view, col)?;
+    let c = format!("t.{}", s.sql);
+    Ok(if s.kind == Kind::Money {
+        db.money_cmp(&c)
+    } else {
+        c
     })
 }
 
@@ -130,17 +317,29 @@ fn value_arg(db: &Db, v: &SortValue) -> Result<Arg, DbError> {
         SortValue::Time(t) => Arg::from(*t),
         SortValue::Amount(None) => Arg::Money(None),
         SortValue::Amount(Some(d)) => views::money_arg(db, *d)?,
+        SortValue::Int(i) => Arg::from(*i),
+        SortValue::Text(t) => Arg::from(t.clone()),
     })
 }
 
 fn read_key(db: &Db, view: View, col: SortCol, r: &Row) -> Result<RowKey, DbError> {
     let d = |e| db.decode(view.table(), e);
     let id = r.i64(0).map_err(d)?;
-    let i = value_index(view, col);
-    let value = match col {
-        SortCol::Id => SortValue::None,
-        SortCol::Time => SortValue::Time(r.opt_time(i).map_err(d)?),
-        SortCol::Amount => SortValue::Amount(r.opt_money(i).map_err(d)?),
+    if col == SortCol::Id {
+        return Ok(RowKey {
+            id,
+            value: SortValue::None,
+        });
+    }
+    let s = spec_of(view, col)?;
+    let i = s.index;
+    let value = match s.kind {
+        Kind::Int => SortValue::Int(r.opt_i64(i).map_err(d)?),
+        Kind::Text => SortValue::Text(r.opt_text(i).map_err(d)?),
+        Kind::Time => SortValue::Time(r.opt_time(i).map_err(d)?),
+        // Accounts select their amounts as `money_cmp` (cents on SQLite).
+        Kind::Money if view == View::Accounts => SortValue::Amount(r.opt_money_agg(i).map_err(d)?),
+        Kind::Money => SortValue::Amount(r.opt_money(i).map_err(d)?),
     };
     Ok(RowKey { id, value })
 }
@@ -193,7 +392,7 @@ pub async fn page(
                 args.push(Arg::from(k.id));
             }
             (v, _) => {
-                let is_null = matches!(v, SortValue::Time(None) | SortValue::Amount(None));
+                let is_null = v.is_null();
                 // NULL never compares, so where NULLs stand is spelled out: the
                 // backend's own order (lowest on SQLite/MySQL, highest on
                 // PostgreSQL), which lets the column's index serve the page.
@@ -330,4 +529,93 @@ pub async fn count(db: &Db, view: View, filter: &Filter) -> Result<u64, DbError>
         .flatten()
         .unwrap_or(0);
     Ok(u64::try_from(n).unwrap_or(0))
+}
+
+/// The totals of the filtered rows: how many, and the sum of their amounts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Totals {
+    /// Matching rows.
+    pub count: u64,
+    /// Σ of the view's amount column (`None` for a view without amounts:
+    /// idempotency records). Exact: summed by the database in cents or DECIMAL.
+    pub amount: Option<Decimal>,
+}
+
+/// The filtered rows' count and Σ amount, computed by the database (a
+/// separate query, like [`count`]: on a large table it reads every matching
+/// row, so the console runs it beside the page and drops a stale answer).
+pub async fn totals(db: &Db, view: View, filter: &Filter) -> Result<Totals, DbError> {
+    let p = views::parts(db, view, filter)?;
+    let sum = view
+        .amount_col()
+        .map(|c| format!(", {}", db.money_sum(c)))
+        .unwrap_or_default();
+    let from = if view == View::Accounts && !filter.mismatched_only {
+        " FROM user_account t".to_owned()
+    } else {
+        match p.head.find(" FROM ") {
+            Some(i) => p.head[i..].to_owned(),
+            None => return Err(DbError::State("view query without FROM".into())),
+        }
+    };
+    let sql = format!("SELECT COUNT(*){sum}{from}{}", p.filter);
+    let row = db.fetch_optional(&sql, &p.args).await?;
+    let d = |e| db.decode(view.table(), e);
+    let (n, amount) = match row {
+        Some(r) => {
+            let n = r.opt_i64(0).map_err(d)?.unwrap_or(0);
+            let a = if view.amount_col().is_some() {
+                Some(r.opt_money_agg(1).map_err(d)?.unwrap_or_default())
+            } else {
+                None
+            };
+            (n, a)
+        }
+        None => (0, view.amount_col().map(|_| Decimal::ZERO)),
+    };
+    Ok(Totals {
+        count: u64::try_from(n).unwrap_or(0),
+        amount,
+    })
+}
+
+/// Accounts: inserts each row's user name and mobile (from `user_info`)
+/// after the user id, so that the rows follow [`columns`]. A database
+/// without `user_info` (or without those columns) leaves them empty rather
+/// than failing. Other views are left as they are.
+pub async fn with_user_names(
+    db: &Db,
+    schema: &SchemaReport,
+    view: View,
+    page: &mut Page,
+) -> Result<(), DbError> {
+    if view != View::Accounts {
+        return Ok(());
+    }
+    let mut names: HashMap<i64, (String, String)> = HashMap::new();
+    let has = |c| schema.has_column("user_info", c);
+    if schema.has_table("user_info") && has("id") && !page.keys.is_empty() {
+        let name = if has("name") { "name" } else { "NULL" };
+        let mobile = if has("mobile") { "mobile" } else { "NULL" };
+        let marks = vec!["?"; page.keys.len()].join(", ");
+        let sql = format!("SELECT id, {name}, {mobile} FROM user_info WHERE id IN ({marks})");
+        let args: Vec<Arg> = page.keys.iter().map(|k| Arg::from(k.id)).collect();
+        for r in db.fetch_all(&sql, &args).await? {
+            let d = |e| db.decode("user_info", e);
+            names.insert(
+                r.i64(0).map_err(d)?,
+                (
+                    r.opt_text(1).map_err(d)?.unwrap_or_default(),
+                    r.opt_text(2).map_err(d)?.unwrap_or_default(),
+                ),
+            );
+        }
+    }
+    for (row, key) in page.rows.iter_mut().zip(&page.keys) {
+        let (n, m) = names.remove(&key.id).unwrap_or_default();
+        let at = 1.min(row.len());
+        row.insert(at, m);
+        row.insert(at, n);
+    }
+    Ok(())
 }

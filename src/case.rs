@@ -318,6 +318,32 @@ pub fn outcome_words(outcome: &str) -> (&'static str, &'static str) {
     }
 }
 
+/// What srb answered a callback, in words: `success` / `fail` translated,
+/// anything else (a handler's own text) is data and shown as it is.
+pub fn response_words(response: &str) -> (String, String) {
+    match response {
+        "" => ("（无应答）".into(), "(no answer)".into()),
+        crate::payment::SUCCESS => ("成功".into(), "success".into()),
+        crate::payment::FAIL => ("失败".into(), "fail".into()),
+        other => (format!("“{other}”"), format!("\"{other}\"")),
+    }
+}
+
+/// An idempotency record's status in words (`processing`, `succeeded`,
+/// `failed`; an unknown stored word is shown as it is, quoted).
+pub fn idempotency_words(status: &str) -> (String, String) {
+    use crate::model::IdempotencyStatus as S;
+    match S::parse(status) {
+        Some(S::Processing) => ("处理中".into(), "processing".into()),
+        Some(S::Succeeded) => ("已成功".into(), "succeeded".into()),
+        Some(S::Failed) => ("已失败".into(), "failed".into()),
+        None => (
+            format!("未知状态“{status}”"),
+            format!("unknown status \"{status}\""),
+        ),
+    }
+}
+
 /// One flow.
 #[derive(Debug, Clone, Serialize)]
 pub struct Flow {
@@ -1414,7 +1440,7 @@ fn notes(b: &BillStory, status: Option<OrderStatus>, has_notify: bool) -> Vec<(S
     let failed = count("failed");
     if total > 1 {
         n.push((
-            format!("网关共回调 {total} 次（其中 {failed} 次我方应答 fail）"),
+            format!("网关共回调 {total} 次（其中 {failed} 次我方应答失败）"),
             format!("the gateway called back {total} times ({failed} answered fail)"),
         ));
     }
@@ -1509,11 +1535,7 @@ fn timeline(b: &BillStory) -> Vec<Event> {
             .clone()
             .filter(|c| !c.is_empty())
             .unwrap_or_else(|| "-".into());
-        let resp = if at.response.is_empty() {
-            "-"
-        } else {
-            at.response.as_str()
-        };
+        let (resp_zh, resp_en) = response_words(&at.response);
         let sign_zh = if at.sign_ok {
             "验签通过"
         } else {
@@ -1524,11 +1546,11 @@ fn timeline(b: &BillStory) -> Vec<Event> {
             at: at.received_at,
             kind: EventKind::Callback,
             zh: format!(
-                "回调 #{}：结果码 {code}，{ozh}，应答 {resp}，{sign_zh}",
+                "回调 #{}：结果码 {code}，{ozh}，应答{resp_zh}，{sign_zh}",
                 i + 1
             ),
             en: format!(
-                "callback #{}: result code {code}, {oen}, answered {resp}, {sign_en}",
+                "callback #{}: result code {code}, {oen}, answered {resp_en}, {sign_en}",
                 i + 1
             ),
             amount: at.charge_amt,
@@ -1539,11 +1561,12 @@ fn timeline(b: &BillStory) -> Vec<Event> {
         });
     }
     if let Some((st, locked, done)) = &b.idempotency {
+        let (st_zh, st_en) = idempotency_words(st);
         ev.push(Event {
             at: *locked,
             kind: EventKind::Idempotency,
-            zh: format!("幂等记录加锁（现在状态 {st}）"),
-            en: format!("idempotency record locked (now {st})"),
+            zh: format!("幂等记录加锁（现在状态：{st_zh}）"),
+            en: format!("idempotency record locked (now {st_en})"),
             amount: None,
             effect: None,
             flagged: st == "processing",
@@ -1552,8 +1575,8 @@ fn timeline(b: &BillStory) -> Vec<Event> {
             ev.push(Event {
                 at: *done,
                 kind: EventKind::Idempotency,
-                zh: format!("幂等记录完成：{st}"),
-                en: format!("idempotency record completed: {st}"),
+                zh: format!("幂等记录完成：{st_zh}"),
+                en: format!("idempotency record completed: {st_en}"),
                 amount: None,
                 effect: None,
                 flagged: false,
@@ -1956,9 +1979,10 @@ td,th{{border:1px solid #bbb;padding:3px 8px;text-align:left;vertical-align:top}
             a(u.difference)
         ));
         h.push_str(&format!(
-            "<h3>{} ({})</h3>\n<table><tr><th>agentBillNo</th><th>{}</th><th>{}</th></tr>\n",
+            "<h3>{} ({})</h3>\n<table><tr><th>{}</th><th>{}</th><th>{}</th></tr>\n",
             l.t("充值", "Recharges"),
             u.recharge_count,
+            l.t("商户订单号", "agentBillNo"),
             l.t("金额", "Amount"),
             l.t("结论", "Verdict")
         ));
@@ -2035,6 +2059,102 @@ fn findings_html(h: &mut String, findings: &[CaseFinding], l: Lang) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Lower-case English words of `text` (status and outcome codes such as
+    /// `credited`, `paying`, `processing`), paths and URLs aside.
+    fn english_words(text: &str) -> Vec<String> {
+        text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .filter(|w| w.len() >= 3 && w.chars().any(|c| c.is_ascii_lowercase()))
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// A bill paid, called back three times (one handler failure, one
+    /// repeat), credited twice, its idempotency record failed.
+    fn credited_twice_story() -> BillStory {
+        let at = |s: &str| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").ok();
+        let attempt = |t: &str, outcome: &str, response: &str| Attempt {
+            received_at: at(t),
+            result_code: Some("0001".into()),
+            outcome: outcome.into(),
+            response: response.into(),
+            charge_amt: Some(Decimal::new(10000, 2)),
+            sign_ok: true,
+        };
+        let flow = |id: i64, t: &str| Flow {
+            id,
+            trans_type: TransType::Recharge.code(),
+            type_name: "充值".into(),
+            type_name_en: "recharge".into(),
+            amount: Some(Decimal::new(10000, 2)),
+            effect: Some(Decimal::new(10000, 2)),
+            balance_after: None,
+            at: at(t),
+            trans_no: "CHARGE20261120000001".into(),
+        };
+        let mut b = BillStory {
+            agent_bill_no: "CHARGE20261120000001".into(),
+            order_status: Some(OrderStatus::Paid.name_zh().into()),
+            order_status_en: Some(status_en(OrderStatus::Paid).into()),
+            order_amount: Some(Decimal::new(10000, 2)),
+            order_created: at("2026-11-20 10:00:00"),
+            user_id: Some(7),
+            attempts: vec![
+                attempt("2026-11-20 10:00:05", "failed", "fail"),
+                attempt("2026-11-20 10:00:06", "credited", "success"),
+                attempt("2026-11-20 10:00:06", "credited", "success"),
+                attempt("2026-11-20 10:01:00", "idempotent", "success"),
+            ],
+            idempotency: Some((
+                "failed".into(),
+                at("2026-11-20 10:00:05"),
+                at("2026-11-20 10:00:07"),
+            )),
+            flows: vec![
+                flow(1, "2026-11-20 10:00:06"),
+                flow(2, "2026-11-20 10:00:06"),
+            ],
+            credits: 0,
+            excess: None,
+            verdict: Verdict::NotFound,
+            cause: (String::new(), String::new()),
+            timeline: Vec::new(),
+            notes: Vec::new(),
+            findings: Vec::new(),
+        };
+        let mut s = SchemaReport::default();
+        for t in [
+            "recharge_order",
+            "notify_log",
+            "idempotency_record",
+            "trans_flow",
+        ] {
+            s.tables.insert(t.into(), Default::default());
+        }
+        judge(&mut b, Some(OrderStatus::Paid), &s);
+        b
+    }
+
+    #[test]
+    fn the_chinese_report_names_no_english_status_and_the_english_no_chinese() {
+        let b = credited_twice_story();
+        assert_eq!(b.verdict, Verdict::CreditedTwice);
+        let mut zh = String::new();
+        bill_text(&mut zh, &b, Lang::Zh);
+        // Only the bill number and the result code are ASCII here.
+        assert_eq!(english_words(&zh), Vec::<String>::new(), "{zh}");
+        assert!(
+            zh.contains("已入账") && zh.contains("已支付") && zh.contains("已失败"),
+            "{zh}"
+        );
+        let mut en = String::new();
+        bill_text(&mut en, &b, Lang::En);
+        assert!(
+            !en.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
+            "{en}"
+        );
+        assert!(en.contains("paid") && en.contains("credited"), "{en}");
+    }
 
     #[test]
     fn input_is_normalised() {

@@ -51,7 +51,7 @@ enum Command {
     Simulate(Box<SimulateArgs>),
     /// Reconcile: every check of SPEC §4, and statements against the flows (read-only).
     Reconcile(Box<ReconcileArgs>),
-    /// Export a view with its filters to CSV (read-only).
+    /// Export a view with its filters to CSV or Excel (.xlsx) (read-only).
     Export(Box<ExportArgs>),
     /// The whole story of a recharge or a user, with a verdict (read-only).
     Case(CaseArgs),
@@ -82,6 +82,9 @@ struct GuiArgs {
     /// Render the view to this PNG file once its data has loaded, and exit.
     #[arg(long)]
     screenshot: Option<PathBuf>,
+    /// Theme for this run: light, dark or system (default: the one remembered).
+    #[arg(long)]
+    theme: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -184,10 +187,13 @@ struct ExportArgs {
     /// Accounts: only those whose balance differs from their flows.
     #[arg(long)]
     mismatched: bool,
-    /// The CSV file to write.
+    /// The file to write: CSV, or an Excel workbook when it ends in .xlsx.
     #[arg(long)]
     out: PathBuf,
-    /// Write a UTF-8 BOM so that Excel opens the file correctly.
+    /// The file format (default: from --out's extension, .xlsx is Excel, else CSV).
+    #[arg(long, value_enum)]
+    format: Option<payrecon::export::ExportFormat>,
+    /// CSV: write a UTF-8 BOM so that Excel opens the file correctly.
     #[arg(long)]
     bom: bool,
     /// Findings: only this kind (repeat for several; e.g. duplicate_credit).
@@ -458,7 +464,15 @@ fn gui(a: GuiArgs, workspace: Option<PathBuf>) -> anyhow::Result<ExitCode> {
             anyhow::anyhow!("--lang {w} is not a language of the console: use zh or en")
         })?),
     };
+    let theme = match a.theme.as_deref().map(str::trim) {
+        None => None,
+        Some("light") => Some(payrecon::gui::Theme::Light),
+        Some("dark") => Some(payrecon::gui::Theme::Dark),
+        Some("system") => Some(payrecon::gui::Theme::System),
+        Some(w) => anyhow::bail!("--theme {w} is not a theme: use light, dark or system"),
+    };
     let opts = payrecon::gui::Options {
+        theme,
         db: a.db,
         workspace: workspace.unwrap_or_else(payrecon::workspace::Workspace::default_path),
         screen: a.view,
@@ -956,8 +970,30 @@ async fn cmd_audit(c: AuditCmd, workspace: Option<PathBuf>) -> anyhow::Result<Ex
     }
 }
 
+/// The format of `export`: `--format`, else the extension of `--out`; a
+/// flag that contradicts a `.csv` / `.xlsx` name is refused.
+fn export_format(a: &ExportArgs) -> anyhow::Result<payrecon::export::ExportFormat> {
+    use payrecon::export::ExportFormat;
+    let by_name = ExportFormat::from_path(&a.out);
+    let named = a
+        .out
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("csv") || e.eq_ignore_ascii_case("xlsx"));
+    match a.format {
+        None => Ok(by_name),
+        Some(f) if named && f != by_name => anyhow::bail!(
+            "--format {} contradicts --out {}: give the file the .{} extension, or drop --format",
+            f.extension(),
+            a.out.display(),
+            f.extension()
+        ),
+        Some(f) => Ok(f),
+    }
+}
+
 async fn cmd_export(a: ExportArgs, workspace: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     use payrecon::views::{self, Filter};
+    let format = export_format(&a)?;
     let money = |flag: &str, v: &Option<String>| -> anyhow::Result<Option<rust_decimal::Decimal>> {
         v.as_deref()
             .map(|s| money::parse_amount(s).map_err(|e| anyhow::anyhow!("{flag}: {e}")))
@@ -989,7 +1025,8 @@ async fn cmd_export(a: ExportArgs, workspace: Option<PathBuf>) -> anyhow::Result
     let db = Db::connect(&a.db, &ConnectOptions::read_only()).await?;
     let ws = open_workspace(workspace).await?;
     let started = std::time::Instant::now();
-    let rows = payrecon::ops::export_view(&db, &ws, view, &filter, &a.out, a.bom, None).await?;
+    let rows =
+        payrecon::ops::export_view(&db, &ws, view, &filter, &a.out, a.bom, format, None).await?;
     println!(
         "exported {rows} rows of {} to {} in {} ms",
         view.table(),
@@ -1093,9 +1130,10 @@ async fn export_findings(a: &ExportArgs, workspace: Option<PathBuf>) -> anyhow::
         by: a.sort,
         reverse: a.reverse,
     };
+    let format = export_format(a)?;
     let operator = ws.operator_or_env().await?;
-    let done = payrecon::export::findings::write_queue(
-        &ws, &filter, order, a.group_by, &a.out, a.bom, &operator,
+    let done = payrecon::export::findings::write_queue_as(
+        &ws, &filter, order, a.group_by, &a.out, a.bom, format, &operator,
     )
     .await?;
     println!(

@@ -3,7 +3,7 @@
 //! from a terminal.
 
 use crate::db::{Db, DbError, schema};
-use crate::export::CsvFile;
+use crate::export::{ExportFormat, OutFile};
 use crate::recon::run::Progress;
 use crate::recon::{self, Kind, Period, RunOptions, RunOutput, RunStatus};
 use crate::views::{self, Filter, View};
@@ -56,15 +56,15 @@ pub struct Recorded {
     pub out_dir: PathBuf,
 }
 
-/// Where a run writes its `findings.csv` and `summary.json`.
+/// Where a run writes its `findings.csv`, `findings.xlsx` and `summary.json`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outputs {
     /// Exactly this folder (the command line's `--out DIR`, SPEC §7). A run
     /// that failed or was cancelled writes its `summary.json` saying so and
     /// no `findings.csv`; the results of an earlier run found there are
-    /// kept, renamed `findings.before-run<id>.csv` and
-    /// `summary.before-run<id>.json`, so that they are neither lost nor
-    /// taken for this run's.
+    /// kept, renamed `findings.before-run<id>.csv`,
+    /// `findings.before-run<id>.xlsx` and `summary.before-run<id>.json`, so
+    /// that they are neither lost nor taken for this run's.
     Folder(PathBuf),
     /// A new folder for each run under this root (the console):
     /// `<root>/<database>/<period>-run<id>[-failed|-cancelled]/`, so that no
@@ -223,6 +223,7 @@ fn set_aside(dir: &Path, run_id: i64) -> std::io::Result<()> {
     for (file, kept) in [
         ("findings.csv", format!("findings.before-run{run_id}.csv")),
         ("summary.json", format!("summary.before-run{run_id}.json")),
+        ("findings.xlsx", format!("findings.before-run{run_id}.xlsx")),
     ] {
         let from = dir.join(file);
         if from.is_file() {
@@ -241,13 +242,15 @@ pub struct ExportControl {
     pub rows: AtomicU64,
 }
 
-/// Exports a database view with its filter to CSV (streamed, written under a
-/// temporary name and moved into place only when complete), and records the
-/// export in the audit log. Returns the rows written.
+/// Exports a database view with its filter to CSV or an Excel workbook
+/// (`format`; streamed, written under a temporary name and moved into place
+/// only when complete), and records the export in the audit log. Returns
+/// the rows written.
 ///
 /// Without `control` the export takes the engine's fastest path
 /// ([`crate::export::write_view`]); with it (the console) rows are counted
 /// and the export can be cancelled between rows, leaving no file behind.
+#[allow(clippy::too_many_arguments)]
 pub async fn export_view(
     db: &Db,
     ws: &Workspace,
@@ -255,6 +258,7 @@ pub async fn export_view(
     filter: &Filter,
     out: &Path,
     bom: bool,
+    format: ExportFormat,
     control: Option<&ExportControl>,
 ) -> Result<u64, OpsError> {
     let s = schema::discover(db).await?;
@@ -270,7 +274,7 @@ pub async fn export_view(
         path: out.to_path_buf(),
         source,
     };
-    let file = CsvFile::create(out, view.header(), bom).map_err(write_err)?;
+    let file = OutFile::create(out, view.header(), format, bom, view.table()).map_err(write_err)?;
     let rows = match control {
         None => match crate::export::write_view(db, view, filter, file).await {
             Ok(n) => n,
@@ -281,20 +285,26 @@ pub async fn export_view(
             let mut file = file;
             let mut io_err = None;
             let mut cancelled = false;
-            db.for_each_row(&sql, &args, |row| -> Result<bool, DbError> {
-                if c.cancel.load(Ordering::Relaxed) {
-                    cancelled = true;
-                    return Ok(false);
-                }
-                let cells = views::format_row(db, view, &row)?;
-                if let Err(e) = file.row(cells) {
-                    io_err = Some(e);
-                    return Ok(false);
-                }
-                c.rows.fetch_add(1, Ordering::Relaxed);
-                Ok(true)
-            })
-            .await?;
+            let read = db
+                .for_each_row(&sql, &args, |row| -> Result<bool, DbError> {
+                    if c.cancel.load(Ordering::Relaxed) {
+                        cancelled = true;
+                        return Ok(false);
+                    }
+                    let cells = views::format_row(db, view, &row)?;
+                    if let Err(e) = file.row(cells) {
+                        io_err = Some(e);
+                        return Ok(false);
+                    }
+                    c.rows.fetch_add(1, Ordering::Relaxed);
+                    Ok(true)
+                })
+                .await;
+            if let Err(e) = read {
+                // A database error half-way: no partial file either.
+                file.abandon();
+                return Err(e.into());
+            }
             if let Some(e) = io_err {
                 file.abandon();
                 return Err(write_err(e));
@@ -314,6 +324,7 @@ pub async fn export_view(
             "view": view,
             "filter": filter,
             "out": out.display().to_string(),
+            "format": format,
             "rows": rows,
         }),
     )

@@ -303,3 +303,96 @@ fn console_opens_on_the_demo_and_screenshots_its_views() {
     // The demo was built once, by the first start, in the data directory.
     assert!(home.path().join("data/payrecon/demo.db").is_file());
 }
+
+/// `export --out x.xlsx` writes an Excel workbook (by the name, or
+/// `--format xlsx`); a `--format` that contradicts the name is one sentence,
+/// exit 2, and no file.
+#[test]
+fn export_to_xlsx_writes_a_workbook_and_a_contradicting_format_is_refused() {
+    use std::io::Read as _;
+    let home = tempfile::tempdir().unwrap();
+    let path = home.path().join("demo.db");
+    let url = format!("sqlite://{}", path.display());
+    let (code, out, err) = payrecon(&["demo", "--db", &url], home.path());
+    assert_eq!(code, 0, "{out}{err}");
+    let ws = home.path().join("ws.db");
+    let ws = ws.to_str().unwrap();
+    let x = home.path().join("x.xlsx");
+    let (code, out, err) = payrecon(
+        &[
+            "--workspace",
+            ws,
+            "export",
+            "--db",
+            &url,
+            "--view",
+            "flows",
+            "--out",
+            x.to_str().unwrap(),
+        ],
+        home.path(),
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let sheet = |p: &Path| -> String {
+        let mut z = zip::ZipArchive::new(std::fs::File::open(p).unwrap()).unwrap();
+        let mut s = String::new();
+        z.by_name("xl/worksheets/sheet1.xml")
+            .unwrap()
+            .read_to_string(&mut s)
+            .unwrap();
+        s
+    };
+    let xml = sheet(&x);
+    // The header as inline text, frozen, filtered; amounts styled numbers.
+    assert!(
+        xml.contains("<t>trans_no</t>") && xml.contains("<t>trans_amount</t>"),
+        "{}",
+        &xml[..2000.min(xml.len())]
+    );
+    assert!(xml.contains("state=\"frozen\"") && xml.contains("<autoFilter ref=\"A1:J"));
+    assert!(!xml.contains("E+"), "no number in scientific notation");
+    // The findings queue too, and --format xlsx on a name without extension.
+    let q = home.path().join("queue");
+    let (code, out, err) = payrecon(
+        &[
+            "--workspace",
+            ws,
+            "export",
+            "--db",
+            &url,
+            "--view",
+            "findings",
+            "--format",
+            "xlsx",
+            "--out",
+            q.to_str().unwrap(),
+        ],
+        home.path(),
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(sheet(&q).contains("<t>agent_bill_no</t>"));
+    // A contradiction: refused before anything is written.
+    let bad = home.path().join("y.xlsx");
+    let (code, _, err) = payrecon(
+        &[
+            "--workspace",
+            ws,
+            "export",
+            "--db",
+            &url,
+            "--view",
+            "orders",
+            "--format",
+            "csv",
+            "--out",
+            bad.to_str().unwrap(),
+        ],
+        home.path(),
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        one_sentence(&err).contains("--format csv contradicts --out"),
+        "{err}"
+    );
+    assert!(!bad.exists());
+}

@@ -7,12 +7,24 @@
 // tests live in their own file and use the harness below.
 #[path = "console/case.rs"]
 mod case;
+#[path = "console/export.rs"]
+mod export;
 #[path = "console/findings.rs"]
 mod findings;
+#[path = "console/keyboard.rs"]
+mod keyboard;
+#[path = "console/language.rs"]
+mod language;
 #[path = "console/notices.rs"]
 mod notices;
+#[path = "console/overview.rs"]
+mod overview;
 #[path = "console/reconcile.rs"]
 mod reconcile;
+#[path = "console/tables.rs"]
+mod tables;
+#[path = "console/theme.rs"]
+mod theme;
 
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
@@ -86,6 +98,7 @@ pub(crate) fn app(db: String, workspace: PathBuf, lang: Lang, screen: Option<Scr
         lang: Some(lang),
         case_query: None,
         system_fonts: false,
+        theme: None,
     })
     .unwrap()
 }
@@ -178,10 +191,10 @@ fn every_view_opens_in_english_and_chinese() {
     assert!(c.has("Callbacks per minute"));
     for (nav, expect) in [
         ("Trans flows", "trans_no"),
-        ("Recharge orders", "agent_bill_no"),
-        ("Callback attempts", "response_body"),
-        ("Idempotency records", "request_hash"),
-        ("Accounts", "amount_difference"),
+        ("Recharge orders", "Bill no. (agentBillNo)"),
+        ("Callback attempts", "Response"),
+        ("Idempotency records", "Request hash"),
+        ("Accounts", "Difference"),
         ("Findings", "explanation"),
         ("Reconcile", "Run reconciliation"),
         ("Export", "Save to"),

@@ -1,11 +1,11 @@
-//! The findings queue to CSV: exactly the findings the queue's filter
+//! The findings queue to CSV or Excel: exactly the findings the queue's filter
 //! selects (kind, severity, status, age, one bill or user), in its order,
 //! with status, the latest note and operator, age, and each finding's part
 //! of the amount at risk — so that the `at_risk` column adds up to the figure
 //! the console shows, and `at_risk_file_level` to the file-level totals
 //! shown apart.
 
-use super::CsvFile;
+use super::{ExportFormat, OutFile};
 use crate::money::format_amount;
 use crate::recon::{AtRisk, RiskCounter};
 use crate::workspace::{
@@ -73,9 +73,10 @@ fn time(t: chrono::NaiveDateTime) -> String {
 }
 
 /// Writes the findings `filter` selects, in `order` (grouped by bill or
-/// user when `group` is given), to `out` (CSV, optional BOM; written under a
-/// temporary name and moved into place when complete), and records the
-/// export in the audit log under `operator`.
+/// user when `group` is given), to `out` (an Excel workbook when its name
+/// ends in `.xlsx`, else CSV with an optional BOM; written under a temporary
+/// name and moved into place when complete), and records the export in the
+/// audit log under `operator`.
 pub async fn write_queue(
     ws: &Workspace,
     filter: &FindingFilter,
@@ -83,6 +84,22 @@ pub async fn write_queue(
     group: Option<GroupBy>,
     out: &Path,
     bom: bool,
+    operator: &str,
+) -> Result<QueueExported, FindingsExportError> {
+    let format = ExportFormat::from_path(out);
+    write_queue_as(ws, filter, order, group, out, bom, format, operator).await
+}
+
+/// [`write_queue`] in the `format` given, whatever the file's name.
+#[allow(clippy::too_many_arguments)]
+pub async fn write_queue_as(
+    ws: &Workspace,
+    filter: &FindingFilter,
+    order: QueueOrder,
+    group: Option<GroupBy>,
+    out: &Path,
+    bom: bool,
+    format: ExportFormat,
     operator: &str,
 ) -> Result<QueueExported, FindingsExportError> {
     let rows = ws.list_queue(filter, order, group).await?;
@@ -111,7 +128,8 @@ pub async fn write_queue(
         path: out.to_path_buf(),
         source,
     };
-    let mut file = CsvFile::create(out, &QUEUE_HEADER, bom).map_err(write_err)?;
+    let mut file =
+        OutFile::create(out, &QUEUE_HEADER, format, bom, "findings").map_err(write_err)?;
     for (r, counted) in rows.iter().zip(counted) {
         let part = if counted {
             parts.next().unwrap_or_default()
@@ -192,6 +210,7 @@ pub async fn write_queue(
             "sort": order.by.as_str(),
             "reverse": order.reverse,
             "out": out.display().to_string(),
+            "format": format,
             "rows": n,
             "at_risk": format_amount(at_risk.total),
         }),

@@ -1,11 +1,110 @@
 //! CSV output (SPEC §7): UTF-8 (optional BOM for Excel), exact decimals,
 //! cells that would start a spreadsheet formula neutralised — real numbers
-//! such as `-12.50` stay numbers.
+//! such as `-12.50` stay numbers. The same rows can go to an Excel workbook
+//! instead ([`xlsx`]): typed cells, ids and mobiles as text.
 
 pub mod findings;
+pub mod run_book;
 mod view;
+pub mod xlsx;
 
 pub use view::{ExportError, write_view};
+pub use xlsx::XlsxFile;
+
+/// The file format of an export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum ExportFormat {
+    /// CSV (SPEC §7).
+    #[default]
+    Csv,
+    /// An Excel workbook (`.xlsx`) with typed cells.
+    Xlsx,
+}
+
+impl ExportFormat {
+    /// The format a file name asks for: `.xlsx` (any case) is Excel, anything else CSV.
+    pub fn from_path(path: &Path) -> Self {
+        match path.extension() {
+            Some(e) if e.eq_ignore_ascii_case("xlsx") => Self::Xlsx,
+            _ => Self::Csv,
+        }
+    }
+
+    /// The file extension, without the dot.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Self::Csv => "csv",
+            Self::Xlsx => "xlsx",
+        }
+    }
+}
+
+/// An export file of either format, written under a temporary name and
+/// moved into place only when complete.
+pub enum OutFile {
+    /// CSV.
+    Csv(Box<CsvFile>),
+    /// Excel.
+    Xlsx(Box<XlsxFile>),
+}
+
+impl From<CsvFile> for OutFile {
+    fn from(f: CsvFile) -> Self {
+        Self::Csv(Box::new(f))
+    }
+}
+
+impl From<XlsxFile> for OutFile {
+    fn from(f: XlsxFile) -> Self {
+        Self::Xlsx(Box::new(f))
+    }
+}
+
+impl OutFile {
+    /// Creates the file with its header: CSV (`bom` writes a UTF-8 BOM) or a
+    /// workbook whose data sheet is named `sheet`.
+    pub fn create(
+        path: &Path,
+        header: &[&str],
+        format: ExportFormat,
+        bom: bool,
+        sheet: &str,
+    ) -> std::io::Result<Self> {
+        Ok(match format {
+            ExportFormat::Csv => Self::Csv(Box::new(CsvFile::create(path, header, bom)?)),
+            ExportFormat::Xlsx => Self::Xlsx(Box::new(XlsxFile::create(path, header, sheet)?)),
+        })
+    }
+
+    /// Writes one row (CSV: neutralised; Excel: typed by column name).
+    pub fn row<I, S>(&mut self, cells: I) -> std::io::Result<()>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        match self {
+            Self::Csv(f) => f.row(cells),
+            Self::Xlsx(f) => f.row(cells),
+        }
+    }
+
+    /// Gives up: nothing appears under the real name.
+    pub fn abandon(self) {
+        match self {
+            Self::Csv(f) => f.abandon(),
+            Self::Xlsx(f) => f.abandon(),
+        }
+    }
+
+    /// Completes the file and moves it into place; returns the rows written.
+    pub fn finish(self) -> std::io::Result<u64> {
+        match self {
+            Self::Csv(f) => f.finish(),
+            Self::Xlsx(f) => f.finish(),
+        }
+    }
+}
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -1,4 +1,6 @@
-//! Exporting a view of the payment database to CSV, as fast as the backend allows.
+//! Exporting a view of the payment database to CSV, as fast as the backend
+//! allows, or to an Excel workbook (each row formatted as for CSV, then
+//! typed by column: see [`super::xlsx`]).
 //!
 //! Three ways, one output: the generic path formats each sqlx row with
 //! [`views::format_row`]; on SQLite a synchronous reader formats borrowed
@@ -9,7 +11,7 @@
 //! what payrecon writes. Tests compare the fast paths byte for byte with the
 //! generic one.
 
-use super::CsvFile;
+use super::{CsvFile, OutFile, XlsxFile};
 use crate::db::mysql_read::TextRow;
 use crate::db::sqlite_read::{self, SqliteReader};
 use crate::db::{Arg, Backend, Db, DbError};
@@ -27,57 +29,169 @@ pub enum ExportError {
     Io(#[from] std::io::Error),
 }
 
-/// Streams `view` with `filter` into `file` (its header already written),
-/// finishes the file and returns the rows written.
+/// Streams `view` with `filter` into `file` (its header already written;
+/// a [`CsvFile`], an [`XlsxFile`] or either as an [`OutFile`]), finishes the
+/// file and returns the rows written. The format is the file's.
 pub async fn write_view(
     db: &Db,
     view: View,
     filter: &Filter,
-    file: CsvFile,
+    file: impl Into<OutFile>,
 ) -> Result<u64, ExportError> {
+    let file = match file.into() {
+        OutFile::Csv(f) => *f,
+        OutFile::Xlsx(f) => return write_xlsx(db, view, filter, *f).await,
+    };
     let (sql, args) = views::select(db, view, filter)?;
+    if let Some(r) = fast_path(db, view, &sql, &args, file).await {
+        return r;
+    }
+    Err(ExportError::Db(DbError::State(
+        "not an SQLite database".into(),
+    )))
+}
+
+/// The engine's fast paths (see the module's doc), else the generic one;
+/// `None` only when an SQLite database had no SQLite reader.
+async fn fast_path<F: RowSink>(
+    db: &Db,
+    view: View,
+    sql: &str,
+    args: &[Arg],
+    file: F,
+) -> Option<Result<u64, ExportError>> {
+    let (sql, args) = (sql.to_owned(), args.to_vec());
     if let Some(cells) = sqlite_cells(view)
         && db.backend() == Backend::Sqlite
     {
         let table = view.table();
         let work = move |r: &SqliteReader| sqlite_export(r, &sql, &args, cells, table, file);
-        if let Some(r) = db.with_sqlite_reader(work).await {
-            return r;
-        }
-        return Err(ExportError::Db(DbError::State(
-            "not an SQLite database".into(),
-        )));
+        return db.with_sqlite_reader(work).await;
     }
     if let Some(cells) = sqlite_cells(view)
         && args.is_empty()
         && db.backend() == Backend::MySql
     {
-        return mysql_export(db, &sql, cells, view.table(), file).await;
+        return Some(mysql_export(db, &sql, cells, view.table(), file).await);
     }
-    if view == View::Flows && args.is_empty() && db.backend() == Backend::Postgres {
-        let mut file = file;
-        if postgres_copy_flows(db, &mut file).await? {
-            return Ok(file.finish()?);
+    let file = if view == View::Flows && args.is_empty() && db.backend() == Backend::Postgres {
+        match file.into_csv() {
+            Ok(mut csv) => {
+                return Some(match postgres_copy_flows(db, &mut csv).await {
+                    Ok(true) => csv.finish().map_err(ExportError::from),
+                    Ok(false) => generic(db, view, &sql, &args, csv).await,
+                    Err(e) => Err(e),
+                });
+            }
+            Err(other) => other,
         }
-        return generic(db, view, &sql, &args, file).await;
-    }
-    generic(db, view, &sql, &args, file).await
+    } else {
+        file
+    };
+    Some(generic(db, view, &sql, &args, file).await)
 }
 
-async fn generic(
+/// Where [`write_cells`] and the generic path put rows: a CSV file or a
+/// workbook (whose cells are typed by column name).
+trait RowSink: Send + 'static {
+    /// The next cell of the current row.
+    fn field(&mut self, cell: &str) -> std::io::Result<()>;
+    /// Ends the row.
+    fn end_row(&mut self) -> std::io::Result<()>;
+    /// One whole row.
+    fn row(&mut self, cells: Vec<String>) -> std::io::Result<()>;
+    /// Completes the file; the rows written.
+    fn finish(self) -> std::io::Result<u64>;
+    /// Gives up: nothing under the real name.
+    fn abandon(self);
+    /// The CSV file itself, for PostgreSQL's `COPY` (CSV only), else itself back.
+    fn into_csv(self) -> Result<CsvFile, Self>
+    where
+        Self: Sized;
+}
+
+impl RowSink for CsvFile {
+    fn field(&mut self, cell: &str) -> std::io::Result<()> {
+        CsvFile::field(self, cell)
+    }
+    fn end_row(&mut self) -> std::io::Result<()> {
+        CsvFile::end_row(self)
+    }
+    fn row(&mut self, cells: Vec<String>) -> std::io::Result<()> {
+        CsvFile::row(self, cells)
+    }
+    fn finish(self) -> std::io::Result<u64> {
+        CsvFile::finish(self)
+    }
+    fn abandon(self) {
+        CsvFile::abandon(self);
+    }
+    fn into_csv(self) -> Result<CsvFile, Self> {
+        Ok(self)
+    }
+}
+
+impl RowSink for XlsxFile {
+    fn field(&mut self, cell: &str) -> std::io::Result<()> {
+        XlsxFile::field(self, cell)
+    }
+    fn end_row(&mut self) -> std::io::Result<()> {
+        XlsxFile::end_row(self)
+    }
+    fn row(&mut self, cells: Vec<String>) -> std::io::Result<()> {
+        XlsxFile::row(self, cells)
+    }
+    fn finish(self) -> std::io::Result<u64> {
+        XlsxFile::finish(self)
+    }
+    fn abandon(self) {
+        XlsxFile::abandon(self);
+    }
+    fn into_csv(self) -> Result<CsvFile, Self> {
+        Err(self)
+    }
+}
+
+/// A view into a workbook: the rows as the CSV has them (the same fast
+/// paths), typed by the workbook; on any error nothing is left under the
+/// file's name.
+async fn write_xlsx(
+    db: &Db,
+    view: View,
+    filter: &Filter,
+    file: XlsxFile,
+) -> Result<u64, ExportError> {
+    let (sql, args) = views::select(db, view, filter)?;
+    match fast_path(db, view, &sql, &args, file).await {
+        Some(r) => r,
+        None => Err(ExportError::Db(DbError::State(
+            "not an SQLite database".into(),
+        ))),
+    }
+}
+
+/// Each row formatted by [`views::format_row`]; on an error the file is abandoned.
+async fn generic<F: RowSink>(
     db: &Db,
     view: View,
     sql: &str,
     args: &[Arg],
-    mut file: CsvFile,
+    mut file: F,
 ) -> Result<u64, ExportError> {
-    db.for_each_row(sql, args, |row| -> Result<bool, ExportError> {
-        let cells = views::format_row(db, view, &row)?;
-        file.row(cells)?;
-        Ok(true)
-    })
-    .await?;
-    Ok(file.finish()?)
+    let r = db
+        .for_each_row(sql, args, |row| -> Result<bool, ExportError> {
+            let cells = views::format_row(db, view, &row)?;
+            file.row(cells)?;
+            Ok(true)
+        })
+        .await;
+    match r {
+        Ok(()) => Ok(file.finish()?),
+        Err(e) => {
+            file.abandon();
+            Err(e)
+        }
+    }
 }
 
 /// How one output cell is made from the row of [`views::select`].
@@ -241,7 +355,7 @@ fn write_cells(
     src: &impl CellSource,
     cells: &[Cell],
     s: &mut String,
-    file: &mut CsvFile,
+    file: &mut impl RowSink,
 ) -> Result<(), ExportError> {
     for cell in cells {
         s.clear();
@@ -321,20 +435,26 @@ impl CellSource for SqliteCells<'_, '_> {
     }
 }
 
-fn sqlite_export(
+fn sqlite_export<F: RowSink>(
     r: &SqliteReader,
     sql: &str,
     args: &[Arg],
     cells: &'static [Cell],
     table: &'static str,
-    mut file: CsvFile,
+    mut file: F,
 ) -> Result<u64, ExportError> {
     let mut s = String::with_capacity(256);
-    r.for_each(sql, args, |row| -> Result<bool, ExportError> {
+    let read = r.for_each(sql, args, |row| -> Result<bool, ExportError> {
         write_cells(&SqliteCells { row, table }, cells, &mut s, &mut file)?;
         Ok(true)
-    })?;
-    Ok(file.finish()?)
+    });
+    match read {
+        Ok(()) => Ok(file.finish()?),
+        Err(e) => {
+            file.abandon();
+            Err(e)
+        }
+    }
 }
 
 /// A MySQL text-protocol row of a view's query. The server's text is copied
@@ -440,19 +560,26 @@ impl CellSource for MysqlCells<'_, '_> {
 
 /// MySQL without bound parameters: the view's query in the text protocol,
 /// each field parsed from the server's text (see `db::mysql_read`).
-async fn mysql_export(
+async fn mysql_export<F: RowSink>(
     db: &Db,
     sql: &str,
     cells: &'static [Cell],
     table: &'static str,
-    mut file: CsvFile,
+    mut file: F,
 ) -> Result<u64, ExportError> {
     let mut s = String::with_capacity(256);
-    db.mysql_text_rows(sql, |row| -> Result<(), ExportError> {
-        write_cells(&MysqlCells { row, table }, cells, &mut s, &mut file)
-    })
-    .await?;
-    Ok(file.finish()?)
+    let read = db
+        .mysql_text_rows(sql, |row| -> Result<(), ExportError> {
+            write_cells(&MysqlCells { row, table }, cells, &mut s, &mut file)
+        })
+        .await;
+    match read {
+        Ok(()) => Ok(file.finish()?),
+        Err(e) => {
+            file.abandon();
+            Err(e)
+        }
+    }
 }
 
 fn column_name<'a>(row: &'a rusqlite::Row<'_>, i: usize) -> &'a str {

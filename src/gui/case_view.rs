@@ -43,6 +43,8 @@ pub(crate) struct State {
     /// The default path last offered (replaced for the next case unless edited).
     report_default: String,
     ticket: u64,
+    /// Ctrl+F asked the search box to take the keyboard (next frame).
+    focus_search: bool,
 }
 
 /// Searches for what the box holds (a new step in the history).
@@ -242,6 +244,9 @@ pub(crate) fn ui(app: &mut App, ui: &mut egui::Ui) {
                     .desired_width(320.0),
             )
             .labelled_by(lab.id);
+        if std::mem::take(&mut app.case.focus_search) {
+            r.request_focus();
+        }
         if r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter)) {
             go = true;
         }
@@ -485,7 +490,7 @@ fn findings_list(ui: &mut egui::Ui, findings: &[CaseFinding], l: Lang) {
         ui.horizontal_wrapped(|ui| {
             widgets::badge(
                 ui,
-                l.t(f.kind.name_zh(), f.kind.as_str()),
+                l.t(f.kind.name_zh(), f.kind.name_en()),
                 if f.severity >= crate::recon::Severity::High {
                     RED
                 } else {
@@ -538,9 +543,13 @@ fn bill_story(ui: &mut egui::Ui, b: &BillStory, known: Known, l: Lang) {
     ui.add_space(4.0);
     ui.horizontal_wrapped(|ui| {
         ui.label(
-            RichText::new(format!("agentBillNo {}", b.agent_bill_no))
-                .monospace()
-                .strong(),
+            RichText::new(format!(
+                "{} {}",
+                l.t("商户订单号", "agentBillNo"),
+                b.agent_bill_no
+            ))
+            .monospace()
+            .strong(),
         );
         if known.orders {
             ui.separator();
@@ -712,7 +721,7 @@ fn account_story(
         .striped(true)
         .num_columns(6)
         .show(ui, |ui| {
-            ui.weak("agentBillNo");
+            ui.weak(l.t("商户订单号", "agentBillNo"));
             ui.weak(l.t("时间", "time"));
             ui.weak(l.t("金额", "amount"));
             ui.weak(l.t("回调次数", "attempts"));
@@ -761,4 +770,29 @@ fn account_story(
     .default_open(open_flows)
     .show(ui, |ui| flows_grid(ui, &u.flows, &u.user_id.to_string(), l));
     open
+}
+
+/// A keyboard shortcut on the case screen; true when it was used: Ctrl+F
+/// puts the cursor in the search box, Alt+← goes back to the previous case,
+/// F5 searches the shown case again.
+pub(crate) fn shortcut(app: &mut App, s: super::keys::Shortcut) -> bool {
+    use super::keys::Shortcut;
+    match s {
+        Shortcut::FocusSearch => {
+            app.case.focus_search = true;
+            true
+        }
+        Shortcut::Back if !app.case.back.is_empty() => {
+            back(app);
+            true
+        }
+        Shortcut::Refresh => match app.case.current.clone() {
+            Some(cur) => {
+                open(app, cur, false);
+                true
+            }
+            None => false,
+        },
+        _ => false,
+    }
 }

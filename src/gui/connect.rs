@@ -18,6 +18,8 @@ pub(crate) struct State {
     pub recent: Vec<RecentConnection>,
     /// A connection attempt is running.
     pub connecting: bool,
+    /// Ctrl+F asked for the URL field to take the keyboard (next frame).
+    pub focus_url: bool,
 }
 
 impl State {
@@ -277,6 +279,9 @@ pub(crate) fn ui(app: &mut App, ui: &mut egui::Ui) {
                     .hint_text("sqlite:///data/pay.db · postgres://user@host/db · mysql://user@host/srb_core")
                     .desired_width(560.0),
             ).labelled_by(lab.id);
+            if std::mem::take(&mut app.connect.focus_url) {
+                r.request_focus();
+            }
             if r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter)) {
                 go = true;
             }
@@ -376,6 +381,9 @@ pub(crate) fn picked_file(app: &mut App, path: PathBuf) {
     connect_typed(app);
 }
 
+/// "Found" / "present": a green that reads on both themes through `ink`.
+const GREEN: egui::Color32 = egui::Color32::from_rgb(0x1b, 0x7f, 0x3b);
+
 fn schema_report(ui: &mut egui::Ui, c: &Conn, l: Lang) {
     ui.heading(l.t("数据库结构", "Schema report"));
     ui.label(format!("{} · {}", c.db.backend().name(), c.url));
@@ -384,13 +392,10 @@ fn schema_report(ui: &mut egui::Ui, c: &Conn, l: Lang) {
             let found = c.schema.has_table(t);
             ui.label(egui::RichText::new(t).monospace());
             if found {
-                ui.colored_label(
-                    egui::Color32::from_rgb(0x1b, 0x7f, 0x3b),
-                    l.t("✓ 有", "✓ found"),
-                );
+                ui.colored_label(super::widgets::ink(ui, GREEN), l.t("✓ 有", "✓ found"));
             } else {
                 ui.colored_label(
-                    egui::Color32::from_rgb(0xb4, 0x23, 0x18),
+                    super::widgets::severity_ink(ui, crate::recon::Severity::Critical),
                     l.t(
                         "× 缺少：依赖它的检查会被跳过并注明原因",
                         "× missing: the checks that need it are skipped, with the reason",
@@ -399,10 +404,11 @@ fn schema_report(ui: &mut egui::Ui, c: &Conn, l: Lang) {
             }
             ui.end_row();
         }
-        ui.label(l.t("trans_no 唯一索引", "unique index on trans_no"));
+        ui.label(l.t("流水号唯一索引", "unique index on trans_no"))
+            .on_hover_text("trans_flow.trans_no");
         if c.schema.trans_no_unique {
             ui.colored_label(
-                egui::Color32::from_rgb(0x1b, 0x7f, 0x3b),
+                super::widgets::ink(ui, GREEN),
                 l.t(
                     "✓ 有：数据库会拒绝重复入账的第二条流水",
                     "✓ present: the database refuses a second flow for one bill",
@@ -410,7 +416,7 @@ fn schema_report(ui: &mut egui::Ui, c: &Conn, l: Lang) {
             );
         } else {
             ui.colored_label(
-                egui::Color32::from_rgb(0xd3, 0x6b, 0x00),
+                super::widgets::severity_ink(ui, crate::recon::Severity::High),
                 l.t(
                     "× 没有：并发回调可能重复入账，对账会检查",
                     "× absent: concurrent callbacks can credit twice; reconciliation checks for it",
@@ -419,4 +425,15 @@ fn schema_report(ui: &mut egui::Ui, c: &Conn, l: Lang) {
         }
         ui.end_row();
     });
+}
+
+/// The connect screen's shortcuts: Ctrl+F puts the cursor in the URL field.
+pub(crate) fn shortcut(app: &mut App, s: super::keys::Shortcut) -> bool {
+    match s {
+        super::keys::Shortcut::FocusSearch => {
+            app.connect.focus_url = true;
+            true
+        }
+        _ => false,
+    }
 }

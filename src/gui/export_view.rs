@@ -1,9 +1,11 @@
-//! Export: any table or the findings, with its filters, to CSV through the
-//! engine (exact decimals, Chinese intact, optional BOM, formula cells
-//! neutralised), streamed, cancellable, audited.
+//! Export: any table or the findings, with its filters, to CSV (exact
+//! decimals, Chinese intact, optional BOM, formula cells neutralised) or to
+//! an Excel workbook (typed cells: amounts as numbers, times as date-times,
+//! ids and mobiles as text) through the engine, streamed, cancellable, audited.
 
 use super::table::FilterInputs;
 use super::{App, Lang, filepick, widgets};
+use crate::export::ExportFormat;
 use crate::views::View;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -50,6 +52,8 @@ pub(crate) struct State {
     pub target: Target,
     pub inputs: FilterInputs,
     pub path: String,
+    /// CSV or Excel; the file name's extension follows it.
+    pub format: ExportFormat,
     pub bom: bool,
     pub running: Option<Running>,
     /// The last finished export: file and rows.
@@ -62,6 +66,7 @@ impl Default for State {
             target: Target::View(View::Flows),
             inputs: FilterInputs::default(),
             path: String::new(),
+            format: ExportFormat::Csv,
             bom: true,
             running: None,
             last: None,
@@ -69,15 +74,31 @@ impl Default for State {
     }
 }
 
-fn default_path(t: Target) -> PathBuf {
+fn default_path(t: Target, format: ExportFormat) -> PathBuf {
     let dir = directories::UserDirs::new()
         .and_then(|d| d.download_dir().map(|p| p.to_path_buf()))
         .unwrap_or_else(crate::demo::data_dir);
     dir.join(format!(
-        "{}-{}.csv",
+        "{}-{}.{}",
         t.file_stem(),
-        chrono::Local::now().format("%Y%m%d-%H%M%S")
+        chrono::Local::now().format("%Y%m%d-%H%M%S"),
+        format.extension()
     ))
+}
+
+/// `path` with the extension of `format` when it has the other format's
+/// (or none); any other name is left as the operator typed it.
+fn with_extension(path: &str, format: ExportFormat) -> String {
+    let p = PathBuf::from(path.trim());
+    let swap = match p.extension() {
+        None => !path.trim().is_empty(),
+        Some(e) => e.eq_ignore_ascii_case("csv") || e.eq_ignore_ascii_case("xlsx"),
+    };
+    if swap {
+        p.with_extension(format.extension()).display().to_string()
+    } else {
+        path.to_owned()
+    }
 }
 
 fn start(app: &mut App) {
@@ -109,6 +130,7 @@ fn start(app: &mut App) {
         return;
     }
     let bom = app.export.bom;
+    let format = app.export.format;
     let target = app.export.target;
     let filter = match app.export.inputs.parse(l) {
         Ok(f) => f,
@@ -146,10 +168,11 @@ fn start(app: &mut App) {
     app.jobs.spawn(async move {
         let r = match target {
             Target::View(v) => {
-                crate::ops::export_view(&c.db, &ws, v, &filter, &path, bom, Some(&control)).await
+                crate::ops::export_view(&c.db, &ws, v, &filter, &path, bom, format, Some(&control))
+                    .await
             }
-            Target::Findings => crate::export::findings::write_queue(
-                &ws, &queue, order, group, &path, bom, &operator,
+            Target::Findings => crate::export::findings::write_queue_as(
+                &ws, &queue, order, group, &path, bom, format, &operator,
             )
             .await
             .map(|e| e.rows)
@@ -183,11 +206,17 @@ fn start(app: &mut App) {
 /// The export screen.
 pub(crate) fn ui(app: &mut App, ui: &mut egui::Ui) {
     let l = app.lang;
-    ui.heading(l.t("导出 CSV", "Export to CSV"));
-    ui.label(l.t(
-        "精确到分的金额、完整的中文；勾选 BOM 后 Excel 直接打开不乱码；以 = + - @ 开头的单元格会被转义。",
-        "Exact amounts, Chinese intact; with the BOM Excel opens it correctly; cells starting with = + - @ are neutralised.",
-    ));
+    ui.heading(l.t("导出", "Export"));
+    ui.label(match app.export.format {
+        ExportFormat::Csv => l.t(
+            "CSV：精确到分的金额、完整的中文；勾选 BOM 后 Excel 直接打开不乱码；以 = + - @ 开头的单元格会被转义。",
+            "CSV: exact amounts, Chinese intact; with the BOM Excel opens it correctly; cells starting with = + - @ are neutralised.",
+        ),
+        ExportFormat::Xlsx => l.t(
+            "Excel 工作簿：金额为两位小数的数字，时间为日期时间，订单号、手机号、绑定码为文本（不会变成 4.00934E+27）；表头冻结、可筛选；超过 1048576 行接着写在下一个工作表。",
+            "Excel workbook: amounts are numbers with two decimals, times are date-times, order ids, mobiles and bind codes are text (never 4.00934E+27); frozen header, filters; beyond 1,048,576 rows it continues on the next sheet.",
+        ),
+    });
     let running = app.export.running.is_some();
     let mut pick = false;
     let mut go = false;
@@ -212,7 +241,20 @@ pub(crate) fn ui(app: &mut App, ui: &mut egui::Ui) {
                 },
             );
             if st.target != before || st.path.is_empty() {
-                st.path = default_path(st.target).display().to_string();
+                st.path = default_path(st.target, st.format).display().to_string();
+            }
+        });
+        ui.horizontal(|ui| {
+            let before = st.format;
+            ui.label(l.t("格式", "Format"));
+            ui.radio_value(&mut st.format, ExportFormat::Csv, "CSV");
+            ui.radio_value(
+                &mut st.format,
+                ExportFormat::Xlsx,
+                l.t("Excel 工作簿 (.xlsx)", "Excel workbook (.xlsx)"),
+            );
+            if st.format != before {
+                st.path = with_extension(&st.path, st.format);
             }
         });
         ui.horizontal_wrapped(|ui| {
@@ -263,7 +305,9 @@ pub(crate) fn ui(app: &mut App, ui: &mut egui::Ui) {
             if ui.button(l.t("选择…", "Choose…")).clicked() {
                 pick = true;
             }
-            ui.checkbox(&mut st.bom, l.t("带 BOM（Excel）", "BOM (Excel)"));
+            if st.format == ExportFormat::Csv {
+                ui.checkbox(&mut st.bom, l.t("带 BOM（Excel）", "BOM (Excel)"));
+            }
         });
         if ui
             .add(egui::Button::new(
@@ -281,11 +325,17 @@ pub(crate) fn ui(app: &mut App, ui: &mut egui::Ui) {
             .filter(|d| d.is_dir())
             .map(|d| d.to_path_buf())
             .unwrap_or_else(crate::demo::data_dir);
+        let ext = app.export.format.extension();
         let name = p
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "export.csv".into());
-        app.picker = Some(filepick::Picker::save(dir, name));
+            .unwrap_or_else(|| format!("export.{ext}"));
+        app.picker = Some(match app.export.format {
+            ExportFormat::Csv => filepick::Picker::save(dir, name),
+            ExportFormat::Xlsx => {
+                filepick::Picker::save_as(filepick::Purpose::SaveCsv, dir, name, ext)
+            }
+        });
     }
     if go {
         start(app);
@@ -311,7 +361,38 @@ pub(crate) fn ui(app: &mut App, ui: &mut egui::Ui) {
     }
 }
 
-/// A file chosen in the save dialog.
+/// A file chosen in the save dialog: a `.xlsx` or `.csv` name sets the format.
 pub(crate) fn picked_file(app: &mut App, path: PathBuf) {
+    let named = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("csv") || e.eq_ignore_ascii_case("xlsx"));
+    if named {
+        app.export.format = ExportFormat::from_path(&path);
+    }
     app.export.path = path.display().to_string();
+}
+
+/// Ctrl+E: the Export screen, set to what `from` shows — a table's view
+/// with the table's filter, or the findings (exported with the queue's
+/// filter); from any other screen the current choice is kept.
+pub(crate) fn open_for(app: &mut App, from: super::Screen) {
+    let target = match from {
+        super::Screen::Findings => Some(Target::Findings),
+        s => s.view().map(Target::View),
+    };
+    if let Some(t) = target
+        && app.export.running.is_none()
+    {
+        let st = &mut app.export;
+        if st.target != t || st.path.trim().is_empty() {
+            st.path = default_path(t, st.format).display().to_string();
+        }
+        st.target = t;
+        if let Target::View(v) = t
+            && let Some(table) = app.tables.map.get(&v)
+        {
+            app.export.inputs = table.inputs.clone();
+        }
+    }
+    app.go(super::Screen::Export);
 }

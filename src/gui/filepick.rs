@@ -108,7 +108,7 @@ pub(crate) fn show(app: &mut App, ctx: &egui::Context) {
     let title = match p.purpose {
         Purpose::SqliteFile => l.t("选择 SQLite 数据库文件", "Choose a SQLite database file"),
         Purpose::Statement => l.t("选择对账单文件", "Choose a statement file"),
-        Purpose::SaveCsv => l.t("保存 CSV 到…", "Save the CSV as…"),
+        Purpose::SaveCsv => l.t("保存导出文件到…", "Save the export as…"),
         Purpose::SaveReport => l.t("保存客诉报告到…", "Save the case report as…"),
     };
     let mut chosen: Option<PathBuf> = None;
@@ -126,7 +126,10 @@ pub(crate) fn show(app: &mut App, ctx: &egui::Context) {
             ui.label(egui::RichText::new(p.dir.display().to_string()).monospace());
         });
         if let Some(e) = &p.error {
-            ui.colored_label(egui::Color32::from_rgb(0xb4, 0x23, 0x18), e);
+            ui.colored_label(
+                super::widgets::severity_ink(ui, crate::recon::Severity::Critical),
+                e,
+            );
         }
         egui::ScrollArea::vertical()
             .max_height(320.0)

@@ -103,6 +103,12 @@ pub(crate) struct State {
     pub offer: Option<Offer>,
     pub export_path: String,
     pub bom: bool,
+    /// Only this bill, as typed (`agent_bill_no`, exact; empty: every bill).
+    pub bill: String,
+    /// Only this user, as typed (empty: every user).
+    pub user: String,
+    /// Ctrl+F asked the bill field to take the keyboard (next frame).
+    pub focus_search: bool,
 }
 
 /// A status's name.
@@ -139,12 +145,28 @@ pub(crate) fn parse_filter(app: &App) -> Result<FindingFilter, String> {
             }
         },
     };
+    let user = match f.user.trim() {
+        "" => None,
+        t => match t.parse::<i64>() {
+            Ok(n) => Some(n),
+            _ => {
+                return Err(format!(
+                    "{} '{t}' {}",
+                    l.t("用户", "user"),
+                    l.t("不是用户编号（整数）", "is not a user id (a whole number)")
+                ));
+            }
+        },
+    };
+    let bill = Some(f.bill.trim().to_owned()).filter(|b| !b.is_empty());
     Ok(FindingFilter {
         database: app.conn.as_ref().map(|c| c.url.clone()),
         kinds: f.kind.into_iter().collect(),
         severities: f.severity.into_iter().collect(),
         statuses: f.status.statuses(),
         min_age_days: min_age,
+        bill,
+        user_id: user,
         ..FindingFilter::default()
     })
 }
@@ -642,7 +664,7 @@ fn header(app: &mut App, ui: &mut egui::Ui) {
                     format_amount(s.at_risk.total)
                 ))
                 .strong()
-                .color(widgets::severity_color(Severity::Critical)),
+                .color(widgets::severity_ink(ui, Severity::Critical)),
             )
             .on_hover_text(l.t(
                 "只计未处理和处理中、且最近一次对账仍然存在的差错；每个订单、每个账户只计一次（取其最大差额）；对账单文件级合计另列，不计入。",
@@ -749,6 +771,18 @@ fn filters(app: &mut App, ui: &mut egui::Ui) -> bool {
         if r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter)) {
             reload = true;
         }
+        // The queue's search: one bill or one user (Ctrl+F lands here).
+        let r = widgets::field(ui, l.t("订单号", "bill"), &mut f.bill, 120.0);
+        if std::mem::take(&mut f.focus_search) {
+            r.request_focus();
+        }
+        if r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter)) {
+            reload = true;
+        }
+        let r = widgets::field(ui, l.t("用户", "user"), &mut f.user, 60.0);
+        if r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter)) {
+            reload = true;
+        }
         widgets::combo(
             ui,
             "f-group",
@@ -810,13 +844,7 @@ fn paging(app: &mut App, ui: &mut egui::Ui) -> Option<QueueCursor> {
     let mut do_export = false;
     ui.horizontal(|ui| {
         let st = &mut app.findings;
-        let (first_key, last_key) = match st.group {
-            None => (st.keys.first().cloned(), st.keys.last().cloned()),
-            Some(_) => (
-                st.groups.keys.first().cloned(),
-                st.groups.keys.last().cloned(),
-            ),
-        };
+        let (first_key, last_key) = page_keys(st);
         if ui
             .add_enabled(st.has_prev, egui::Button::new(l.t("|◀ 首页", "|◀ First")))
             .clicked()
@@ -867,6 +895,18 @@ fn paging(app: &mut App, ui: &mut egui::Ui) -> Option<QueueCursor> {
         export(app);
     }
     nav
+}
+
+/// The keys of the page's first and last rows (or groups): where the
+/// previous and the next page start.
+fn page_keys(st: &State) -> (Option<QueueKey>, Option<QueueKey>) {
+    match st.group {
+        None => (st.keys.first().cloned(), st.keys.last().cloned()),
+        Some(_) => (
+            st.groups.keys.first().cloned(),
+            st.groups.keys.last().cloned(),
+        ),
+    }
 }
 
 /// The bulk action bar: always the same buttons in the same places.
@@ -1006,7 +1046,13 @@ fn findings_table(app: &mut App, ui: &mut egui::Ui, height: f32) {
                     row.set_selected(st.selected == Some(f.id));
                     row.col(|ui| {
                         let mut on = st.checked.contains(&f.id);
-                        if ui.checkbox(&mut on, "").changed() {
+                        let r = ui.checkbox(&mut on, "");
+                        // A name for screen readers (and kittest's check).
+                        let name = format!("{} #{}", l.t("勾选", "check"), f.id);
+                        r.widget_info(|| {
+                            egui::WidgetInfo::selected(egui::Role::CheckBox, true, on, &name)
+                        });
+                        if r.changed() {
                             toggles.push(f.id);
                         }
                     });
@@ -1016,7 +1062,7 @@ fn findings_table(app: &mut App, ui: &mut egui::Ui, height: f32) {
                     row.col(|ui| {
                         let t = egui::RichText::new(status_name(f.status, l));
                         ui.label(if matches!(f.status, Status::Resolved | Status::Accepted) {
-                            t.color(egui::Color32::from_rgb(0x1b, 0x7f, 0x3b))
+                            t.color(widgets::ink(ui, egui::Color32::from_rgb(0x1b, 0x7f, 0x3b)))
                         } else {
                             t
                         });
@@ -1026,13 +1072,13 @@ fn findings_table(app: &mut App, ui: &mut egui::Ui, height: f32) {
                     });
                     row.col(|ui| {
                         ui.colored_label(
-                            widgets::severity_color(f.severity),
+                            widgets::severity_ink(ui, f.severity),
                             widgets::severity_name(f.severity, l),
                         );
                     });
                     row.col(|ui| {
                         let r = ui.add(
-                            egui::Label::new(egui::RichText::new(&f.key).monospace())
+                            egui::Label::new(egui::RichText::new(key_words(&f.key, l)).monospace())
                                 .truncate()
                                 .sense(egui::Sense::click()),
                         );
@@ -1137,15 +1183,22 @@ fn groups_table(app: &mut App, ui: &mut egui::Ui, height: f32) {
                     row.set_selected(st.selected_group.as_ref() == Some(&g.key));
                     row.col(|ui| {
                         let mut on = st.checked_groups.contains(&g.key);
-                        if ui.checkbox(&mut on, "").changed() {
+                        let r = ui.checkbox(&mut on, "");
+                        let name = format!("{} {}", l.t("勾选组", "check group"), g.key.key);
+                        r.widget_info(|| {
+                            egui::WidgetInfo::selected(egui::Role::CheckBox, true, on, &name)
+                        });
+                        if r.changed() {
                             toggles.push(g.key.clone());
                         }
                     });
                     row.col(|ui| {
                         let r = ui.add(
-                            egui::Label::new(egui::RichText::new(&g.key.key).monospace())
-                                .truncate()
-                                .sense(egui::Sense::click()),
+                            egui::Label::new(
+                                egui::RichText::new(key_words(&g.key.key, l)).monospace(),
+                            )
+                            .truncate()
+                            .sense(egui::Sense::click()),
                         );
                         if r.clicked() {
                             clicked = Some(g.key.clone());
@@ -1156,7 +1209,7 @@ fn groups_table(app: &mut App, ui: &mut egui::Ui, height: f32) {
                     });
                     row.col(|ui| {
                         ui.colored_label(
-                            widgets::severity_color(g.severity),
+                            widgets::severity_ink(ui, g.severity),
                             widgets::severity_name(g.severity, l),
                         );
                     });
@@ -1285,7 +1338,8 @@ fn detail(app: &mut App, ui: &mut egui::Ui) {
                     egui::RichText::new(format!("#{} {}", f.id, widgets::kind_name(f.kind, l)))
                         .strong(),
                 );
-                ui.label(egui::RichText::new(&f.key).monospace());
+                ui.label(egui::RichText::new(key_words(&f.key, l)).monospace())
+                    .on_hover_text(&f.key);
                 ui.label(egui::RichText::new(status_name(f.status, l)).strong());
                 let case_key = f
                     .agent_bill_no
@@ -1394,7 +1448,7 @@ fn group_detail(app: &mut App, ui: &mut egui::Ui) {
                             GroupBy::Bill => l.t("订单", "Bill"),
                             GroupBy::User => l.t("用户", "User"),
                         },
-                        key.key
+                        key_words(&key.key, l)
                     ))
                     .strong()
                     .monospace(),
@@ -1484,5 +1538,51 @@ fn action_name(action: &str, l: Lang) -> &str {
         "accept" => l.t("接受", "accepted"),
         "reopen" => l.t("重新打开", "reopened"),
         other => other,
+    }
+}
+
+/// A keyboard shortcut on the findings screen; true when it was used.
+pub(crate) fn shortcut(app: &mut App, s: super::keys::Shortcut) -> bool {
+    use super::keys::Shortcut;
+    match s {
+        Shortcut::FocusSearch => {
+            app.findings.focus_search = true;
+            true
+        }
+        Shortcut::NextPage | Shortcut::PrevPage => {
+            let st = &app.findings;
+            let (first, last) = page_keys(st);
+            let cursor = if s == Shortcut::NextPage {
+                last.filter(|_| st.has_next).map(QueueCursor::After)
+            } else {
+                first.filter(|_| st.has_prev).map(QueueCursor::Before)
+            };
+            // At either end the key does nothing, as the disabled button.
+            if let Some(c) = cursor {
+                fetch(app, c, false);
+            }
+            true
+        }
+        Shortcut::Refresh => {
+            load(app);
+            true
+        }
+        _ => false,
+    }
+}
+
+/// A finding's key as the console shows it: the stored key (`user:15`,
+/// `trans_flow.trans_no`) in the console's language; bills and flow numbers
+/// are data and stay as they are.
+fn key_words(key: &str, l: Lang) -> String {
+    if l == Lang::En {
+        return key.to_owned();
+    }
+    if let Some(n) = key.strip_prefix("user:") {
+        return format!("用户 {n}");
+    }
+    match key {
+        "trans_flow.trans_no" => "交易流水.流水号".to_owned(),
+        other => other.to_owned(),
     }
 }

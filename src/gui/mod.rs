@@ -19,12 +19,15 @@ mod findings_view;
 mod fonts;
 pub mod i18n;
 mod jobs;
+mod keys;
 mod overview;
+pub mod prefs;
 mod reconcile_view;
 mod table;
 mod widgets;
 
 pub use i18n::Lang;
+pub use prefs::{Prefs, Theme};
 
 use crate::db::{Db, schema::SchemaReport};
 use crate::views::View;
@@ -56,7 +59,7 @@ pub enum Screen {
     Findings,
     /// Run a reconciliation.
     Reconcile,
-    /// Export a view to CSV.
+    /// Export a view to CSV or Excel.
     Export,
 }
 
@@ -121,6 +124,9 @@ pub struct Options {
     pub case_query: Option<String>,
     /// Add the system CJK font as a fallback (off in tests, for reproducible pictures).
     pub system_fonts: bool,
+    /// The theme for this run (`--theme`), over the remembered one; `None`
+    /// uses the remembered theme (the system's at first).
+    pub theme: Option<Theme>,
 }
 
 /// The connected payment database.
@@ -188,7 +194,24 @@ pub struct App {
     system_fonts: bool,
     fonts_installed: bool,
     first_screen: Option<Screen>,
+    /// What the console remembers between runs (theme, language, columns).
+    pub(crate) prefs: Prefs,
+    /// The theme last given to egui (applied again when `prefs.theme` changes).
+    applied_theme: Option<Theme>,
+    /// Whether the language came from the command line (it then wins over
+    /// the remembered one).
+    lang_given: bool,
+    /// The command line's theme: wins over the remembered one until the
+    /// operator picks one in the window (then that one is remembered).
+    theme_given: Option<Theme>,
+    /// The screens visited before this one, for Alt+← (most recent last).
+    history: Vec<Screen>,
+    /// Whether the shortcut sheet (F1) is open.
+    pub(crate) help_open: bool,
 }
+
+/// How many screens Alt+← can go back.
+const HISTORY: usize = 32;
 
 /// Why the console could not start.
 #[derive(Debug, thiserror::Error)]
@@ -233,6 +256,12 @@ impl App {
             system_fonts: opts.system_fonts,
             fonts_installed: false,
             first_screen: opts.screen,
+            prefs: Prefs::default(),
+            applied_theme: None,
+            lang_given: opts.lang.is_some(),
+            theme_given: opts.theme,
+            history: Vec::new(),
+            help_open: false,
         };
         if let Some(q) = &opts.case_query {
             app.case.query = q.clone();
@@ -242,11 +271,40 @@ impl App {
         Ok(app)
     }
 
+    /// Takes the remembered preferences (eframe's storage at start, or a
+    /// test's): theme, columns, and the language unless `--lang` gave one.
+    pub fn load_prefs(&mut self, storage: &dyn eframe::Storage) {
+        self.prefs = Prefs::load(storage);
+        if !self.lang_given
+            && let Some(l) = self.prefs.lang.as_deref().and_then(Lang::parse)
+        {
+            self.lang = l;
+        }
+        self.applied_theme = None;
+    }
+
+    /// Writes the preferences to eframe's storage (on exit and every few
+    /// seconds, as eframe calls it).
+    pub fn save_prefs(&self, storage: &mut dyn eframe::Storage) {
+        self.prefs.save(storage);
+    }
+
+    /// The preferences as they stand.
+    pub fn prefs(&self) -> &Prefs {
+        &self.prefs
+    }
+
     /// Draws the whole console into `ui` (the window's root, or a test harness).
     pub fn show(&mut self, ui: &mut egui::Ui) {
         self.jobs.set_ctx(ui.ctx());
+        let theme = self.theme();
+        if self.applied_theme != Some(theme) {
+            ui.ctx().set_theme(theme.egui());
+            self.applied_theme = Some(theme);
+        }
         if !self.fonts_installed {
             fonts::install(ui.ctx(), self.system_fonts);
+            legible_light_theme(ui.ctx());
             self.fonts_installed = true;
         }
         self.frame += 1;
@@ -257,10 +315,12 @@ impl App {
         if self.banner.is_some()
             && self.picker.is_none()
             && self.operator_prompt.is_none()
+            && !self.help_open
             && ui.input_mut(|i| i.consume_key(egui::Modifiers::NONE, egui::Key::Escape))
         {
             self.banner = None;
         }
+        self.keyboard(ui.ctx());
         egui::Panel::top("top").show(ui, |ui| self.top_bar(ui));
         egui::Panel::left("nav")
             .resizable(false)
@@ -294,6 +354,144 @@ impl App {
         self.banner_ui(ui.ctx(), central.response.rect);
         self.operator_ui(ui.ctx());
         filepick::show(self, ui.ctx());
+        self.help_ui(ui.ctx());
+        focus_ring(ui.ctx());
+    }
+
+    /// The theme in use: the command line's, else the remembered one.
+    pub(crate) fn theme(&self) -> Theme {
+        self.theme_given.unwrap_or(self.prefs.theme)
+    }
+
+    /// Reads the frame's shortcuts (before any widget sees the keys) and
+    /// acts on them. A modal window keeps the keyboard to itself.
+    fn keyboard(&mut self, ctx: &egui::Context) {
+        if self.help_open {
+            // The sheet closes with F1 as it opened (Esc: see `help_ui`).
+            if ctx.input_mut(|i| i.consume_key(egui::Modifiers::NONE, egui::Key::F1)) {
+                self.help_open = false;
+            }
+            return;
+        }
+        if self.picker.is_some()
+            || self.operator_prompt.is_some()
+            || ctx.memory(|m| m.top_modal_layer()).is_some()
+        {
+            return;
+        }
+        let focus = match ctx.memory(|m| m.focused()) {
+            Some(id) if ctx.text_edit_focused() => keys::Focus {
+                typing: true,
+                // A field taller than two rows is a multi-line one.
+                multiline: ctx.read_response(id).is_some_and(|r| {
+                    r.rect.height() > 2.0 * ctx.global_style().spacing.interact_size.y
+                }),
+            },
+            _ => keys::Focus::default(),
+        };
+        for s in ctx.input_mut(|i| keys::take(&mut i.events, focus)) {
+            self.shortcut(s);
+        }
+    }
+
+    /// Acts on one shortcut: the screen's own hook first, then the
+    /// console's (screens, back, reload, export, the sheet).
+    pub(crate) fn shortcut(&mut self, s: keys::Shortcut) {
+        use keys::Shortcut;
+        match s {
+            Shortcut::Help => self.help_open = true,
+            Shortcut::Screen(n) => {
+                if let Some(&to) = Screen::ALL.get(n)
+                    && (to == Screen::Connect || self.connected())
+                    && to != self.screen
+                {
+                    self.go(to);
+                }
+            }
+            Shortcut::Export => {
+                if self.connected() {
+                    let from = self.screen;
+                    export_view::open_for(self, from);
+                }
+            }
+            s => {
+                if self.screen != Screen::Connect && !self.connected() {
+                    return;
+                }
+                if self.screen_shortcut(s) {
+                    return;
+                }
+                match s {
+                    Shortcut::Back => self.back(),
+                    // A screen without its own refresh loads again.
+                    Shortcut::Refresh => self.go(self.screen),
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    /// Hands a shortcut to the screen shown; true when it used it.
+    fn screen_shortcut(&mut self, s: keys::Shortcut) -> bool {
+        match self.screen {
+            Screen::Connect => connect::shortcut(self, s),
+            Screen::Overview => overview::shortcut(self, s),
+            Screen::Case => case_view::shortcut(self, s),
+            Screen::Findings => findings_view::shortcut(self, s),
+            Screen::Reconcile | Screen::Export => false,
+            sc => match sc.view() {
+                Some(v) => table::shortcut(self, v, s),
+                None => false,
+            },
+        }
+    }
+
+    /// Alt+←: the screen before this one (skipping screens that need a
+    /// connection while there is none).
+    fn back(&mut self) {
+        while let Some(prev) = self.history.pop() {
+            if prev != self.screen && (prev == Screen::Connect || self.connected()) {
+                self.open(prev);
+                return;
+            }
+        }
+    }
+
+    /// The shortcut sheet (F1 or `?`): every shortcut and what it does.
+    fn help_ui(&mut self, ctx: &egui::Context) {
+        if !self.help_open {
+            return;
+        }
+        let l = self.lang;
+        let mut close = false;
+        let r = egui::Modal::new(egui::Id::unique("payrecon-shortcuts")).show(ctx, |ui| {
+            ui.set_width(560.0);
+            ui.heading(l.t("键盘快捷键", "Keyboard shortcuts"));
+            ui.add_space(6.0);
+            egui::Grid::new("shortcut-sheet")
+                .num_columns(2)
+                .striped(true)
+                .spacing([24.0, 6.0])
+                .show(ui, |ui| {
+                    for (keys, what) in keys::sheet(l) {
+                        ui.label(egui::RichText::new(keys).monospace().strong());
+                        ui.label(what);
+                        ui.end_row();
+                    }
+                });
+            ui.add_space(6.0);
+            ui.weak(l.t(
+                "左侧导航的每一项，鼠标悬停可看到它的快捷键。",
+                "Hover a navigation entry to see its shortcut.",
+            ));
+            ui.add_space(6.0);
+            if ui.button(l.t("关闭（Esc）", "Close (Esc)")).clicked() {
+                close = true;
+            }
+        });
+        if close || r.should_close() {
+            self.help_open = false;
+        }
     }
 
     /// After a job's result was applied: a job the user started after an
@@ -363,8 +561,20 @@ impl App {
         None
     }
 
-    /// Switches screens, loading what the new one shows.
+    /// Switches screens, loading what the new one shows; the screen left is
+    /// remembered for Alt+←.
     pub(crate) fn go(&mut self, screen: Screen) {
+        if screen != self.screen {
+            self.history.push(self.screen);
+            if self.history.len() > HISTORY {
+                self.history.remove(0);
+            }
+        }
+        self.open(screen);
+    }
+
+    /// Shows `screen` and loads what it shows (without touching the history).
+    fn open(&mut self, screen: Screen) {
         self.screen = screen;
         match screen {
             Screen::Overview => overview::load(self),
@@ -381,7 +591,10 @@ impl App {
     /// The first screen after connecting.
     pub(crate) fn after_connect(&mut self) {
         let s = self.first_screen.take().unwrap_or(Screen::Overview);
-        self.go(s);
+        // A new connection starts a new history (Alt+← does not lead back
+        // to the connect form nor to the other database's screens).
+        self.history.clear();
+        self.open(s);
         if self.case.search_on_connect {
             self.case.search_on_connect = false;
             case_view::search(self);
@@ -424,6 +637,21 @@ impl App {
                     .clicked()
                 {
                     self.lang = l.other();
+                    self.prefs.lang = Some(
+                        match self.lang {
+                            Lang::Zh => "zh",
+                            Lang::En => "en",
+                        }
+                        .to_owned(),
+                    );
+                }
+                self.theme_menu(ui);
+                if ui
+                    .button(l.t("快捷键（F1）", "Shortcuts (F1)"))
+                    .on_hover_text(l.t("键盘快捷键一览", "every keyboard shortcut"))
+                    .clicked()
+                {
+                    self.help_open = true;
                 }
                 let who = match &self.operator {
                     Some(o) => format!("{}{o}", l.t("操作人：", "operator: ")),
@@ -446,10 +674,39 @@ impl App {
         });
     }
 
+    /// The theme selector of the top bar: system, light or dark, remembered.
+    fn theme_menu(&mut self, ui: &mut egui::Ui) {
+        let l = self.lang;
+        let name = |t: Theme| match t {
+            Theme::System => l.t("◐ 跟随系统", "◐ System"),
+            Theme::Light => l.t("☀ 浅色", "☀ Light"),
+            Theme::Dark => l.t("● 深色", "● Dark"),
+        };
+        let current = self.theme();
+        let mut chosen = current;
+        let r = egui::ComboBox::from_id_salt("payrecon-theme")
+            .selected_text(name(current))
+            .width(110.0)
+            .show_ui(ui, |ui| {
+                for t in [Theme::System, Theme::Light, Theme::Dark] {
+                    ui.selectable_value(&mut chosen, t, name(t));
+                }
+            });
+        r.response.on_hover_text(l.t(
+            "界面主题：跟随系统、浅色或深色",
+            "theme: the system's, light or dark",
+        ));
+        if chosen != current {
+            // The operator's choice wins over `--theme` and is remembered.
+            self.theme_given = None;
+            self.prefs.theme = chosen;
+        }
+    }
+
     fn nav(&mut self, ui: &mut egui::Ui) {
         let l = self.lang;
         ui.add_space(4.0);
-        for s in Screen::ALL {
+        for (i, s) in Screen::ALL.into_iter().enumerate() {
             if matches!(s, Screen::Flows) {
                 ui.separator();
                 ui.weak(l.t("数据表", "Tables"));
@@ -458,10 +715,22 @@ impl App {
                 ui.separator();
             }
             let enabled = s == Screen::Connect || self.conn.is_some();
-            let r = ui.add_enabled(
-                enabled,
-                egui::Button::selectable(self.screen == s, s.title(l)),
-            );
+            let key = match (s, i) {
+                (Screen::Export, _) => "Ctrl+E".to_owned(),
+                (_, 0..=8) => format!("Ctrl+{}", i + 1),
+                (_, 9) => "Ctrl+0".to_owned(),
+                _ => String::new(),
+            };
+            let r = ui
+                .add_enabled(
+                    enabled,
+                    egui::Button::selectable(self.screen == s, s.title(l)),
+                )
+                .on_hover_text(&key)
+                .on_disabled_hover_text(format!(
+                    "{key} · {}",
+                    l.t("连接数据库后可用", "available once connected")
+                ));
             if r.clicked() && self.screen != s {
                 self.go(s);
             }
@@ -595,6 +864,37 @@ impl App {
     }
 }
 
+/// egui's light theme draws links (every number on the overview, a
+/// finding's key) in a pale blue (about 3:1 on white), and checkboxes and
+/// text fields as pale grey on paler grey with no edge; a darker blue and a
+/// thin grey edge read as well as the dark theme does.
+fn legible_light_theme(ctx: &egui::Context) {
+    ctx.style_mut_of(egui::Theme::Light, |s| {
+        s.visuals.hyperlink_color = egui::Color32::from_rgb(0x00, 0x5a, 0xb4);
+        s.visuals.widgets.inactive.bg_stroke =
+            egui::Stroke::new(1.0, egui::Color32::from_gray(0xa0));
+    });
+}
+
+/// Draws a ring around the widget that has the keyboard, clearly visible in
+/// both themes: egui only tints a focused button slightly, too little to
+/// follow Tab through a screen.
+fn focus_ring(ctx: &egui::Context) {
+    let Some(id) = ctx.memory(|m| m.focused()) else {
+        return;
+    };
+    let Some(r) = ctx.read_response(id) else {
+        return;
+    };
+    let color = widgets::focus_color(ctx.global_style().visuals.dark_mode);
+    ctx.layer_painter(r.layer_id).rect_stroke(
+        r.interact_rect.expand(2.0),
+        3.0,
+        egui::Stroke::new(2.0, color),
+        egui::StrokeKind::Outside,
+    );
+}
+
 /// The engine's messages name command-line flags (`give --format wechat`);
 /// in the window the same advice is said with the words on screen.
 pub(crate) fn console_words(text: &str) -> String {
@@ -633,7 +933,7 @@ fn not_payment_ui(ui: &mut egui::Ui, c: &Conn, l: Lang, go_connect: &mut bool) {
             ui.label(
                 egui::RichText::new(l.t("这不是支付数据库", "This is not a payment database"))
                     .heading()
-                    .color(stroke),
+                    .color(widgets::ink(ui, stroke)),
             );
             ui.add_space(6.0);
             ui.add(
@@ -679,8 +979,22 @@ pub fn run(opts: Options, screenshot: Option<PathBuf>) -> Result<(), GuiError> {
             .with_min_inner_size([900.0, 560.0]),
         ..Default::default()
     };
-    eframe::run_native("payrecon", native, Box::new(move |_cc| Ok(Box::new(shell))))
-        .map_err(|e| GuiError::Window(e.to_string()))?;
+    eframe::run_native(
+        "payrecon",
+        native,
+        Box::new(move |cc| {
+            let mut shell = shell;
+            // A screenshot shows the console as it starts for anyone, not
+            // as this machine's operator arranged it.
+            if shell.screenshot.is_none()
+                && let Some(s) = cc.storage
+            {
+                shell.app.load_prefs(s);
+            }
+            Ok(Box::new(shell))
+        }),
+    )
+    .map_err(|e| GuiError::Window(e.to_string()))?;
     let outcome = result.lock().map(|mut r| r.take()).unwrap_or(None);
     match outcome {
         Some(Err(e)) => Err(GuiError::Screenshot(e)),
@@ -695,6 +1009,13 @@ struct Shell {
 }
 
 impl eframe::App for Shell {
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        // A screenshot run leaves the operator's preferences as they were.
+        if self.screenshot.is_none() {
+            self.app.save_prefs(storage);
+        }
+    }
+
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         self.app.show(ui);
         if let Some(s) = &mut self.screenshot {

@@ -1392,4 +1392,63 @@ fn summary(ui: &mut egui::Ui, r: &LastRun, l: Lang) {
             ui.ctx().copy_text(dir);
         }
     });
+    // The run's findings as CSV and as an Excel workbook (complete runs only).
+    for (name, what) in [
+        ("findings.csv", l.t("差错 CSV", "Findings CSV")),
+        (
+            crate::export::run_book::RUN_WORKBOOK,
+            l.t(
+                "Excel 工作簿（摘要 + 差异）",
+                "Excel workbook (summary + breaks)",
+            ),
+        ),
+    ] {
+        let path = r.out_dir.join(name);
+        if !path.is_file() {
+            continue;
+        }
+        ui.horizontal(|ui| {
+            ui.weak(what);
+            let text = path.display().to_string();
+            ui.label(egui::RichText::new(&text).monospace());
+            if ui
+                .small_button(l.t("复制路径", "Copy path"))
+                .on_hover_text(&text)
+                .clicked()
+            {
+                ui.ctx().copy_text(text.clone());
+            }
+            if ui.small_button(l.t("打开文件", "Open file")).clicked()
+                && let Err(e) = open_file(&path)
+            {
+                ui.colored_label(
+                    widgets::severity_color(crate::recon::Severity::Critical),
+                    format!("{}{e}", l.t("无法打开：", "Cannot open it: ")),
+                );
+            }
+        });
+    }
+}
+
+/// Opens a file with the system's program for it (Excel, WPS, LibreOffice…),
+/// without waiting for it.
+fn open_file(path: &std::path::Path) -> std::io::Result<()> {
+    let mut cmd = if cfg!(target_os = "windows") {
+        let mut c = std::process::Command::new("cmd");
+        c.args(["/C", "start", ""]);
+        c
+    } else if cfg!(target_os = "macos") {
+        std::process::Command::new("open")
+    } else {
+        std::process::Command::new("xdg-open")
+    };
+    cmd.arg(path)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map(|mut child| {
+            // Reaped in the background, so that no finished opener lingers.
+            std::thread::spawn(move || child.wait());
+        })
 }

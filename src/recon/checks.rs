@@ -324,7 +324,7 @@ fn schema_risk(schema: &SchemaReport, out: &mut CheckOutput) {
     if schema.has_table("trans_flow") && !schema.trans_no_unique {
         out.findings.push(
             Finding::new(Kind::SchemaRisk, "trans_flow.trans_no").explain(
-                "trans_flow.trans_no 没有唯一索引：并发回调时同一笔充值可能入账两次（先查后改挡不住并发）",
+                "交易流水的流水号没有唯一索引：并发回调时同一笔充值可能入账两次（先查后改挡不住并发）",
                 "trans_flow.trans_no has no unique index: concurrent callbacks can credit the same recharge twice (check-then-act does not stop a race)",
             ),
         );
@@ -376,12 +376,12 @@ async fn notify_checks(db: &Db, scope: &Scope, out: &mut CheckOutput) -> Result<
         if credited == 1 && attempts > 1 {
             let (why_zh, why_en) = if refused > 0 {
                 (
-                    format!("其中 {refused} 次应答 fail，网关因此重试"),
+                    format!("其中 {refused} 次我方应答失败，网关因此重试"),
                     format!("{refused} answered fail, so the gateway retried"),
                 )
             } else {
                 (
-                    "每次都应答 success：应答丢失、超时或网关并发重复推送".to_owned(),
+                    "每次都应答成功：应答丢失、超时或网关并发重复推送".to_owned(),
                     "every one answered success: lost responses, timeouts or concurrent duplicate senders".to_owned(),
                 )
             };
@@ -428,12 +428,12 @@ async fn notify_checks(db: &Db, scope: &Scope, out: &mut CheckOutput) -> Result<
                 .seen(first, last);
             if amounts > 1 {
                 f = f.amounts(hi, lo).explain(
-                    format!("同一 agentBillNo 的回调金额不一致：最高 {}，最低 {}", opt_yuan(hi), opt_yuan(lo)),
+                    format!("同一商户订单号的回调金额不一致：最高 {}，最低 {}", opt_yuan(hi), opt_yuan(lo)),
                     format!("callbacks for one agentBillNo disagree on chargeAmt: highest {}, lowest {}", opt_yuan(hi), opt_yuan(lo)),
                 );
             } else {
                 f = f.explain(
-                    "同一 agentBillNo 的回调 bindCode 不一致：可能记到别人账上",
+                    "同一商户订单号的回调绑定码不一致：可能记到别人账上",
                     "callbacks for one agentBillNo disagree on bindCode: money may go to the wrong account",
                 );
             }
@@ -1010,7 +1010,7 @@ async fn idempotency(
                     .attempts(n)
                     .seen(row.opt_time(2).map_err(&d)?, row.opt_time(3).map_err(&d)?)
                     .explain(
-                        format!("{n} 次请求与已记录的首个请求（同一 source+seq）内容不同，已被拒绝：网关或攻击者在改写参数"),
+                        format!("{n} 次请求与已记录的首个请求（同一来源和序号）内容不同，已被拒绝：网关或攻击者在改写参数"),
                         format!("{n} request(s) differed from the first one recorded for the same source+seq and were refused: the gateway (or someone) is changing the parameters"),
                     ),
             );

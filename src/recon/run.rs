@@ -794,20 +794,28 @@ pub fn finding_cells(f: &Finding) -> Vec<String> {
     ]
 }
 
-/// Writes `DIR/findings.csv` (only for a complete run) and `DIR/summary.json`.
-/// A failed or cancelled run writes its summary with that status and no
-/// findings file, so it can never pass for a clean result.
+/// Writes `DIR/findings.csv` and `DIR/findings.xlsx` (the same findings
+/// as a workbook with a summary sheet; see [`crate::export::run_book`]) —
+/// only for a complete run — and `DIR/summary.json`. A failed or cancelled
+/// run writes its summary with that status and no findings files, so it can
+/// never pass for a clean result.
 pub fn write_outputs(dir: &Path, out: &RunOutput, bom: bool) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let csv_path = dir.join("findings.csv");
+    let xlsx_path = dir.join(crate::export::run_book::RUN_WORKBOOK);
     if out.status == RunStatus::Ok {
         let mut w = CsvFile::create(&csv_path, &FINDINGS_HEADER, bom)?;
         for f in &out.findings {
             w.row(finding_cells(f))?;
         }
         w.finish()?;
-    } else if csv_path.exists() {
-        std::fs::remove_file(&csv_path)?;
+        crate::export::run_book::write_run_workbook(&xlsx_path, out)?;
+    } else {
+        for p in [&csv_path, &xlsx_path] {
+            if p.exists() {
+                std::fs::remove_file(p)?;
+            }
+        }
     }
     let json = serde_json::to_string_pretty(out).map_err(std::io::Error::other)?;
     let tmp = dir.join("summary.json.partial");
