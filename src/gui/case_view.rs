@@ -346,7 +346,7 @@ pub(crate) fn ui(app: &mut App, ui: &mut egui::Ui) {
     });
     if let Some(e) = &app.case.findings_error {
         ui.colored_label(
-            ORANGE,
+            widgets::ink(ui, ORANGE),
             format!(
                 "{} {e}",
                 l.t("差错记录无法读取：", "Findings could not be read:")
@@ -364,8 +364,7 @@ pub(crate) fn ui(app: &mut App, ui: &mut egui::Ui) {
                 .iter()
                 .filter_map(|m| m.split_whitespace().next())
                 .collect();
-            ui.colored_label(
-                ORANGE,
+            ui.colored_label(widgets::ink(ui, ORANGE),
                 format!(
                     "{} {}",
                     l.t("此库缺少这些表，故事不完整：", "This database lacks these tables; the story is incomplete:"),
@@ -420,7 +419,7 @@ pub(crate) fn ui(app: &mut App, ui: &mut egui::Ui) {
             ui.add_space(6.0);
             ui.strong(l.t("无法得知", "What cannot be known here"));
             for (zh, en) in &c.unknowable {
-                ui.colored_label(ORANGE, format!("• {}", l.t(zh, en)));
+                ui.colored_label(widgets::ink(ui, ORANGE), format!("• {}", l.t(zh, en)));
             }
         }
     });
@@ -531,9 +530,9 @@ fn bill_story(ui: &mut egui::Ui, b: &BillStory, known: Known, l: Lang) {
         // Grey (a neutral verdict) would be unreadable as text: keep the normal colour.
         ui.label(match b.verdict {
             Verdict::ChargedOnce | Verdict::AwaitingGateway => {
-                cause.color(verdict_color(b.verdict))
+                cause.color(widgets::ink(ui, verdict_color(b.verdict)))
             }
-            v if v.is_problem() => cause.color(RED),
+            v if v.is_problem() => cause.color(widgets::ink(ui, RED)),
             _ => cause,
         });
     }
@@ -580,7 +579,7 @@ fn bill_story(ui: &mut egui::Ui, b: &BillStory, known: Known, l: Lang) {
         if let Some(x) = b.excess {
             ui.label(
                 RichText::new(format!("{} {}", l.t("多入账", "excess"), format_amount(x)))
-                    .color(RED)
+                    .color(widgets::ink(ui, RED))
                     .strong(),
             );
         }
@@ -609,7 +608,11 @@ fn bill_story(ui: &mut egui::Ui, b: &BillStory, known: Known, l: Lang) {
                     EventKind::Flow => l.t("流水", "flow"),
                 });
                 let text = RichText::new(l.t(&e.zh, &e.en));
-                ui.label(if e.flagged { text.color(RED) } else { text });
+                ui.label(if e.flagged {
+                    text.color(widgets::ink(ui, RED))
+                } else {
+                    text
+                });
                 ui.label(RichText::new(amount(e.amount)).monospace());
                 ui.label(RichText::new(signed(e.effect)).monospace());
                 ui.end_row();
@@ -682,7 +685,11 @@ fn account_story(
     for (v, n) in &counts {
         ui.horizontal(|ui| {
             widgets::badge(ui, &format!("{n}×"), verdict_color(*v));
-            ui.label(RichText::new(v.text(l)).color(verdict_color(*v)).strong());
+            ui.label(
+                RichText::new(v.text(l))
+                    .color(widgets::ink(ui, verdict_color(*v)))
+                    .strong(),
+            );
         });
     }
     egui::Grid::new(("acct", u.user_id))
@@ -700,7 +707,7 @@ fn account_story(
             ui.label(if diff.is_zero() {
                 t
             } else {
-                t.color(RED).strong()
+                t.color(widgets::ink(ui, RED)).strong()
             });
             ui.end_row();
         });
@@ -756,7 +763,10 @@ fn account_story(
                     "—".to_owned()
                 });
                 ui.label(r.credits.to_string());
-                ui.label(RichText::new(r.verdict.text(l)).color(verdict_color(r.verdict)));
+                ui.label(
+                    RichText::new(r.verdict.text(l))
+                        .color(widgets::ink(ui, verdict_color(r.verdict))),
+                );
                 ui.end_row();
             }
         });

@@ -607,30 +607,16 @@ fn rule_text(l: Lang) -> String {
     }
 }
 
-/// The day as a button that opens a calendar (egui_extras' date picker).
+/// A calendar beside the day (the tables' own, in the console's language).
 fn day_picker(
     ui: &mut egui::Ui,
     day: NaiveDate,
     l: Lang,
     day_choice: &mut Option<Option<NaiveDate>>,
 ) {
-    // The picker works on its own date type: through its text form
-    // (YYYY-MM-DD both ways), so that no other date crate is named here.
-    let Ok(mut picked) = day.to_string().parse() else {
-        ui.label(day.to_string());
-        return;
-    };
-    let r = ui
-        .add(
-            egui_extras::DatePickerButton::new(&mut picked)
-                .id_salt("overview-callback-day")
-                .calendar_week(false)
-                // The icon is an emoji the console's fonts do not have.
-                .show_icon(false),
-        )
-        .on_hover_text(l.t("选择日期", "choose the day"));
-    if r.changed()
-        && let Ok(d) = NaiveDate::parse_from_str(&picked.to_string(), "%Y-%m-%d")
+    let mut text = day.format("%Y-%m-%d").to_string();
+    if super::table::date_picker(ui, "overview-callback-day", &mut text, l)
+        && let Ok(d) = NaiveDate::parse_from_str(&text, "%Y-%m-%d")
         && d != day
     {
         *day_choice = Some(Some(d));

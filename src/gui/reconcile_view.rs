@@ -981,7 +981,7 @@ fn history(app: &mut App, ui: &mut egui::Ui) {
             for r in &h.rows {
                 ui.label(format!("#{}", r.id));
                 let st = egui::RichText::new(status_name(r.status, l))
-                    .color(status_color(r.status))
+                    .color(widgets::ink(ui, status_color(r.status)))
                     .strong();
                 let st = ui.label(st);
                 if let Some(why) = &r.reason {
@@ -1115,7 +1115,7 @@ fn summary(ui: &mut egui::Ui, r: &LastRun, l: Lang) {
         if let Some(st) = status {
             ui.label(
                 egui::RichText::new(status_name(st, l))
-                    .color(status_color(st))
+                    .color(widgets::ink(ui, status_color(st)))
                     .strong(),
             );
         }
@@ -1185,7 +1185,7 @@ fn summary(ui: &mut egui::Ui, r: &LastRun, l: Lang) {
                     ui.end_row();
                 }
                 if let Some(u) = s.unverified.as_ref().filter(|u| u.flows > 0) {
-                    let c = widgets::severity_color(crate::recon::Severity::High);
+                    let c = widgets::severity_ink(ui, crate::recon::Severity::High);
                     ui.colored_label(
                         c,
                         l.t(
@@ -1264,7 +1264,7 @@ fn summary(ui: &mut egui::Ui, r: &LastRun, l: Lang) {
                     };
                     if f.role == "refused" {
                         ui.colored_label(
-                            widgets::severity_color(crate::recon::Severity::Critical),
+                            widgets::severity_ink(ui, crate::recon::Severity::Critical),
                             role,
                         );
                     } else {
@@ -1286,7 +1286,7 @@ fn summary(ui: &mut egui::Ui, r: &LastRun, l: Lang) {
     }
     for sk in &s.skipped {
         ui.colored_label(
-            widgets::severity_color(crate::recon::Severity::High),
+            widgets::severity_ink(ui, crate::recon::Severity::High),
             format!(
                 "{} {}: {}",
                 l.t("跳过", "skipped"),
@@ -1337,7 +1337,7 @@ fn summary(ui: &mut egui::Ui, r: &LastRun, l: Lang) {
                         Some(kind) => {
                             let sev = kind.severity();
                             ui.colored_label(
-                                widgets::severity_color(sev),
+                                widgets::severity_ink(ui, sev),
                                 widgets::severity_name(sev, l),
                             );
                         }
@@ -1360,7 +1360,7 @@ fn summary(ui: &mut egui::Ui, r: &LastRun, l: Lang) {
                 egui::RichText::new(&risk.total)
                     .monospace()
                     .strong()
-                    .color(widgets::severity_color(crate::recon::Severity::Critical)),
+                    .color(widgets::severity_ink(ui, crate::recon::Severity::Critical)),
             );
             ui.weak(format!(
                 "{} {} · {} {}",
@@ -1422,7 +1422,7 @@ fn summary(ui: &mut egui::Ui, r: &LastRun, l: Lang) {
                 && let Err(e) = open_file(&path)
             {
                 ui.colored_label(
-                    widgets::severity_color(crate::recon::Severity::Critical),
+                    widgets::severity_ink(ui, crate::recon::Severity::Critical),
                     format!("{}{e}", l.t("无法打开：", "Cannot open it: ")),
                 );
             }

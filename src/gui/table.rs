@@ -182,6 +182,8 @@ pub(crate) struct TState {
     /// A row to scroll to in the next frame (the first of a new page, the
     /// row selected with the keyboard).
     scroll_to: Option<(usize, Option<egui::Align>)>,
+    /// Whether a row had the keyboard focus in the last frame.
+    pub row_focused: bool,
     /// Focus the key field in the next frame (Ctrl+F).
     focus_key: bool,
     /// Bumped when the operator rearranges the columns: the grid starts
@@ -212,6 +214,7 @@ impl Default for TState {
             pos: Pos::Start(0),
             pending: Move::First,
             scroll_to: None,
+            row_focused: false,
             focus_key: false,
             layout: 0,
             drawn: Vec::new(),
@@ -689,11 +692,14 @@ pub(crate) fn ui(app: &mut App, ui: &mut egui::Ui, view: View) {
         let st = app.tables.map.entry(view).or_default();
         let n = st.page.as_ref().map_or(0, |p| p.rows.len());
         if n > 0 {
+            // Enter on a focused header or button presses it; Enter opens
+            // the case when nothing else has the keys or a row has them.
+            let enter_is_ours = st.row_focused || ui.memory(|m| m.focused().is_none());
             let (down, up, enter) = ui.input_mut(|i| {
                 (
                     i.consume_key(egui::Modifiers::NONE, egui::Key::ArrowDown),
                     i.consume_key(egui::Modifiers::NONE, egui::Key::ArrowUp),
-                    i.consume_key(egui::Modifiers::NONE, egui::Key::Enter),
+                    enter_is_ours && i.consume_key(egui::Modifiers::NONE, egui::Key::Enter),
                 )
             });
             if down || up {
@@ -705,6 +711,11 @@ pub(crate) fn ui(app: &mut App, ui: &mut egui::Ui, view: View) {
                 };
                 st.selected = Some(next);
                 st.scroll_to = Some((next, None));
+                // The arrows moved to the rows: a header or button keeps the
+                // focus no longer, so that Enter opens the selected row.
+                if let Some(id) = ui.memory(|m| m.focused()) {
+                    ui.memory_mut(|m| m.surrender_focus(id));
+                }
             }
             if enter
                 && let Some(k) = st
@@ -781,6 +792,7 @@ pub(crate) fn ui(app: &mut App, ui: &mut egui::Ui, view: View) {
             }
             header_click = out.header;
             used_widths = out.widths;
+            st.row_focused = out.row_focused;
         }
     }
     // Widths the operator dragged are remembered (egui keeps them while
@@ -853,7 +865,7 @@ fn totals_line(ui: &mut egui::Ui, view: View, st: &TState, l: Lang) {
 /// A calendar beside a date field: picking a day writes it into the field
 /// (`YYYY-MM-DD`). Drawn here rather than with egui_extras' picker, whose
 /// month and day names are English only.
-fn date_picker(ui: &mut egui::Ui, id: &str, field: &mut String, l: Lang) -> bool {
+pub(crate) fn date_picker(ui: &mut egui::Ui, id: &str, field: &mut String, l: Lang) -> bool {
     use chrono::{Datelike as _, NaiveDate};
     let today = chrono::Local::now().date_naive();
     let typed = field
@@ -1228,6 +1240,9 @@ struct GridOut {
     header: Option<&'static str>,
     /// The columns' widths as drawn.
     widths: Vec<f32>,
+    /// Whether a row has the keyboard focus (Enter then opens its case;
+    /// on a focused header or button, Enter presses that instead).
+    row_focused: bool,
 }
 
 /// Lays out only the visible rows.
@@ -1239,6 +1254,7 @@ fn rows_table(ui: &mut egui::Ui, g: Grid<'_>, l: Lang) -> GridOut {
         clicked: None,
         header: None,
         widths: Vec::new(),
+        row_focused: false,
     };
     let row_h = 20.0;
     let mut tb = TableBuilder::new(ui);
@@ -1324,9 +1340,11 @@ fn rows_table(ui: &mut egui::Ui, g: Grid<'_>, l: Lang) -> GridOut {
                         });
                     }
                 }
-                if row.response().clicked() {
+                let r = row.response();
+                if r.clicked() {
                     out.clicked = Some(i);
                 }
+                out.row_focused |= r.has_focus();
             });
         });
     out

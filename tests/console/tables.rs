@@ -555,3 +555,29 @@ fn a_newer_request_drops_the_older_ones_answer() {
     assert!(c.has("sorted by ID ▼"));
     assert_eq!(column_cells(&c, "ID ▼")[..5], ids(&desc)[..5]);
 }
+
+/// The "hands on the keyboard" path: a header focused with the
+/// keyboard sorts on Enter (the rows' Enter does not take it), then the
+/// arrows select a row and Enter opens its case.
+#[test]
+fn a_focused_header_sorts_on_enter_then_arrows_and_enter_open_the_case() {
+    let mut c = console(Lang::En, Some(Screen::Flows));
+    let by_time = first_page(
+        View::Flows,
+        Sort {
+            col: SortCol::Time,
+            desc: false,
+        },
+        &Filter::default(),
+    );
+    c.h.get_by_role_and_label(Role::Button, "Created").focus();
+    c.h.step();
+    press(&mut c, egui::Key::Enter);
+    assert!(c.has("sorted by Created ▲"), "Enter on the header sorts");
+    assert_eq!(c.h.state().screen(), Screen::Flows);
+    assert_eq!(column_cells(&c, "ID")[..5], ids(&by_time)[..5]);
+    press(&mut c, egui::Key::ArrowDown);
+    press(&mut c, egui::Key::Enter);
+    assert_eq!(c.h.state().screen(), Screen::Case);
+    assert!(case_query_shown(&c, &by_time.rows[0][3]));
+}
