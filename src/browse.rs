@@ -46,14 +46,27 @@ impl SortCol {
     }
 }
 
-/// Whether pages in this order are read from an index (the id, the time
-/// column) rather than by sorting the whole filtered table on every page.
+/// Whether pages in this order are read from an index of the contract
+/// (SPEC §3: the id, and the indexed columns below) rather than by sorting
+/// the whole filtered table on every page.
 pub fn indexed(view: View, col: SortCol) -> bool {
-    match col {
-        SortCol::Id | SortCol::Time => true,
-        SortCol::Amount => false,
-        SortCol::Column(n) => bare(view.id_col()) == n || bare(view.time_col()) == n,
+    let name = match col {
+        SortCol::Id => return true,
+        SortCol::Time => bare(view.time_col()),
+        SortCol::Amount => return false,
+        SortCol::Column(n) => n,
+    };
+    if name == bare(view.id_col()) {
+        return true;
     }
+    let contract: &[&str] = match view {
+        View::Flows => &["create_time", "user_id", "trans_no"],
+        View::Orders => &["agent_bill_no", "user_id"],
+        View::Notify => &["agent_bill_no", "received_at"],
+        View::Idempotency => &["source"],
+        View::Accounts => &["user_id"],
+    };
+    contract.contains(&name)
 }
 
 /// The order a click on a column's header asks for (`name` as in

@@ -487,8 +487,10 @@ async fn a_view_exported_to_xlsx_is_the_csv_typed_cell_by_cell() {
             let (days, _) = serial_of(day().and_hms_opt(8, 0, 1).unwrap());
             assert!(row[&8].v.starts_with(&format!("{days}.")), "{:?}", row[&8]);
             assert_eq!(book.formats[row[&8].s], "yyyy-mm-dd hh:mm:ss.000");
-            // Row ids and user ids are numbers.
-            assert_eq!(row[&0].t, "");
+            // Row ids and user ids are text: Excel would show a 12-digit
+            // id as 1.23457E+11.
+            assert_eq!(row[&0].t, "inlineStr");
+            assert_eq!(row[&1].t, "inlineStr");
             assert_eq!(row[&1].v, "1");
         }
         if view == View::Orders {
@@ -920,4 +922,26 @@ async fn every_backend_writes_the_csvs_cells_typed() {
             }
         }
     }
+}
+
+/// A text longer than Excel's cell limit (32,767 UTF-16 units, e.g. a huge
+/// callback response) is cut there with a mark, and the workbook is written.
+#[test]
+fn a_text_beyond_excels_cell_limit_is_cut_with_a_mark_not_a_failed_export() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("long.xlsx");
+    let mut f = XlsxFile::create(&path, &["id", "response_body"], "notify_log").unwrap();
+    let long = "应答".repeat(20_000);
+    f.row(["1".to_owned(), long.clone()]).unwrap();
+    assert_eq!(f.finish().unwrap(), 1);
+    let book = Book::open(&path);
+    let r = rows(&book, "notify_log");
+    let cell = &r[1][&1].v;
+    assert!(cell.encode_utf16().count() <= 32_767, "{}", cell.len());
+    assert!(cell.starts_with("应答应答"));
+    assert!(
+        cell.ends_with("the CSV has it whole]"),
+        "{}",
+        &cell[cell.len() - 60..]
+    );
 }

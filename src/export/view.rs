@@ -80,7 +80,11 @@ async fn fast_path<F: RowSink>(
                 return Some(match postgres_copy_flows(db, &mut csv).await {
                     Ok(true) => csv.finish().map_err(ExportError::from),
                     Ok(false) => generic(db, view, &sql, &args, csv).await,
-                    Err(e) => Err(e),
+                    Err(e) => {
+                        // Nothing half-written is left behind.
+                        csv.abandon();
+                        Err(e)
+                    }
                 });
             }
             Err(other) => other,

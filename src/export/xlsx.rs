@@ -62,8 +62,10 @@ pub fn column_kind(name: &str) -> ColKind {
         "create_time" | "update_time" | "received_at" | "locked_at" | "created_at"
         | "completed_at" | "expires_at" | "status_at" | "first_seen" | "last_seen"
         | "first_detected" | "noted_at" => ColKind::Time,
-        "id" | "user_id" | "trans_type" | "status" | "sign_ok" | "is_deleted" | "handled_ms"
-        | "version" | "flows" | "attempts" | "age_days" | "absent_since_run" => ColKind::Int,
+        // Row and user ids are text (below): Excel shows a 12-digit number as
+        // 1.23457E+11, and an id is never added up.
+        "trans_type" | "status" | "sign_ok" | "is_deleted" | "handled_ms" | "version" | "flows"
+        | "attempts" | "age_days" | "absent_since_run" => ColKind::Int,
         _ => ColKind::Text,
     }
 }
@@ -460,6 +462,25 @@ fn write_text(
     s: &str,
     text: &Format,
 ) -> Result<usize, XlsxError> {
+    // Excel holds at most 32,767 UTF-16 units in a cell: a longer text (a
+    // huge response body) is cut there with a mark, rather than failing the
+    // whole workbook; the CSV keeps it whole.
+    const MAX: usize = 32_767;
+    const MARK: &str = " …[cut: Excel's cell limit; the CSV has it whole]";
+    if s.encode_utf16().count() > MAX {
+        let room = MAX - MARK.encode_utf16().count();
+        let mut used = 0;
+        let cut: String = s
+            .chars()
+            .take_while(|ch| {
+                used += ch.len_utf16();
+                used <= room
+            })
+            .collect();
+        let cell = format!("{cut}{MARK}");
+        ws.write_string_with_format(r, c, &cell, text)?;
+        return Ok(text_width(&cell));
+    }
     ws.write_string_with_format(r, c, s, text)?;
     Ok(text_width(s))
 }

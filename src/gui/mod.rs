@@ -564,13 +564,20 @@ impl App {
     /// Switches screens, loading what the new one shows; the screen left is
     /// remembered for Alt+←.
     pub(crate) fn go(&mut self, screen: Screen) {
+        self.enter(screen);
+        self.open(screen);
+    }
+
+    /// Shows `screen` (remembered for Alt+←) without loading it: for a
+    /// caller that starts the screen's own query with its filter.
+    pub(crate) fn enter(&mut self, screen: Screen) {
         if screen != self.screen {
             self.history.push(self.screen);
             if self.history.len() > HISTORY {
                 self.history.remove(0);
             }
         }
-        self.open(screen);
+        self.screen = screen;
     }
 
     /// Shows `screen` and loads what it shows (without touching the history).

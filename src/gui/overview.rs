@@ -302,7 +302,7 @@ fn open_table(
         .into_iter()
         .find(|s| s.view() == Some(view))
         .unwrap_or(Screen::Flows);
-    app.screen = screen;
+    app.enter(screen);
     super::table::fetch(app, view, Cursor::First, true);
 }
 

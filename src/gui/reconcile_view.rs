@@ -1418,9 +1418,19 @@ fn summary(ui: &mut egui::Ui, r: &LastRun, l: Lang) {
             {
                 ui.ctx().copy_text(text.clone());
             }
-            if ui.small_button(l.t("打开文件", "Open file")).clicked()
-                && let Err(e) = open_file(&path)
-            {
+            // Why it could not be opened stays beside the button (kept in
+            // egui's memory) until the next try.
+            let err_id = ui.make_persistent_id(("open-file-error", &text));
+            if ui.small_button(l.t("打开文件", "Open file")).clicked() {
+                let err = open_file(&path).err().map(|e| e.to_string());
+                ui.data_mut(|d| match err {
+                    Some(e) => {
+                        d.insert_temp(err_id, e);
+                    }
+                    None => d.remove::<String>(err_id),
+                });
+            }
+            if let Some(e) = ui.data(|d| d.get_temp::<String>(err_id)) {
                 ui.colored_label(
                     widgets::severity_ink(ui, crate::recon::Severity::Critical),
                     format!("{}{e}", l.t("无法打开：", "Cannot open it: ")),
@@ -1433,10 +1443,9 @@ fn summary(ui: &mut egui::Ui, r: &LastRun, l: Lang) {
 /// Opens a file with the system's program for it (Excel, WPS, LibreOffice…),
 /// without waiting for it.
 fn open_file(path: &std::path::Path) -> std::io::Result<()> {
+    // explorer.exe takes the path as one argument: no shell reads it.
     let mut cmd = if cfg!(target_os = "windows") {
-        let mut c = std::process::Command::new("cmd");
-        c.args(["/C", "start", ""]);
-        c
+        std::process::Command::new("explorer")
     } else if cfg!(target_os = "macos") {
         std::process::Command::new("open")
     } else {

@@ -484,6 +484,9 @@ fn apply_col_edit(app: &mut App, view: View, e: ColEdit) {
 /// The table screen.
 pub(crate) fn ui(app: &mut App, ui: &mut egui::Ui, view: View) {
     let l = app.lang;
+    // A field being typed in at the start of the frame keeps its keys, even
+    // if Enter makes it give up the focus while it is drawn.
+    let typing = ui.ctx().text_edit_focused();
     let screen_title = app.screen.title(l);
     if app
         .conn
@@ -595,6 +598,9 @@ pub(crate) fn ui(app: &mut App, ui: &mut egui::Ui, view: View) {
                 ),
                 None => (false, false, None, None),
             };
+            // While a page loads (a new sort or filter among them), the page
+            // on screen is not where the next one starts from.
+            let (has_prev, has_next) = (has_prev && !st.loading, has_next && !st.loading);
             if ui
                 .add_enabled(has_prev, egui::Button::new(l.t("|◀ 首页", "|◀ First")))
                 .clicked()
@@ -688,7 +694,12 @@ pub(crate) fn ui(app: &mut App, ui: &mut egui::Ui, view: View) {
     }
     // Row selection from the keyboard, while no text field has the keys.
     // (A clicked row has egui's focus too: only a text field keeps the arrows.)
-    if !ui.ctx().text_edit_focused() && app.picker.is_none() {
+    if !typing
+        && !ui.ctx().text_edit_focused()
+        && app.picker.is_none()
+        && !app.help_open
+        && app.operator_prompt.is_none()
+    {
         let st = app.tables.map.entry(view).or_default();
         let n = st.page.as_ref().map_or(0, |p| p.rows.len());
         if n > 0 {
@@ -1362,7 +1373,7 @@ pub(crate) fn shortcut(app: &mut App, view: View, s: Shortcut) -> bool {
             let Some(k) = st
                 .page
                 .as_ref()
-                .filter(|p| p.has_next)
+                .filter(|p| p.has_next && !st.loading)
                 .and_then(|p| p.keys.last().cloned())
             else {
                 return false;
@@ -1374,7 +1385,7 @@ pub(crate) fn shortcut(app: &mut App, view: View, s: Shortcut) -> bool {
             let Some(k) = st
                 .page
                 .as_ref()
-                .filter(|p| p.has_prev)
+                .filter(|p| p.has_prev && !st.loading)
                 .and_then(|p| p.keys.first().cloned())
             else {
                 return false;

@@ -809,7 +809,6 @@ pub fn write_outputs(dir: &Path, out: &RunOutput, bom: bool) -> std::io::Result<
             w.row(finding_cells(f))?;
         }
         w.finish()?;
-        crate::export::run_book::write_run_workbook(&xlsx_path, out)?;
     } else {
         for p in [&csv_path, &xlsx_path] {
             if p.exists() {
@@ -820,5 +819,11 @@ pub fn write_outputs(dir: &Path, out: &RunOutput, bom: bool) -> std::io::Result<
     let json = serde_json::to_string_pretty(out).map_err(std::io::Error::other)?;
     let tmp = dir.join("summary.json.partial");
     std::fs::write(&tmp, json)?;
-    std::fs::rename(tmp, dir.join("summary.json"))
+    std::fs::rename(tmp, dir.join("summary.json"))?;
+    // The workbook last: should it fail (a full disk), the CSV and the
+    // summary of this run are already whole.
+    if out.status == RunStatus::Ok {
+        crate::export::run_book::write_run_workbook(&xlsx_path, out)?;
+    }
+    Ok(())
 }

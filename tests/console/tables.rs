@@ -581,3 +581,21 @@ fn a_focused_header_sorts_on_enter_then_arrows_and_enter_open_the_case() {
     assert_eq!(c.h.state().screen(), Screen::Case);
     assert!(case_query_shown(&c, &by_time.rows[0][3]));
 }
+
+/// Enter in a filter field applies the filter, and only that: a row that
+/// was selected before does not also open its case.
+#[test]
+fn enter_in_a_filter_field_with_a_row_selected_only_filters() {
+    let mut c = console(Lang::En, Some(Screen::Flows));
+    let page = first_page(View::Flows, Sort::default(), &Filter::default());
+    press(&mut c, egui::Key::ArrowDown);
+    assert!(open_case_enabled(&c), "a row is selected");
+    c.h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::F);
+    c.h.step();
+    c.h.step();
+    let field = c.h.get_by_role_and_label(Role::TextInput, "Flow no.");
+    field.type_text(&page.rows[0][3]);
+    c.h.step();
+    press(&mut c, egui::Key::Enter);
+    assert_eq!(c.h.state().screen(), Screen::Flows, "Enter only filtered");
+}
