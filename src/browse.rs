@@ -349,6 +349,13 @@ fn read_key(db: &Db, view: View, col: SortCol, r: &Row) -> Result<RowKey, DbErro
     let value = match s.kind {
         Kind::Int => SortValue::Int(r.opt_i64(i).map_err(d)?),
         Kind::Text => SortValue::Text(r.opt_text(i).map_err(d)?),
+        // SQLite compares the text it stores (`…:05` or `…:05.000`): the key
+        // keeps that text, so that the next page starts exactly after it
+        // whatever the precision (a re-formatted time would skip ties).
+        Kind::Time if db.backend() == crate::db::Backend::Sqlite => match r.opt_text(i) {
+            Ok(t) => SortValue::Text(t),
+            Err(_) => SortValue::Time(r.opt_time(i).map_err(d)?),
+        },
         Kind::Time => SortValue::Time(r.opt_time(i).map_err(d)?),
         // Accounts select their amounts as `money_cmp` (cents on SQLite).
         Kind::Money if view == View::Accounts => SortValue::Amount(r.opt_money_agg(i).map_err(d)?),

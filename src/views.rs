@@ -282,11 +282,11 @@ pub(crate) fn parts(db: &Db, view: View, f: &Filter) -> Result<Parts, DbError> {
     let tc = view.time_col();
     if let Some(t) = f.from {
         w.push_str(&format!(" AND {tc} >= ?"));
-        args.push(Arg::from(t));
+        args.push(time_bound(db, t));
     }
     if let Some(t) = f.to {
         w.push_str(&format!(" AND {tc} < ?"));
-        args.push(Arg::from(t));
+        args.push(time_bound(db, t));
     }
     if f.min_amount.is_some() || f.max_amount.is_some() {
         let col = view.amount_col().ok_or_else(|| {
@@ -473,4 +473,18 @@ pub fn format_row(db: &Db, view: View, r: &Row) -> Result<Vec<String>, DbError> 
             )
         }
     })
+}
+
+/// A time range's bound as bound to the backend. SQLite compares the text it
+/// stores, with or without milliseconds (`…00:00:00` or `…00:00:00.000`): a
+/// bound on a whole second is written without them, which sorts at or below
+/// both spellings of that second, so that `>=` keeps a row stamped exactly on
+/// it and `<` leaves it out, whichever spelling the database uses.
+pub(crate) fn time_bound(db: &Db, t: chrono::NaiveDateTime) -> Arg {
+    use chrono::Timelike as _;
+    if db.backend() == crate::db::Backend::Sqlite && t.nanosecond() == 0 {
+        Arg::from(t.format("%Y-%m-%d %H:%M:%S").to_string())
+    } else {
+        Arg::from(t)
+    }
 }

@@ -327,3 +327,57 @@ async fn totals_and_account_names_on_every_backend() {
         assert_eq!(&p.rows[0][..3], ["1", "", ""]);
     }
 }
+
+/// A SQLite database that stores its times to the second (`…03:00:00`, as
+/// SQLite's own CURRENT_TIMESTAMP does), not payrecon's `….000`: paging by
+/// time still visits every row once, ties included, and a range starting
+/// exactly on a row's second keeps that row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_times_without_milliseconds_page_and_filter_exactly() {
+    let t = fresh_db(Backend::Sqlite).await;
+    let rw = Db::connect(&t.url, &ConnectOptions::read_write())
+        .await
+        .unwrap();
+    payrecon::db::migrate(&rw).await.unwrap();
+    for (i, _, time) in rows() {
+        let seconds = time.trim_end_matches(".000").to_owned();
+        rw.execute(
+            "INSERT INTO trans_flow (id, user_id, user_name, trans_no, trans_type, trans_type_name, trans_amount, memo, create_time, update_time, is_deleted) \
+             VALUES (?, 1, 'n', ?, 1, '充值', '1.00', '', ?, ?, 0)",
+            &args![i, format!("B{i:03}"), seconds.clone(), seconds],
+        )
+        .await
+        .unwrap();
+    }
+    rw.close().await;
+    let db = Db::connect(&t.url, &ConnectOptions::interactive())
+        .await
+        .unwrap();
+    for desc in [false, true] {
+        let sort = Sort {
+            col: SortCol::Time,
+            desc,
+        };
+        let want = expected(Backend::Sqlite, sort, |_| true);
+        let (forward, backward) = walk(&db, &Filter::default(), sort).await;
+        assert_eq!(forward, want, "{sort:?}: forward walk");
+        assert_eq!(backward, want, "{sort:?}: backward walk");
+    }
+    let at = |h: u32| {
+        chrono::NaiveDate::from_ymd_opt(2026, 11, 20)
+            .unwrap()
+            .and_hms_opt(h, 0, 0)
+            .unwrap()
+    };
+    let f = Filter {
+        from: Some(at(3)),
+        to: Some(at(4)),
+        ..Filter::default()
+    };
+    let stamped = rows()
+        .iter()
+        .filter(|r| r.2.starts_with("2026-11-20 03:"))
+        .count() as u64;
+    assert!(stamped > 0);
+    assert_eq!(browse::count(&db, View::Flows, &f).await.unwrap(), stamped);
+}

@@ -549,7 +549,9 @@ mod tests {
     fn kinds_by_name_and_unknown_is_text() {
         assert_eq!(column_kind("trans_amount"), ColKind::Money);
         assert_eq!(column_kind("create_time"), ColKind::Time);
-        assert_eq!(column_kind("user_id"), ColKind::Int);
+        assert_eq!(column_kind("version"), ColKind::Int);
+        assert_eq!(column_kind("user_id"), ColKind::Text);
+        assert_eq!(column_kind("id"), ColKind::Text);
         for t in [
             "trans_no",
             "agent_bill_no",
