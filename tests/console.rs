@@ -419,3 +419,21 @@ fn bad_input_gets_a_banner_and_the_window_stays_usable() {
     c.nav("Overview");
     assert!(c.has("Callbacks per minute"));
 }
+
+/// eframe's storage in memory (the real one is a file in the data folder):
+/// the preferences a console saves, handed to the next one.
+#[derive(Default)]
+pub(crate) struct Mem(pub(crate) std::collections::HashMap<String, String>);
+
+impl eframe::Storage for Mem {
+    fn get_string(&self, key: &str) -> Option<String> {
+        self.0.get(key).cloned()
+    }
+    fn set_string(&mut self, key: &str, value: String) {
+        self.0.insert(key.to_owned(), value);
+    }
+    fn remove_string(&mut self, key: &str) {
+        self.0.remove(key);
+    }
+    fn flush(&mut self) {}
+}

@@ -14,7 +14,6 @@ use egui_kittest::kittest::NodeT as _;
 use payrecon::browse::{self, Cursor, Page, Sort, SortCol, Totals};
 use payrecon::db::{ConnectOptions, Db};
 use payrecon::views::{Filter, View};
-use std::collections::HashMap;
 
 /// Runs `f` on a read-only connection to the demo.
 fn on_demo<T>(f: impl AsyncFnOnce(&Db) -> T) -> T {
@@ -308,21 +307,7 @@ fn the_totals_line_shows_the_databases_sum() {
     assert!(c.has(&format!("筛选结果合计：{} 行，金额合计 {sum}", t.count)));
 }
 
-#[derive(Default)]
-struct Mem(HashMap<String, String>);
-
-impl eframe::Storage for Mem {
-    fn get_string(&self, key: &str) -> Option<String> {
-        self.0.get(key).cloned()
-    }
-    fn set_string(&mut self, key: &str, value: String) {
-        self.0.insert(key.to_owned(), value);
-    }
-    fn remove_string(&mut self, key: &str) {
-        self.0.remove(key);
-    }
-    fn flush(&mut self) {}
-}
+use super::Mem;
 
 /// The console started again with the preferences in `mem` (eframe hands
 /// them over before the first frame).

@@ -4,24 +4,6 @@
 
 use super::*;
 use payrecon::gui::Theme;
-use std::collections::HashMap;
-
-/// eframe's storage in memory (the real one is a file in the data folder).
-#[derive(Default)]
-struct Mem(HashMap<String, String>);
-
-impl eframe::Storage for Mem {
-    fn get_string(&self, key: &str) -> Option<String> {
-        self.0.get(key).cloned()
-    }
-    fn set_string(&mut self, key: &str, value: String) {
-        self.0.insert(key.to_owned(), value);
-    }
-    fn remove_string(&mut self, key: &str) {
-        self.0.remove(key);
-    }
-    fn flush(&mut self) {}
-}
 
 fn dark(c: &Console) -> bool {
     c.h.ctx.global_style().visuals.dark_mode
