@@ -491,6 +491,239 @@ pub struct AccountStory {
     pub recharges: Vec<BillStory>,
     /// Open findings on this user (from the workspace).
     pub findings: Vec<CaseFinding>,
+    /// The custodian's balance for this user, from the balances file of the
+    /// latest complete run that had one ([`Case::attach_custodian`]).
+    pub custodian: Option<Custodian>,
+}
+
+/// The custodian's (hfb's) balance for one user, beside ours: read from the
+/// balances file that the latest complete run given one compared.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Custodian {
+    /// The balances file, as the run recorded it.
+    pub file: String,
+    /// The workspace run that compared it.
+    pub run_id: i64,
+    /// When that run started (business time, `YYYY-MM-DD HH:MM:SS`).
+    pub as_of: String,
+    /// Whether the file lists this user's code usably.
+    pub found: bool,
+    /// The user's code at the custodian (`user_info.bind_code`), when found.
+    pub user_code: Option<String>,
+    /// The custodian's available balance, when found.
+    pub amount: Option<Decimal>,
+    /// The custodian's frozen amount, when found and the file has the column.
+    pub freeze_amount: Option<Decimal>,
+    /// Why the file could not be read (gone, unreadable), in Chinese and
+    /// English; the other fields then say nothing.
+    pub unreadable: Option<(String, String)>,
+}
+
+impl Custodian {
+    /// Ours − the custodian's available balance (`None` unless both are known).
+    pub fn difference(&self, stored: Option<Decimal>) -> Option<Decimal> {
+        Some(stored? - self.amount?)
+    }
+
+    /// Ours − the custodian's frozen amount (`None` unless both are known).
+    pub fn freeze_difference(&self, stored_freeze: Option<Decimal>) -> Option<Decimal> {
+        Some(stored_freeze? - self.freeze_amount?)
+    }
+
+    /// The custodian's balance against ours, in one line of words: "the
+    /// custodian (hfb) holds 120.00 · our ledger holds 20.00 more than the
+    /// custodian", or why it is not known.
+    pub fn words(
+        &self,
+        stored: Option<Decimal>,
+        stored_freeze: Option<Decimal>,
+        l: Lang,
+    ) -> String {
+        if let Some((zh, en)) = &self.unreadable {
+            return l.t(zh, en).to_owned();
+        }
+        let (Some(amount), true) = (self.amount, self.found) else {
+            return match l {
+                Lang::Zh => format!(
+                    "存管方（汇付宝）的余额文件 {} 里没有这个用户的可用记录（没有绑定协议号，或该行无法读取）",
+                    file_name(&self.file)
+                ),
+                Lang::En => format!(
+                    "the custodian's (hfb's) balances file {} lists no usable account for this user (no bind code, or a bad row)",
+                    file_name(&self.file)
+                ),
+            };
+        };
+        let mut o = match l {
+            Lang::Zh => format!("存管方（汇付宝）余额 {}", format_amount(amount)),
+            Lang::En => format!("the custodian (hfb) holds {}", format_amount(amount)),
+        };
+        if let Some(f) = self.freeze_amount {
+            o.push_str(&match l {
+                Lang::Zh => format!("，冻结 {}", format_amount(f)),
+                Lang::En => format!(", frozen {}", format_amount(f)),
+            });
+        }
+        o.push_str(l.t("：", ": "));
+        o.push_str(&self.comparison(stored, stored_freeze, l));
+        o
+    }
+
+    /// Ours against the custodian's, in words: "our ledger holds 20.00
+    /// more than the custodian", "agrees with our ledger" (the frozen amount
+    /// too when it differs). Empty when the custodian's balance is unknown.
+    pub fn comparison(
+        &self,
+        stored: Option<Decimal>,
+        stored_freeze: Option<Decimal>,
+        l: Lang,
+    ) -> String {
+        if self.amount.is_none() {
+            return String::new();
+        }
+        let mut o = direction_words(self.difference(stored), false, l);
+        if let Some(d) = self
+            .freeze_difference(stored_freeze)
+            .filter(|d| !d.is_zero())
+        {
+            o.push_str(l.t("；", "; "));
+            o.push_str(&direction_words(Some(d), true, l));
+        }
+        o
+    }
+}
+
+/// Ours − the custodian's, in words.
+fn direction_words(diff: Option<Decimal>, frozen: bool, l: Lang) -> String {
+    let Some(d) = diff else {
+        return l
+            .t(
+                "我方没有这个用户的账户",
+                "our ledger has no account for this user",
+            )
+            .to_owned();
+    };
+    let what_zh = if frozen { "冻结金额" } else { "" };
+    let what_en = if frozen { " frozen" } else { "" };
+    if d.is_zero() {
+        l.t("与我方账上一致", "agrees with our ledger").to_owned()
+    } else if d.is_sign_positive() {
+        match l {
+            Lang::Zh => format!("我方账上{what_zh}比存管方多 {}", format_amount(d)),
+            Lang::En => format!(
+                "our ledger holds {}{what_en} more than the custodian",
+                format_amount(d)
+            ),
+        }
+    } else {
+        match l {
+            Lang::Zh => format!("存管方{what_zh}比我方账上多 {}", format_amount(-d)),
+            Lang::En => format!(
+                "the custodian holds {}{what_en} more than our ledger",
+                format_amount(-d)
+            ),
+        }
+    }
+}
+
+fn file_name(path: &str) -> String {
+    std::path::Path::new(path)
+        .file_name()
+        .map_or_else(|| path.to_owned(), |n| n.to_string_lossy().into_owned())
+}
+
+/// The balances file a case reads the custodian's balances from: the one
+/// of the latest complete run of this database that was given one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BalancesSource {
+    /// The workspace run.
+    pub run_id: i64,
+    /// Its `balances` parameter.
+    pub file: std::path::PathBuf,
+    /// When it started.
+    pub as_of: NaiveDateTime,
+}
+
+/// Runs looked at for a balances file, newest first, before giving up.
+const BALANCES_RUNS_LOOKED_AT: u32 = 500;
+
+/// The latest complete run of `database` (password-free URL, as runs are
+/// recorded) that was given a custodian's balances file (`params.balances`);
+/// `None` when no run of the last [`BALANCES_RUNS_LOOKED_AT`] was.
+pub async fn latest_balances(
+    ws: &crate::workspace::Workspace,
+    database: &str,
+) -> crate::workspace::Result<Option<BalancesSource>> {
+    const PAGE: u32 = 50;
+    let mut before = None;
+    let mut seen = 0;
+    while seen < BALANCES_RUNS_LOOKED_AT {
+        let rows = ws.list_runs_before(Some(database), before, PAGE).await?;
+        for r in &rows {
+            let file = r.params.get("balances").and_then(|b| b.as_str());
+            if r.status == crate::recon::RunStatus::Ok
+                && let Some(f) = file.filter(|f| !f.trim().is_empty())
+            {
+                return Ok(Some(BalancesSource {
+                    run_id: r.id,
+                    file: std::path::PathBuf::from(f),
+                    as_of: r.started_at,
+                }));
+            }
+        }
+        seen += PAGE;
+        match rows.last() {
+            Some(last) if rows.len() == PAGE as usize => before = Some(last.id),
+            _ => break,
+        }
+    }
+    Ok(None)
+}
+
+/// User `user_id`'s balance at the custodian, from `src`'s balances file
+/// (streamed; only the user's row is kept). A file that is gone or cannot be
+/// read is said in one line instead: never an error.
+pub async fn custodian_for(db: &Db, src: &BalancesSource, user_id: i64) -> Custodian {
+    let shown = src.file.display().to_string();
+    let mut c = Custodian {
+        file: shown.clone(),
+        run_id: src.run_id,
+        as_of: src.as_of.format("%Y-%m-%d %H:%M:%S").to_string(),
+        found: false,
+        user_code: None,
+        amount: None,
+        freeze_amount: None,
+        unreadable: None,
+    };
+    if !src.file.is_file() {
+        c.unreadable = Some((
+            format!(
+                "存管余额文件 {shown}（对账 #{} 用过）已不在原处，无法显示存管方余额",
+                src.run_id
+            ),
+            format!(
+                "the custodian's balances file {shown} (of run #{}) is gone: the custodian's balance cannot be shown",
+                src.run_id
+            ),
+        ));
+        return c;
+    }
+    match crate::recon::custody::custody_pair(db, &src.file, user_id).await {
+        Ok(Some(p)) => {
+            c.found = true;
+            c.user_code = Some(p.user_code);
+            c.amount = Some(p.custodian_amount);
+            c.freeze_amount = p.custodian_freeze;
+        }
+        Ok(None) => {}
+        Err(e) => {
+            c.unreadable = Some((
+                format!("存管余额文件 {shown} 无法读取，无法显示存管方余额"),
+                format!("the custodian's balances file {shown} cannot be read: {e}"),
+            ));
+        }
+    }
+    c
 }
 
 /// Something close to what was typed, when nothing matched.
@@ -551,6 +784,14 @@ impl Case {
         v.sort_unstable();
         v.dedup();
         v
+    }
+
+    /// Reads each user's balance at the custodian from `src`'s balances file
+    /// ([`custodian_for`]).
+    pub async fn attach_custodian(&mut self, db: &Db, src: &BalancesSource) {
+        for u in &mut self.users {
+            u.custodian = Some(custodian_for(db, src, u.user_id).await);
+        }
     }
 
     /// Shows the workspace's open findings with the bills and users they are
@@ -1689,6 +1930,7 @@ async fn account_story(db: &Db, s: &SchemaReport, uid: i64) -> Result<AccountSto
         recharge_count,
         recharges,
         findings: Vec::new(),
+        custodian: None,
     })
 }
 
@@ -1760,6 +2002,13 @@ pub fn report_text(case: &Case, l: Lang) -> String {
                 l.t("余额与流水不符", "the balance does not match its flows")
             ));
         }
+        if let Some(c) = &u.custodian {
+            o.push_str(&format!(
+                "  {}: {}\n",
+                l.t("存管方", "Custodian"),
+                custodian_line(c, u, l)
+            ));
+        }
         o.push_str(&format!(
             "  {} ({}):\n",
             l.t("充值", "Recharges"),
@@ -1813,6 +2062,28 @@ pub fn report_text(case: &Case, l: Lang) -> String {
         o.push_str(&format!("· {}\n", l.t(zh, en)));
     }
     o
+}
+
+/// The custodian's balance beside ours, with the file and run it is from.
+pub fn custodian_line(c: &Custodian, u: &AccountStory, l: Lang) -> String {
+    let words = c.words(u.stored, u.stored_freeze, l);
+    if c.unreadable.is_some() {
+        return words;
+    }
+    match l {
+        Lang::Zh => format!(
+            "{words}（{}，对账 #{}，{}）",
+            file_name(&c.file),
+            c.run_id,
+            c.as_of
+        ),
+        Lang::En => format!(
+            "{words} ({}, run #{} of {})",
+            file_name(&c.file),
+            c.run_id,
+            c.as_of
+        ),
+    }
 }
 
 fn bill_text(o: &mut String, b: &BillStory, l: Lang) {
@@ -1978,6 +2249,18 @@ td,th{{border:1px solid #bbb;padding:3px 8px;text-align:left;vertical-align:top}
             l.t("差额", "Difference"),
             a(u.difference)
         ));
+        if let Some(c) = &u.custodian {
+            h.push_str(&format!(
+                "<p{}><b>{}</b> {}</p>\n",
+                if c.difference(u.stored).is_some_and(|d| !d.is_zero()) || !c.found {
+                    " class=\"flag\""
+                } else {
+                    ""
+                },
+                l.t("存管方：", "Custodian:"),
+                esc(&custodian_line(c, u, l))
+            ));
+        }
         h.push_str(&format!(
             "<h3>{} ({})</h3>\n<table><tr><th>{}</th><th>{}</th><th>{}</th></tr>\n",
             l.t("充值", "Recharges"),
@@ -2154,6 +2437,107 @@ mod tests {
             "{en}"
         );
         assert!(en.contains("paid") && en.contains("credited"), "{en}");
+    }
+
+    #[test]
+    fn the_custodians_balance_is_said_beside_ours_with_the_direction() {
+        let d = |s: &str| s.parse::<Decimal>().unwrap();
+        let c = Custodian {
+            file: "/x/hfb-balances-2026-11-20.csv".into(),
+            run_id: 4,
+            as_of: "2026-11-21 09:00:00".into(),
+            found: true,
+            user_code: Some("C3".into()),
+            amount: Some(d("95.00")),
+            freeze_amount: Some(d("5.00")),
+            unreadable: None,
+        };
+        let ours = (Some(d("100.00")), Some(d("5.00")));
+        assert_eq!(
+            c.words(ours.0, ours.1, Lang::En),
+            "the custodian (hfb) holds 95.00, frozen 5.00: our ledger holds 5.00 more than the custodian"
+        );
+        assert_eq!(
+            c.words(ours.0, ours.1, Lang::Zh),
+            "存管方（汇付宝）余额 95.00，冻结 5.00：我方账上比存管方多 5.00"
+        );
+        assert_eq!(
+            c.comparison(Some(d("90.00")), Some(d("7.00")), Lang::En),
+            "the custodian holds 5.00 more than our ledger; our ledger holds 2.00 frozen more than the custodian"
+        );
+        assert_eq!(
+            c.comparison(Some(d("95.00")), Some(d("5.00")), Lang::Zh),
+            "与我方账上一致"
+        );
+        let gone = Custodian {
+            found: false,
+            amount: None,
+            freeze_amount: None,
+            unreadable: Some(("文件不在".into(), "the file is gone".into())),
+            ..c.clone()
+        };
+        assert_eq!(gone.words(ours.0, ours.1, Lang::En), "the file is gone");
+        assert_eq!(gone.comparison(ours.0, ours.1, Lang::En), "");
+        let absent = Custodian {
+            unreadable: None,
+            ..gone
+        };
+        let zh = absent.words(ours.0, ours.1, Lang::Zh);
+        assert_eq!(english_words(&zh), ["hfb", "balances", "csv"], "{zh}");
+    }
+
+    #[test]
+    fn the_case_reports_carry_the_custodians_balance() {
+        let d = |s: &str| s.parse::<Decimal>().unwrap();
+        let user = AccountStory {
+            user_id: 3,
+            name: "郭华".into(),
+            mobile: "13811275112".into(),
+            stored: Some(d("100.00")),
+            expected: d("100.00"),
+            difference: Some(d("0.00")),
+            stored_freeze: Some(d("0.00")),
+            expected_freeze: d("0.00"),
+            flows: Vec::new(),
+            recharge_count: 0,
+            recharges: Vec::new(),
+            findings: Vec::new(),
+            custodian: Some(Custodian {
+                file: "/x/hfb-balances.csv".into(),
+                run_id: 2,
+                as_of: "2026-11-21 09:00:00".into(),
+                found: true,
+                user_code: Some("C3".into()),
+                amount: Some(d("120.00")),
+                freeze_amount: None,
+                unreadable: None,
+            }),
+        };
+        let case = Case {
+            query: Query::User(3),
+            typed: None,
+            bill: None,
+            users: vec![user],
+            missing: Vec::new(),
+            unknowable: Vec::new(),
+            suggestions: Vec::new(),
+        };
+        let en = report_text(&case, Lang::En);
+        assert!(
+            en.contains("  Custodian: the custodian (hfb) holds 120.00: the custodian holds 20.00 more than our ledger (hfb-balances.csv, run #2 of 2026-11-21 09:00:00)"),
+            "{en}"
+        );
+        let zh = report_text(&case, Lang::Zh);
+        assert!(
+            zh.contains("存管方: 存管方（汇付宝）余额 120.00：存管方比我方账上多 20.00（hfb-balances.csv，对账 #2，2026-11-21 09:00:00）"),
+            "{zh}"
+        );
+        let at = NaiveDateTime::parse_from_str("2026-11-21 10:00:00", "%Y-%m-%d %H:%M:%S").unwrap();
+        let html = report_html(&case, Lang::En, at);
+        assert!(
+            html.contains("<p class=\"flag\"><b>Custodian:</b> the custodian (hfb) holds 120.00"),
+            "{html}"
+        );
     }
 
     #[test]

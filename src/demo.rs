@@ -5,12 +5,21 @@
 //! deployments did: day 1 runs the `naive` handler (the seeds' 存在的问题),
 //! day 2 srb's original `check-then-act`, day 3 the `locked` handler with every
 //! gateway fault turned on. Each day's hfb statement is written beside it.
+//!
+//! For the last day (the one a finance operator reconciles) the demo also
+//! writes the money files ([`MoneyFiles`]): the day's complete WeChat trade
+//! bill with fees, its fund-flow bill, and the custodian's balances — made by
+//! the simulated gateway's fee and settlement model and hfb's custodian
+//! ledger (see [`crate::simulate::money`]).
 
 use crate::db::{ConnectOptions, Db, DbError, schema};
 use crate::payment::HandlerKind;
-use crate::simulate::{self, Faults, SimConfig, SimError, Truth};
+use crate::simulate::{self, Faults, SimConfig, SimError, Truth, money};
 use chrono::{Duration, NaiveDate};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+
+pub use crate::simulate::money::{MoneyBreak, MoneyFiles};
 
 /// What `demo` made.
 #[derive(Debug, Clone)]
@@ -19,6 +28,10 @@ pub struct DemoReport {
     pub db_path: PathBuf,
     /// Statement files, one per day.
     pub statements: Vec<PathBuf>,
+    /// The last day's WeChat trade bill with fees, fund-flow bill and
+    /// custodian balances (apart from `statements`, which stay trade files
+    /// of our gateway and the truncated WeChat bill).
+    pub money: Option<MoneyFiles>,
     /// The truth file.
     pub truth_path: PathBuf,
     /// What the run produced.
@@ -98,7 +111,7 @@ pub async fn build_sqlite(
     }
     let url = format!("sqlite://{}", tmp.display());
     let db = Db::connect(&url, &ConnectOptions::read_write()).await?;
-    let mut result = fill(&db, &dir, last_day, seed).await;
+    let mut result = fill_all(&db, &dir, last_day, seed).await;
     db.close().await;
     if result.is_ok() {
         // One self-contained file: readers need no -wal/-shm beside it. The
@@ -107,7 +120,11 @@ pub async fn build_sqlite(
             result = Err(e.into());
         }
     }
-    let (statements, truth) = match result {
+    let DemoFill {
+        statements,
+        money,
+        truth,
+    } = match result {
         Ok(r) => r,
         Err(e) => {
             let _ = std::fs::remove_file(&tmp);
@@ -126,6 +143,7 @@ pub async fn build_sqlite(
     Ok(DemoReport {
         db_path: path.to_path_buf(),
         statements,
+        money,
         truth_path,
         truth,
     })
@@ -146,14 +164,39 @@ fn wal(p: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(s)
 }
 
+/// What [`fill_all`] made.
+#[derive(Debug, Clone)]
+pub struct DemoFill {
+    /// Statement files, one per day (and the truncated WeChat bill).
+    pub statements: Vec<PathBuf>,
+    /// The last day's money files.
+    pub money: Option<MoneyFiles>,
+    /// What the run produced, the money files' breaks included.
+    pub truth: Truth,
+}
+
 /// Fills an empty database (any backend) with the three demo days and writes
-/// the statements into `dir`.
+/// the statements and the money files into `dir` (see [`fill_all`]); returns
+/// the statements and the truth.
 pub async fn fill(
     db: &Db,
     dir: &Path,
     last_day: NaiveDate,
     seed: u64,
 ) -> Result<(Vec<PathBuf>, Truth), SimError> {
+    let f = fill_all(db, dir, last_day, seed).await?;
+    Ok((f.statements, f.truth))
+}
+
+/// Fills an empty database (any backend) with the three demo days and writes
+/// the statements into `dir`, then the last day's money files: its WeChat
+/// trade bill with fees, fund-flow bill and the custodian's balances.
+pub async fn fill_all(
+    db: &Db,
+    dir: &Path,
+    last_day: NaiveDate,
+    seed: u64,
+) -> Result<DemoFill, SimError> {
     let s = schema::discover(db).await?;
     if !s.tables.is_empty() {
         return Err(SimError::Db(DbError::Schema(format!(
@@ -168,6 +211,8 @@ pub async fn fill(
     let mut users = Vec::new();
     let mut carry = Vec::new();
     let mut files = Vec::new();
+    let mut facts = money::MoneyFacts::default();
+    let mut last_lines = Vec::new();
     for (k, (day, handler)) in demo_days(last_day).into_iter().enumerate() {
         let mut cfg = SimConfig::new(handler, day);
         cfg.users = 40;
@@ -182,6 +227,7 @@ pub async fn fill(
         let file = dir.join(format!("hfb-{day}.csv"));
         simulate::write_statement(&file, &lines)?;
         files.push(file);
+        facts.merge(report.money);
         if k == 2 && lines.len() > 3 {
             // The same day as a WeChat bill whose download was cut short: its
             // footer still counts every payment, its rows do not.
@@ -206,7 +252,249 @@ pub async fn fill(
         carry = report.next_day_statement;
         users = report.users;
         truth.merge(report.truth);
+        if k == 2 {
+            last_lines = lines;
+        }
     }
     truth.config = None;
-    Ok((files, truth))
+    // The money files of the reconciled day. Their faults meet only bills
+    // with no other break, so each break has one cause.
+    let avoid: BTreeSet<String> = truth.anomalies.values().flatten().cloned().collect();
+    let money = money::write_demo_files(dir, last_day, &last_lines, &users, &facts, &avoid, seed)?;
+    for b in &money.breaks {
+        truth
+            .anomalies
+            .entry(b.kind)
+            .or_default()
+            .insert(b.key.clone());
+    }
+    Ok(DemoFill {
+        statements: files,
+        money: Some(money),
+        truth,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use crate::recon::{self, RunOptions, RunStatus, StatementInput};
+    use crate::statement::Format;
+    use std::collections::BTreeMap;
+    use std::sync::atomic::AtomicBool;
+
+    fn day() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, 20).unwrap()
+    }
+
+    /// Finding keys by kind, for the kinds given.
+    fn by_kind(out: &recon::RunOutput, kinds: &[&str]) -> BTreeMap<String, BTreeSet<String>> {
+        let mut m: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for f in out
+            .findings
+            .iter()
+            .filter(|f| kinds.contains(&f.kind.as_str()))
+        {
+            m.entry(f.kind.as_str().to_owned())
+                .or_default()
+                .insert(f.key.clone());
+        }
+        m
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn the_reconciled_day_has_money_files_whose_breaks_are_the_simulations() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("demo.db");
+        let r = build_sqlite(&path, day(), 2026).await.unwrap();
+        let m = r.money.clone().unwrap();
+        for p in [&m.wechat_bill, &m.fundflow, &m.balances] {
+            assert!(p.exists(), "{}", p.display());
+            assert!(
+                !r.statements.contains(p),
+                "money files stay apart from the statements"
+            );
+        }
+        for kind in [
+            "fee_mismatch",
+            "settlement_missing",
+            "settlement_amount_mismatch",
+            "settlement_unexplained",
+            "custody_balance_mismatch",
+            "custody_unknown_account",
+        ] {
+            assert!(!r.truth.keys(kind).is_empty(), "no {kind}: {:?}", m.breaks);
+        }
+        assert_eq!(r.truth.keys("fee_mismatch").len(), 3, "{:?}", m.breaks);
+        for kind in [
+            "settlement_missing",
+            "settlement_amount_mismatch",
+            "settlement_unexplained",
+            "custody_unknown_account",
+        ] {
+            assert_eq!(r.truth.keys(kind).len(), 1, "{kind}: {:?}", m.breaks);
+        }
+        // The same seed makes the same money files.
+        let dir2 = tempfile::tempdir().unwrap();
+        let r2 = build_sqlite(&dir2.path().join("demo.db"), day(), 2026)
+            .await
+            .unwrap();
+        let m2 = r2.money.unwrap();
+        for (a, b) in [
+            (&m.wechat_bill, &m2.wechat_bill),
+            (&m.fundflow, &m2.fundflow),
+        ] {
+            assert_eq!(std::fs::read(a).unwrap(), std::fs::read(b).unwrap());
+        }
+        for s in &r.statements {
+            let other = dir2.path().join(s.file_name().unwrap());
+            assert_eq!(std::fs::read(s).unwrap(), std::fs::read(other).unwrap());
+        }
+
+        let db = Db::connect(
+            &format!("sqlite://{}", path.display()),
+            &ConnectOptions::read_only(),
+        )
+        .await
+        .unwrap();
+        // The custodian agrees with the ledger exactly where the truth says
+        // it does, and where it does not, the break's amounts are both sides.
+        let ledger: BTreeMap<String, (i64, rust_decimal::Decimal)> = db
+            .fetch_all(
+                "SELECT i.bind_code, i.id, a.amount, a.freeze_amount FROM user_info i JOIN user_account a ON a.user_id = i.id",
+                &[],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| {
+                (
+                    row.text(0).unwrap(),
+                    (row.i64(1).unwrap(), row.money(2).unwrap() + row.money(3).unwrap()),
+                )
+            })
+            .collect();
+        let mut file = BTreeMap::new();
+        crate::statement::balances::read_balances(
+            &m.balances,
+            &mut |b| {
+                file.insert(
+                    b.user_code.clone(),
+                    b.amount + b.freeze_amount.unwrap_or_default(),
+                );
+            },
+            &mut |_| {},
+        )
+        .unwrap();
+        assert_eq!(file.len(), ledger.len() + 1);
+        let mismatched: BTreeSet<String> = r
+            .truth
+            .keys("custody_balance_mismatch")
+            .into_iter()
+            .collect();
+        for (code, (id, ours)) in &ledger {
+            let key = format!("user:{id}");
+            let theirs = file[code];
+            if mismatched.contains(&key) {
+                let b = m.breaks.iter().find(|b| b.key == key).unwrap();
+                assert_eq!(
+                    (b.internal, b.external),
+                    (Some(*ours), Some(theirs)),
+                    "{key}"
+                );
+                assert_ne!(*ours, theirs);
+            } else {
+                assert_eq!(*ours, theirs, "{key}");
+            }
+        }
+        let unknown = r.truth.keys("custody_unknown_account");
+        let code = unknown[0].strip_prefix("custody:").unwrap();
+        assert!(file.contains_key(code) && !ledger.contains_key(code));
+
+        // The complete WeChat bill gives the statement breaks the hfb file of
+        // the same day gives.
+        let statement_kinds = [
+            "missing_internal",
+            "missing_external",
+            "amount_mismatch",
+            "status_mismatch",
+            "duplicate_in_statement",
+            "pending_cross_day",
+        ];
+        let hfb = r
+            .statements
+            .iter()
+            .find(|p| p.ends_with(format!("hfb-{}.csv", day())))
+            .unwrap();
+        let mut got = Vec::new();
+        for (p, format) in [(hfb, Format::Hfb), (&m.wechat_bill, Format::Wechat)] {
+            let opts = RunOptions::new(
+                Some(recon::Period::day(day())),
+                vec![StatementInput {
+                    path: p.clone(),
+                    format,
+                }],
+                db.now(),
+            );
+            let out = recon::reconcile(&db, &opts, &AtomicBool::new(false), &mut |_, _| {}).await;
+            assert_eq!(out.status, RunStatus::Ok, "{:?}", out.error);
+            got.push(by_kind(&out, &statement_kinds));
+        }
+        assert!(!got[0].is_empty());
+        assert_eq!(got[0], got[1], "hfb vs WeChat bill");
+
+        // One run with the day's trade bill, its fund-flow bill, the
+        // contracted rate and the custodian's balances finds the money breaks.
+        let mut opts = RunOptions::new(
+            Some(recon::Period::day(day())),
+            vec![
+                StatementInput {
+                    path: m.wechat_bill.clone(),
+                    format: Format::Wechat,
+                },
+                StatementInput {
+                    path: m.fundflow.clone(),
+                    format: Format::WechatFundflow,
+                },
+            ],
+            db.now(),
+        );
+        opts.fees = recon::fees::FeeRates::parse_args(&["0.6%"]).unwrap();
+        opts.balances = Some(m.balances.clone());
+        let out = recon::reconcile(&db, &opts, &AtomicBool::new(false), &mut |_, _| {}).await;
+        assert_eq!(out.status, RunStatus::Ok, "{:?}", out.error);
+        let money_kinds = [
+            "fee_mismatch",
+            "settlement_missing",
+            "settlement_amount_mismatch",
+            "settlement_unexplained",
+            "custody_balance_mismatch",
+            "custody_unknown_account",
+        ];
+        let found = by_kind(&out, &money_kinds);
+        let mut listed: BTreeMap<String, usize> = BTreeMap::new();
+        crate::statement::read_statement(&m.wechat_bill, &Format::Wechat, |e| {
+            if e.kind == crate::statement::EntryKind::Payment {
+                *listed.entry(e.agent_bill_no).or_default() += 1;
+            }
+        })
+        .unwrap();
+        for kind in money_kinds {
+            let want: BTreeSet<String> = r.truth.keys(kind).into_iter().collect();
+            let got = found.get(kind).cloned().unwrap_or_default();
+            if kind == "settlement_amount_mismatch" {
+                // A bill the trade bill lists twice (duplicate_in_statement)
+                // settles once; a check that expects it twice says so too.
+                assert!(got.is_superset(&want), "{kind}: {got:?} vs {want:?}");
+                for extra in got.difference(&want) {
+                    assert_eq!(listed.get(extra), Some(&2), "{kind}: {extra}");
+                }
+            } else {
+                assert_eq!(got, want, "{kind}");
+            }
+        }
+        db.close().await;
+    }
 }

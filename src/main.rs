@@ -305,6 +305,16 @@ struct ReconcileArgs {
     /// Write a UTF-8 BOM so that Excel opens findings.csv correctly.
     #[arg(long)]
     bom: bool,
+    /// The contracted fee rate of the trade bills, e.g. 0.6%: every successful
+    /// payment's fee is checked (amount × rate, half-up to the cent). Per
+    /// channel when several are given: --fee-rate wechat=0.6% --fee-rate alipay=0.38%.
+    #[arg(long = "fee-rate", value_name = "RATE|FORMAT=RATE")]
+    fee_rates: Vec<String>,
+    /// The custodian's per-user balance file (CSV with user_code or bind_code,
+    /// amount, freeze_amount: hfb's user_account exported), compared with
+    /// user_account through user_info.bind_code.
+    #[arg(long, value_name = "FILE")]
+    balances: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -669,6 +679,12 @@ async fn cmd_reconcile(a: ReconcileArgs, workspace: Option<PathBuf>) -> anyhow::
     use payrecon::recon::{FileRole, Period, RunStatus};
     use std::io::IsTerminal as _;
     let statements = statement_inputs(&a)?;
+    let fees = payrecon::recon::fees::FeeRates::parse_args(&a.fee_rates)?;
+    if let Some(b) = &a.balances
+        && !b.is_file()
+    {
+        anyhow::bail!("balances file {} does not exist", b.display());
+    }
     let period = match (a.day, a.from, a.to) {
         (Some(d), _, _) => Some(Period::day(d)),
         (None, Some(f), Some(t)) if f <= t => Some(Period { from: f, to: t }),
@@ -686,6 +702,8 @@ async fn cmd_reconcile(a: ReconcileArgs, workspace: Option<PathBuf>) -> anyhow::
         stuck_after: chrono::Duration::minutes(a.stuck_minutes),
         lock_ttl: chrono::Duration::seconds(a.lock_ttl_seconds),
         as_of: db.now(),
+        fees,
+        balances: a.balances.clone(),
     };
     let cancel = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     {
@@ -718,6 +736,8 @@ async fn cmd_reconcile(a: ReconcileArgs, workspace: Option<PathBuf>) -> anyhow::
         "stuck_minutes": a.stuck_minutes,
         "lock_ttl_seconds": a.lock_ttl_seconds,
         "fail_on": a.fail_on.as_str(),
+        "fee_rates": a.fee_rates,
+        "balances": a.balances.as_ref().map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone()).display().to_string()),
         "as_of": opts.as_of.to_string(),
         "out": a.out.display().to_string(),
     });
@@ -772,7 +792,10 @@ async fn cmd_reconcile(a: ReconcileArgs, workspace: Option<PathBuf>) -> anyhow::
             (FileRole::Neighbour, _) => {
                 "a neighbouring day's bill: used only to clear items at the day boundary".to_owned()
             }
-            (FileRole::ReadOnly, _) => "read and footer-checked only".to_owned(),
+            (FileRole::ReadOnly, _) => {
+                "the merchant account's movements: footer-checked and used for the settlement check"
+                    .to_owned()
+            }
             (FileRole::Refused, _) => format!(
                 "NOT reconciled: {}",
                 f.refused.as_deref().unwrap_or("refused")
@@ -801,6 +824,7 @@ async fn cmd_reconcile(a: ReconcileArgs, workspace: Option<PathBuf>) -> anyhow::
             u.flows, u.amount, u.flows, u.amount
         );
     }
+    print_money_checks(&out);
     for (k, n) in &out.by_kind {
         let amt = out.amount_by_kind.get(k).map(String::as_str).unwrap_or("");
         println!("  {k:<26} {n:>6}  {amt}");
@@ -812,6 +836,71 @@ async fn cmd_reconcile(a: ReconcileArgs, workspace: Option<PathBuf>) -> anyhow::
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The fee, settlement and custody checks' totals, in words.
+fn print_money_checks(out: &payrecon::recon::RunOutput) {
+    for f in &out.fees {
+        println!(
+            "  fees of {} at {}: expected {}, charged {} (difference {}) over {} payments and {} refunds; {} wrong",
+            f.file,
+            f.rate,
+            f.expected,
+            f.charged,
+            f.difference,
+            f.payments_checked,
+            f.refunds_checked,
+            f.mismatches
+        );
+    }
+    if let Some(s) = &out.settlement {
+        if let Some((why, _)) = &s.not_checked {
+            println!("  settlement NOT checked: {why}");
+        } else {
+            println!(
+                "  settlement: {} of {} orders settled; expected {}, arrived {}; {} missing, {} amounts differ, {} unexplained, {} pending at the day boundary",
+                s.settled,
+                s.orders,
+                s.expected,
+                s.arrived,
+                s.missing,
+                s.mismatched,
+                s.unexplained,
+                s.pending
+            );
+        }
+        for f in &s.files {
+            let balance = match (&f.opening, &f.closing, f.balance_ok) {
+                (Some(o), Some(c), Some(true)) => {
+                    format!("balance {o} → {c}, equal to the day's movements")
+                }
+                (Some(o), Some(c), _) => {
+                    format!("balance {o} → {c}, NOT equal to the day's movements")
+                }
+                _ => "no balance column".to_owned(),
+            };
+            println!(
+                "    {}: {} movements, in {}, out {}; {balance}",
+                f.file, f.movements, f.income, f.expense
+            );
+        }
+    }
+    if let Some(c) = &out.custody {
+        if let Some(why) = &c.refused {
+            println!("  custodian balances NOT compared: {why}");
+        } else {
+            println!(
+                "  custodian balances ({}): {} accounts compared, {} agree, {} differ; {} accounts the ledger does not know (total {}); {} bound users not in the file",
+                c.file,
+                c.compared,
+                c.agree,
+                c.mismatched,
+                c.unknown,
+                c.unknown_amount,
+                c.ledger_only
+            );
+        }
+    }
 }
 
 /// A reconcile progress line for the terminal: "reading the statement 1/2
@@ -1067,6 +1156,10 @@ async fn cmd_case(a: CaseArgs, workspace: Option<PathBuf>) -> anyhow::Result<Exi
             .case_findings(&db.redacted_url(), &c.bills(), &c.user_ids())
             .await?;
         c.attach_findings(&f);
+        // The custodian's balance beside ours, from the latest run that had a balances file.
+        if let Some(src) = case::latest_balances(&ws, &db.redacted_url()).await? {
+            c.attach_custodian(&db, &src).await;
+        }
     }
     if a.json {
         println!("{}", serde_json::to_string_pretty(&c)?);

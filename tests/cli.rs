@@ -222,6 +222,12 @@ fn demo_has_an_example_of_every_finding_kind() {
         "duplicate_in_statement",
         "pending_cross_day",
         "statement_total_mismatch",
+        "fee_mismatch",
+        "settlement_missing",
+        "settlement_amount_mismatch",
+        "settlement_unexplained",
+        "custody_balance_mismatch",
+        "custody_unknown_account",
     ] {
         let n = truth["anomalies"][kind].as_array().map_or(0, Vec::len);
         assert!(n > 0, "demo has no {kind}: {out}");

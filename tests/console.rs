@@ -15,6 +15,8 @@ mod findings;
 mod keyboard;
 #[path = "console/language.rs"]
 mod language;
+#[path = "console/money.rs"]
+mod money;
 #[path = "console/notices.rs"]
 mod notices;
 #[path = "console/overview.rs"]

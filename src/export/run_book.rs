@@ -64,6 +64,119 @@ fn severity_words(s: Severity) -> &'static str {
     }
 }
 
+/// The fee, settlement and custody checks' totals (issue of SPEC §4's
+/// `fee_mismatch`, `settlement_*`, `custody_*`), when the run had them.
+fn money_rows(out: &RunOutput, rows: &mut Vec<SummaryRow>) {
+    if let Some(rates) = &out.fee_rates {
+        rows.push(blank());
+        rows.push(heading(&[
+            "手续费 Fees",
+            "合同费率 Contract rate",
+            "支付笔数 Payments",
+            "退款笔数 Refunds",
+            "应收 Expected",
+            "实收 Charged",
+            "差额（多收为正）Difference (+ = overcharged)",
+            "不符 Wrong",
+        ]));
+        if out.fees.is_empty() {
+            rows.push(line(
+                &format!(
+                    "未核对：没有采用的交易账单 Not checked: no reconciled trade bill ({rates})"
+                ),
+                Value::Blank,
+            ));
+        }
+        for f in &out.fees {
+            rows.push(SummaryRow {
+                cells: vec![
+                    text(f.file.clone()),
+                    text(f.rate.clone()),
+                    int(f.payments_checked),
+                    int(f.refunds_checked),
+                    money_text(&f.expected),
+                    money_text(&f.charged),
+                    money_text(&f.difference),
+                    int(f.mismatches),
+                ],
+                heading: false,
+            });
+        }
+    }
+    if let Some(s) = &out.settlement {
+        rows.push(blank());
+        rows.push(heading(&["结算到账 Settlement"]));
+        if let Some((en, zh)) = &s.not_checked {
+            rows.push(line("未核对 Not checked", text(format!("{zh} / {en}"))));
+        } else {
+            rows.push(line("应到账订单 Orders to settle", int(s.orders)));
+            rows.push(line("已到账且金额相符 Settled right", int(s.settled)));
+            rows.push(line(
+                "应到账金额 Expected to arrive",
+                money_text(&s.expected),
+            ));
+            rows.push(line("实际到账 Arrived", money_text(&s.arrived)));
+            rows.push(line("未到账 Never arrived", int(s.missing)));
+            rows.push(line("金额不符 Amount differs", int(s.mismatched)));
+            rows.push(line(
+                "无从解释的变动 Unexplained movements",
+                int(s.unexplained),
+            ));
+            rows.push(line("跨日待核 Pending at the day boundary", int(s.pending)));
+        }
+        for f in &s.files {
+            let ok = match f.balance_ok {
+                Some(true) => "相符 agrees",
+                Some(false) => "不符 DIFFERS",
+                None => "—",
+            };
+            rows.push(SummaryRow {
+                cells: vec![
+                    text(f.file.clone()),
+                    text(format!(
+                        "期初 opening {}",
+                        f.opening.as_deref().unwrap_or("—")
+                    )),
+                    text(format!(
+                        "期末 closing {}",
+                        f.closing.as_deref().unwrap_or("—")
+                    )),
+                    text(format!("收入 in {}", f.income)),
+                    text(format!("支出 out {}", f.expense)),
+                    text(format!("余额变动与明细 balance vs rows: {ok}")),
+                ],
+                heading: false,
+            });
+        }
+    }
+    if let Some(c) = &out.custody {
+        rows.push(blank());
+        rows.push(heading(&["存管余额 Custodian balances"]));
+        rows.push(line("文件 File", text(c.file.clone())));
+        if let Some(why) = &c.refused {
+            let zh = c.refused_zh.clone().unwrap_or_default();
+            rows.push(line("未核对 Not compared", text(format!("{zh} / {why}"))));
+        } else {
+            rows.push(line("已比对账户 Accounts compared", int(c.compared)));
+            rows.push(line("相符 Agree", int(c.agree)));
+            rows.push(line("余额不符 Differ", int(c.mismatched)));
+            rows.push(line(
+                "我方未知的存管账户 Accounts we don't know",
+                int(c.unknown),
+            ));
+            rows.push(line(
+                "其余额合计 Their balance",
+                money_text(&c.unknown_amount),
+            ));
+            rows.push(line(
+                "存管合计 Custodian total",
+                money_text(&c.custodian_total),
+            ));
+            rows.push(line("账本合计 Ledger total", money_text(&c.ledger_total)));
+        }
+    }
+}
+
 /// The summary sheet's rows: label (中文 English), value typed.
 pub fn summary_rows(out: &RunOutput) -> Vec<SummaryRow> {
     let mut rows = vec![heading(&["对账结果 Reconciliation"])];
@@ -168,6 +281,8 @@ pub fn summary_rows(out: &RunOutput) -> Vec<SummaryRow> {
             int(out.cleared_by_neighbour),
         ));
     }
+
+    money_rows(out, &mut rows);
 
     if out.status == RunStatus::Ok {
         let r = &out.amount_at_risk;

@@ -30,6 +30,10 @@ pub(crate) struct State {
     pub search_on_connect: bool,
     /// The workspace findings could not be read (shown under the case).
     pub findings_error: Option<String>,
+    /// The custodian's balances are being read (after the case is shown).
+    pub custodian_loading: bool,
+    /// The run with a balances file could not be looked up.
+    pub custodian_error: Option<String>,
     /// What the shown case was searched by (for back/forward).
     current: Option<String>,
     /// Earlier cases, most recent last.
@@ -111,9 +115,11 @@ fn open(app: &mut App, text: String, step: bool) {
             app.case.loading = false;
             match r {
                 Ok(c) => {
+                    let users: Vec<i64> = c.users.iter().map(|u| u.user_id).collect();
                     app.case.result = Some(c);
                     app.case.took = Some(took);
                     app.case.findings_error = findings_error;
+                    load_custodian(app, ticket, users);
                     // A successful search clears an earlier search error.
                     if app.banner.as_ref().is_some_and(|b| b.error) {
                         app.banner = None;
@@ -123,6 +129,54 @@ fn open(app: &mut App, text: String, step: bool) {
                     let l = app.lang;
                     app.error(format!("{}{e}", l.t("查询失败：", "The search failed: ")));
                 }
+            }
+        }) as super::jobs::Apply
+    });
+}
+
+/// Reads the users' balances at the custodian (from the balances file of
+/// the latest complete run that had one) after the case is on screen: the
+/// file may be large, and the case must not wait for it.
+fn load_custodian(app: &mut App, ticket: u64, users: Vec<i64>) {
+    app.case.custodian_loading = false;
+    app.case.custodian_error = None;
+    let (Some(c), Some(ws)) = (app.conn.clone(), app.ws.clone()) else {
+        return;
+    };
+    if users.is_empty() {
+        return;
+    }
+    app.case.custodian_loading = true;
+    // On a thread of its own: the balances file is read by a future that
+    // does not move between threads.
+    app.jobs.spawn_on_thread(move || async move {
+        let r = match case::latest_balances(&ws, &c.url).await {
+            Ok(Some(src)) => {
+                let mut found = Vec::new();
+                for u in users {
+                    found.push((u, case::custodian_for(&c.db, &src, u).await));
+                }
+                Ok(found)
+            }
+            Ok(None) => Ok(Vec::new()),
+            Err(e) => Err(e.to_string()),
+        };
+        Box::new(move |app: &mut App| {
+            if app.case.ticket != ticket {
+                return;
+            }
+            app.case.custodian_loading = false;
+            match r {
+                Ok(found) => {
+                    if let Some(case) = &mut app.case.result {
+                        for (uid, cust) in found {
+                            if let Some(u) = case.users.iter_mut().find(|u| u.user_id == uid) {
+                                u.custodian = Some(cust);
+                            }
+                        }
+                    }
+                }
+                Err(e) => app.case.custodian_error = Some(e),
             }
         }) as super::jobs::Apply
     });
@@ -411,7 +465,18 @@ pub(crate) fn ui(app: &mut App, ui: &mut egui::Ui) {
             }
         }
         for u in &c.users {
-            if let Some(b) = account_story(ui, u, c.bill.is_none(), Known::of(c).callbacks, l) {
+            let custodian = Custodian {
+                loading: app.case.custodian_loading,
+                error: app.case.custodian_error.as_deref(),
+            };
+            if let Some(b) = account_story(
+                ui,
+                u,
+                c.bill.is_none(),
+                Known::of(c).callbacks,
+                &custodian,
+                l,
+            ) {
                 goto = Some(b);
             }
         }
@@ -651,12 +716,98 @@ fn flows_grid(ui: &mut egui::Ui, flows: &[case::Flow], salt: &str, l: Lang) {
         });
 }
 
+/// How far the custodian's balances are (they come after the case).
+struct Custodian<'a> {
+    loading: bool,
+    error: Option<&'a str>,
+}
+
+/// The custodian's balance beside ours (rows of the account grid).
+fn custodian_rows(ui: &mut egui::Ui, u: &AccountStory, state: &Custodian<'_>, l: Lang) {
+    let Some(c) = &u.custodian else {
+        if state.loading {
+            ui.label(l.t("存管方余额", "custodian balance"));
+            ui.horizontal(|ui| {
+                ui.spinner();
+                ui.weak(l.t(
+                    "正在读取存管余额文件…",
+                    "reading the custodian's balances file…",
+                ));
+            });
+            ui.end_row();
+        } else if let Some(e) = state.error {
+            ui.label(l.t("存管方余额", "custodian balance"));
+            ui.colored_label(
+                widgets::ink(ui, ORANGE),
+                format!(
+                    "{}{e}",
+                    l.t(
+                        "无法查到用过存管余额文件的对账：",
+                        "the runs with a balances file could not be read: "
+                    )
+                ),
+            );
+            ui.end_row();
+        }
+        return;
+    };
+    ui.label(l.t("存管方余额", "custodian balance"));
+    if c.unreadable.is_some() || !c.found {
+        ui.colored_label(
+            widgets::ink(ui, ORANGE),
+            c.words(u.stored, u.stored_freeze, l),
+        );
+        ui.end_row();
+        return;
+    }
+    ui.label(RichText::new(amount(c.amount)).monospace());
+    ui.end_row();
+    if let Some(f) = c.freeze_amount {
+        ui.label(l.t("存管方冻结", "custodian frozen"));
+        ui.label(RichText::new(format_amount(f)).monospace());
+        ui.end_row();
+    }
+    ui.label(l.t("与存管方相比", "against the custodian"));
+    let differs = c.difference(u.stored).is_none_or(|d| !d.is_zero())
+        || c.freeze_difference(u.stored_freeze)
+            .is_some_and(|d| !d.is_zero());
+    let words = RichText::new(c.comparison(u.stored, u.stored_freeze, l));
+    let shown = if differs {
+        ui.label(words.color(widgets::ink(ui, RED)).strong())
+    } else {
+        ui.label(words.color(widgets::ink(ui, verdict_color(Verdict::ChargedOnce))))
+    };
+    shown.on_hover_text(case::custodian_line(c, u, l));
+    ui.end_row();
+    ui.label("");
+    ui.weak(match l {
+        Lang::Zh => format!(
+            "来自 {}（对账 #{}，{}）",
+            Path::new(&c.file)
+                .file_name()
+                .map_or_else(|| c.file.clone(), |n| n.to_string_lossy().into_owned()),
+            c.run_id,
+            c.as_of
+        ),
+        Lang::En => format!(
+            "from {} (run #{}, {})",
+            Path::new(&c.file)
+                .file_name()
+                .map_or_else(|| c.file.clone(), |n| n.to_string_lossy().into_owned()),
+            c.run_id,
+            c.as_of
+        ),
+    });
+    ui.end_row();
+}
+
 /// One user's story; returns a bill the user clicked to open.
 fn account_story(
     ui: &mut egui::Ui,
     u: &AccountStory,
     open_flows: bool,
     callbacks_known: bool,
+    custodian: &Custodian<'_>,
     l: Lang,
 ) -> Option<String> {
     let mut open = None;
@@ -710,6 +861,7 @@ fn account_story(
                 t.color(widgets::ink(ui, RED)).strong()
             });
             ui.end_row();
+            custodian_rows(ui, u, custodian, l);
         });
     ui.add_space(4.0);
     ui.strong(format!(

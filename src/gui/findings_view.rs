@@ -1581,6 +1581,25 @@ fn key_words(key: &str, l: Lang) -> String {
     if let Some(n) = key.strip_prefix("user:") {
         return format!("用户 {n}");
     }
+    // The keys of issue 14's findings: a custodian account, a fund-flow
+    // movement, a fund-flow file's balance, a refund of an order.
+    for (prefix, zh) in [
+        ("custody:", "存管账户 "),
+        ("movement:", "资金流水 "),
+        ("balance:", "账户余额 "),
+    ] {
+        if let Some(rest) = key.strip_prefix(prefix) {
+            return format!("{zh}{rest}");
+        }
+    }
+    if let Some((bill, refund)) = key.split_once("#refund") {
+        let refund = refund.trim_start_matches(':');
+        return if refund.is_empty() {
+            format!("{bill} 退款")
+        } else {
+            format!("{bill} 退款 {refund}")
+        };
+    }
     match key {
         "trans_flow.trans_no" => "交易流水.流水号".to_owned(),
         other => other.to_owned(),

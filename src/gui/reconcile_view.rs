@@ -39,14 +39,26 @@ impl FormatChoice {
             Self::Wechat => l.t("微信支付", "WeChat Pay"),
             Self::Alipay => l.t("支付宝业务明细", "Alipay business detail"),
             Self::Generic => l.t("通用 CSV", "generic CSV"),
-            Self::WechatFundflow => l.t(
-                "微信资金账单（只核对合计）",
-                "WeChat fund flow (totals only)",
-            ),
+            Self::WechatFundflow => {
+                l.t("微信资金账单（核对到账）", "WeChat fund flow (settlement)")
+            }
             Self::AlipayAccountlog => l.t(
-                "支付宝账务明细（只核对合计）",
-                "Alipay account log (totals only)",
+                "支付宝账务明细（核对到账）",
+                "Alipay account log (settlement)",
             ),
+        }
+    }
+
+    /// The format's word, as `payrecon reconcile --format` takes it (and
+    /// as the run's parameters record it).
+    fn word(self) -> &'static str {
+        match self {
+            Self::Hfb => "hfb",
+            Self::Wechat => "wechat",
+            Self::Alipay => "alipay",
+            Self::Generic => "generic",
+            Self::WechatFundflow => "wechat-fundflow",
+            Self::AlipayAccountlog => "alipay-accountlog",
         }
     }
 
@@ -108,6 +120,82 @@ pub(crate) struct Summary {
     pub flows_amount: Option<String>,
     pub unverified: Option<SummaryUnverified>,
     pub cleared_by_neighbour: u64,
+    pub fee_rates: Option<String>,
+    pub fees: Vec<SummaryFees>,
+    pub settlement: Option<SummarySettlement>,
+    pub custody: Option<SummaryCustody>,
+}
+
+/// `summary.json`'s fee check of one trade bill.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(default)]
+pub(crate) struct SummaryFees {
+    pub file: String,
+    pub format: String,
+    pub rate: String,
+    pub payments_checked: u64,
+    pub refunds_checked: u64,
+    pub without_fee: u64,
+    pub expected: String,
+    pub charged: String,
+    pub difference: String,
+    pub mismatches: u64,
+}
+
+/// `summary.json`'s settlement check.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(default)]
+pub(crate) struct SummarySettlement {
+    pub files: Vec<SummaryMovementFile>,
+    pub orders: u64,
+    pub settled: u64,
+    pub expected: String,
+    pub arrived: String,
+    pub missing: u64,
+    pub mismatched: u64,
+    pub unexplained: u64,
+    pub pending: u64,
+    pub fees_deducted: Option<bool>,
+    pub other_fees: (u64, String),
+    pub transfers: (u64, String),
+    /// (English, Chinese).
+    pub not_checked: Option<(String, String)>,
+}
+
+/// `summary.json`'s fund-flow bill or account log.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(default)]
+pub(crate) struct SummaryMovementFile {
+    pub file: String,
+    pub format: String,
+    pub movements: u64,
+    pub income: String,
+    pub expense: String,
+    pub opening: Option<String>,
+    pub closing: Option<String>,
+    pub balance_ok: Option<bool>,
+}
+
+/// `summary.json`'s custodian balances check.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(default)]
+pub(crate) struct SummaryCustody {
+    pub file: String,
+    pub encoding: String,
+    pub code_column: String,
+    pub rows: u64,
+    pub row_errors: Vec<(u64, String)>,
+    pub compared: u64,
+    pub agree: u64,
+    pub mismatched: u64,
+    pub unknown: u64,
+    pub unknown_amount: String,
+    pub ledger_only: u64,
+    pub ledger_only_nonzero: u64,
+    pub custodian_total: String,
+    pub ledger_total: String,
+    pub refused: Option<String>,
+    pub refused_zh: Option<String>,
 }
 
 /// `summary.json`'s period.
@@ -271,6 +359,14 @@ pub(crate) struct State {
     /// The results root: each run gets a folder of its own inside.
     pub out_dir: String,
     pub bom: bool,
+    /// The contracted fee rate(s) as typed (empty: no fee check).
+    pub fee_rate: String,
+    /// The custodian's per-user balance file (`None`: not compared).
+    pub balances: Option<PathBuf>,
+    /// The open file dialog chooses the balances file, not a statement.
+    pub picking_balances: bool,
+    /// On the demo: the day's money files, offered instead of its hfb statement.
+    pub demo_money: Option<DemoMoney>,
     pub running: Option<Running>,
     pub last: Option<LastRun>,
     pub history: History,
@@ -289,6 +385,10 @@ impl Default for State {
             lock_ttl: RunOptions::DEFAULT_LOCK_TTL_SECONDS.to_string(),
             out_dir: results_root().display().to_string(),
             bom: true,
+            fee_rate: String::new(),
+            balances: None,
+            picking_balances: false,
+            demo_money: None,
             running: None,
             last: None,
             history: History {
@@ -330,7 +430,13 @@ pub(crate) fn prefill(app: &mut App) {
     st.day = day.to_string();
     st.to_day.clear();
     st.files.clear();
+    // A fee contract and a custodian's file belong to one database.
+    st.fee_rate.clear();
+    st.balances = None;
+    st.picking_balances = false;
+    st.demo_money = None;
     if let Some((_, f)) = demo_file {
+        st.demo_money = DemoMoney::of_day(&dir, day, &f);
         st.files.push((f, FormatChoice::Hfb));
     }
     if st.out_dir.trim().is_empty() {
@@ -341,6 +447,65 @@ pub(crate) fn prefill(app: &mut App) {
         ..History::default()
     };
     st.last = None;
+}
+
+/// The money files the demo writes for its last day (beside that day's hfb
+/// statement): the WeChat trade bill with fees, its fund-flow bill and the
+/// custodian's balances.
+///
+/// The demo run stays the hfb statement alone unless the operator takes
+/// these: the WeChat bill lists the same payments as the hfb statement, so
+/// one run takes one of the two (both would list every payment twice); the
+/// fund-flow bill settles the WeChat bill's trades, so it comes with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct DemoMoney {
+    hfb: PathBuf,
+    wechat: PathBuf,
+    fundflow: PathBuf,
+    balances: PathBuf,
+}
+
+impl DemoMoney {
+    /// The money files of `day` in `dir`, when the demo wrote all three.
+    fn of_day(
+        dir: &std::path::Path,
+        day: chrono::NaiveDate,
+        hfb: &std::path::Path,
+    ) -> Option<Self> {
+        let m = Self {
+            hfb: hfb.to_path_buf(),
+            wechat: dir.join(format!("wechat-{day}.csv")),
+            fundflow: dir.join(format!("wechat-fundflow-{day}.csv")),
+            balances: dir.join(format!("hfb-balances-{day}.csv")),
+        };
+        (m.wechat.is_file() && m.fundflow.is_file() && m.balances.is_file()).then_some(m)
+    }
+
+    /// The statements of the money run.
+    fn files(&self) -> Vec<(PathBuf, FormatChoice)> {
+        vec![
+            (self.wechat.clone(), FormatChoice::Wechat),
+            (self.fundflow.clone(), FormatChoice::WechatFundflow),
+        ]
+    }
+}
+
+/// Switches the demo's run between its hfb statement (`money` false) and the
+/// WeChat bill with its fund flow, the contract's fee rate and the
+/// custodian's balances.
+fn use_demo_money(st: &mut State, money: bool) {
+    let Some(m) = st.demo_money.clone() else {
+        return;
+    };
+    if money {
+        st.files = m.files();
+        st.fee_rate = crate::recon::fees::rate_text(crate::simulate::money::CONTRACT_RATE);
+        st.balances = Some(m.balances);
+    } else {
+        st.files = vec![(m.hfb, FormatChoice::Hfb)];
+        st.fee_rate.clear();
+        st.balances = None;
+    }
 }
 
 /// The newest `hfb-YYYY-MM-DD.csv` the demo wrote into `dir`, with its day.
@@ -369,6 +534,84 @@ pub(crate) fn first_demo_checks(app: &mut App) {
         serde_json::json!({"source": "console, first open of the demo"}),
         out,
     );
+}
+
+/// The fee-rate field as `--fee-rate` values: `0.6%`, or per channel
+/// `wechat=0.6%, alipay=0.38%` (the channels may be named in Chinese:
+/// `微信=0.6%，支付宝=0.38%`). Spaces do not matter.
+fn fee_args(text: &str) -> Vec<String> {
+    text.split([',', '，', ';', '；', '、'])
+        .map(|part| {
+            let part: String = part
+                .chars()
+                .filter(|c| !c.is_whitespace())
+                .map(|c| if c == '＝' { '=' } else { c })
+                .collect();
+            match part.split_once('=') {
+                Some((channel, rate)) => {
+                    let channel = match channel {
+                        "微信" | "微信支付" => "wechat",
+                        "支付宝" => "alipay",
+                        "汇付宝" => "hfb",
+                        "通用" => "generic",
+                        other => other,
+                    };
+                    format!("{channel}={rate}")
+                }
+                None => part,
+            }
+        })
+        .filter(|p| !p.is_empty())
+        .collect()
+}
+
+/// Reads the fee-rate field (empty: no fee check).
+pub(crate) fn parse_fee_field(
+    text: &str,
+) -> Result<crate::recon::fees::FeeRates, crate::recon::fees::FeeRateError> {
+    crate::recon::fees::FeeRates::parse_args(&fee_args(text))
+}
+
+/// A channel's name in Chinese, as the fee-rate field takes it.
+fn channel_zh(format: &str) -> &str {
+    match format {
+        "wechat" => "微信",
+        "alipay" => "支付宝",
+        "hfb" => "汇付宝",
+        "generic" => "通用",
+        "every format" => "所有渠道",
+        other => other,
+    }
+}
+
+/// A bad fee rate in one sentence, in the console's language (the engine's
+/// sentence in English, with the field's name for the flag).
+pub(crate) fn fee_error_text(e: &crate::recon::fees::FeeRateError, l: Lang) -> String {
+    use crate::recon::fees::FeeRateError as E;
+    match l {
+        Lang::En => {
+            let s = e.to_string();
+            match s.strip_prefix("--fee-rate") {
+                Some(rest) => format!("The fee rate{rest}"),
+                None => s,
+            }
+        }
+        Lang::Zh => match e {
+            E::NotARate(t) => {
+                format!("手续费合同费率“{t}”不是费率：请写成百分数，如 0.6%（或小数 0.006）")
+            }
+            E::Ambiguous(t, p) => format!(
+                "手续费合同费率“{t}”会是 {p}%：如果指的是百分数，请写成 {t}%；否则写成小数（0.6% 即 0.006）"
+            ),
+            E::OutOfRange(t) => {
+                format!("手续费合同费率“{t}”超出范围：费率在 0% 到 100% 之间")
+            }
+            E::UnknownFormat(_, f) => format!(
+                "手续费合同费率里的“{f}”不是交易账单的渠道：可写 微信、支付宝、汇付宝 或 通用"
+            ),
+            E::Twice(f) => format!("手续费合同费率给{}填了两个不同的费率", channel_zh(f)),
+        },
+    }
 }
 
 fn parse_inputs(app: &App) -> Result<(RunOptions, serde_json::Value, PathBuf), String> {
@@ -462,6 +705,17 @@ fn parse_inputs(app: &App) -> Result<(RunOptions, serde_json::Value, PathBuf), S
             format,
         });
     }
+    let fees = parse_fee_field(&st.fee_rate).map_err(|e| fee_error_text(&e, l))?;
+    if let Some(b) = &st.balances
+        && !b.is_file()
+    {
+        return Err(format!(
+            "{} {} {}",
+            l.t("存管余额文件", "The custodian balances file"),
+            b.display(),
+            l.t("不存在。", "does not exist.")
+        ));
+    }
     if st.out_dir.trim().is_empty() {
         return Err(l
             .t(
@@ -477,14 +731,18 @@ fn parse_inputs(app: &App) -> Result<(RunOptions, serde_json::Value, PathBuf), S
         stuck_after: chrono::Duration::minutes(stuck),
         lock_ttl: chrono::Duration::seconds(ttl),
         as_of: c.db.now(),
+        fees,
+        balances: st.balances.clone(),
     };
     let params = serde_json::json!({
         "source": "console",
         "statements": st.files.iter().map(|(p, _)| p.display().to_string()).collect::<Vec<_>>(),
-        "formats": st.files.iter().map(|(_, f)| format!("{f:?}").to_lowercase()).collect::<Vec<_>>(),
+        "formats": st.files.iter().map(|(_, f)| f.word()).collect::<Vec<_>>(),
         "window_minutes": window,
         "stuck_minutes": stuck,
         "lock_ttl_seconds": ttl,
+        "fee_rates": fee_args(&st.fee_rate),
+        "balances": st.balances.as_ref().map(|p| p.display().to_string()),
         "as_of": opts.as_of.to_string(),
         "results_root": st.out_dir.trim(),
     });
@@ -675,7 +933,10 @@ fn body(app: &mut App, ui: &mut egui::Ui) {
         .map(|c| crate::ops::database_folder_name(&c.db))
         .unwrap_or_default();
     let mut pick = false;
+    let mut pick_balances = false;
     let mut remove = None;
+    let mut as_balances = None;
+    let mut demo_choice = None;
     let mut go = false;
     ui.add_enabled_ui(!running, |ui| {
         let st = &mut app.recon;
@@ -721,6 +982,20 @@ fn body(app: &mut App, ui: &mut egui::Ui) {
                             {
                                 remove = Some(i);
                             }
+                            if looks_like_balances(p)
+                                && ui
+                                    .small_button(l.t(
+                                        "改作存管余额文件",
+                                        "Use as the custodian balances file",
+                                    ))
+                                    .on_hover_text(l.t(
+                                        "文件名像是存管方的用户余额文件，不是对账单",
+                                        "its name says it is the custodian's per-user balances, not a statement",
+                                    ))
+                                    .clicked()
+                            {
+                                as_balances = Some(i);
+                            }
                         });
                     }
                     if ui
@@ -728,6 +1003,9 @@ fn body(app: &mut App, ui: &mut egui::Ui) {
                         .clicked()
                     {
                         pick = true;
+                    }
+                    if let Some(m) = &st.demo_money {
+                        demo_offer(ui, m, &st.files, l, &mut demo_choice);
                     }
                     if st.files.iter().any(|(_, f)| *f == FormatChoice::Generic) {
                         ui.horizontal(|ui| {
@@ -744,6 +1022,75 @@ fn body(app: &mut App, ui: &mut egui::Ui) {
                                 120.0,
                             );
                         });
+                    }
+                });
+                ui.end_row();
+                let lab = ui.label(l.t("手续费合同费率", "Contract fee rate"));
+                ui.vertical(|ui| {
+                    ui.horizontal(|ui| {
+                        ui.add(
+                            egui::TextEdit::singleline(&mut st.fee_rate)
+                                .desired_width(220.0)
+                                .hint_text(l.t("如 0.6%", "e.g. 0.6%")),
+                        )
+                        .labelled_by(lab.id);
+                        // Read as typed: a bad rate is said beside the field
+                        // (and blocks Start below).
+                        match parse_fee_field(&st.fee_rate) {
+                            Err(e) => {
+                                ui.colored_label(
+                                    widgets::severity_ink(ui, crate::recon::Severity::Critical),
+                                    fee_error_text(&e, l),
+                                );
+                            }
+                            Ok(r) if r.is_empty() => {
+                                ui.weak(l.t("（空：不核对手续费）", "(empty: fees not checked)"));
+                            }
+                            Ok(r) => {
+                                ui.weak(format!(
+                                    "{}{}",
+                                    l.t("逐笔核对手续费：", "each payment's fee checked at "),
+                                    rates_text(&r, l)
+                                ));
+                            }
+                        }
+                    });
+                    ui.weak(l.t(
+                        "所有交易账单一个费率，或按渠道：微信=0.6%，支付宝=0.38%",
+                        "one rate for every trade bill, or per channel: wechat=0.6%, alipay=0.38%",
+                    ));
+                });
+                ui.end_row();
+                ui.label(l.t("存管余额文件", "Custodian balances file"));
+                ui.horizontal(|ui| {
+                    match &st.balances {
+                        Some(p) => {
+                            ui.label(egui::RichText::new(p.display().to_string()).monospace());
+                        }
+                        None => {
+                            ui.weak(l.t(
+                                "（没有：不核对存管余额）",
+                                "(none: custodian balances not compared)",
+                            ));
+                        }
+                    }
+                    if ui
+                        .button(l.t("选择存管余额文件…", "Choose a balances file…"))
+                        .on_hover_text(l.t(
+                            "存管方（汇付宝）导出的用户余额 CSV：用户编码（或绑定协议号）、可用余额、冻结金额",
+                            "the custodian's (hfb's) per-user balances as CSV: user_code or bind_code, amount, freeze_amount",
+                        ))
+                        .clicked()
+                    {
+                        pick_balances = true;
+                    }
+                    if st.balances.is_some()
+                        && ui
+                            .small_button("×")
+                            .on_hover_text(l.t("不用存管余额文件", "clear the balances file"))
+                            .clicked()
+                    {
+                        st.balances = None;
                     }
                 });
                 ui.end_row();
@@ -791,19 +1138,52 @@ fn body(app: &mut App, ui: &mut egui::Ui) {
                 });
                 ui.end_row();
             });
-        if ui
-            .add(egui::Button::new(
-                egui::RichText::new(l.t("开始对账", "Run reconciliation")).strong(),
-            ))
-            .clicked()
-        {
+        let fee_ok = parse_fee_field(&st.fee_rate).is_ok();
+        let start = ui
+            .add_enabled(
+                fee_ok,
+                egui::Button::new(
+                    egui::RichText::new(l.t("开始对账", "Run reconciliation")).strong(),
+                ),
+            )
+            .on_disabled_hover_text(l.t(
+                "先改正手续费合同费率",
+                "correct the contract fee rate first",
+            ));
+        if start.clicked() {
             go = true;
         }
     });
     if let Some(i) = remove {
         app.recon.files.remove(i);
     }
+    if let Some(i) = as_balances
+        && i < app.recon.files.len()
+    {
+        let (p, _) = app.recon.files.remove(i);
+        app.recon.balances = Some(p);
+    }
+    if let Some(money) = demo_choice {
+        use_demo_money(&mut app.recon, money);
+    }
+    if pick_balances {
+        let start = app
+            .recon
+            .balances
+            .as_ref()
+            .or_else(|| app.recon.files.last().map(|(p, _)| p))
+            .and_then(|p| p.parent().map(std::path::Path::to_path_buf))
+            .unwrap_or_else(crate::demo::data_dir);
+        // The dialog is the statements' one; the answer goes to the balances.
+        app.recon.picking_balances = true;
+        app.picker = Some(filepick::Picker::open(
+            filepick::Purpose::Statement,
+            start,
+            &["csv", "txt"],
+        ));
+    }
     if pick {
+        app.recon.picking_balances = false;
         let start = app
             .recon
             .files
@@ -834,9 +1214,10 @@ fn body(app: &mut App, ui: &mut egui::Ui) {
         }
     }
     let mut open_queue = false;
+    let mut open_kind = None;
     if let Some(last) = &app.recon.last {
         ui.add_space(8.0);
-        summary(ui, last, l);
+        open_kind = summary(ui, last, l);
         if last.run_id.is_some()
             && last.summary.status() == Some(RunStatus::Ok)
             && !last.summary.by_kind.is_empty()
@@ -862,6 +1243,9 @@ fn body(app: &mut App, ui: &mut egui::Ui) {
         app.findings.kind = None;
         app.go(Screen::Findings);
     }
+    if let Some(kind) = open_kind {
+        open_findings_of(app, kind);
+    }
     ui.add_space(12.0);
     history(app, ui);
 }
@@ -878,7 +1262,23 @@ fn load_history(app: &mut App) {
     app.recon.history.database = Some(database.clone());
     app.jobs.spawn(async move {
         let r = ws.list_runs(Some(&database), limit.saturating_add(1)).await;
+        // The newest run's summary, shown until a run of this session: the
+        // screen opens on where the last reconciliation left things.
+        let newest = r.as_ref().ok().and_then(|rows| {
+            let run = rows.first()?;
+            let dir = PathBuf::from(run.out_dir.as_deref()?);
+            let text = std::fs::read_to_string(dir.join("summary.json")).ok()?;
+            let summary = serde_json::from_str::<Summary>(&text).ok()?;
+            Some(LastRun {
+                run_id: Some(run.id),
+                summary,
+                out_dir: dir,
+            })
+        });
         Box::new(move |app: &mut App| {
+            if app.recon.last.is_none() && app.recon.running.is_none() {
+                app.recon.last = newest;
+            }
             let h = &mut app.recon.history;
             h.loading = false;
             match r {
@@ -1045,10 +1445,87 @@ fn history(app: &mut App, ui: &mut egui::Ui) {
     }
 }
 
-/// A file chosen in the dialog.
+/// A file chosen in the dialog: the balances file when the dialog was
+/// opened for it, else one more statement.
 pub(crate) fn picked_file(app: &mut App, path: PathBuf) {
+    if std::mem::take(&mut app.recon.picking_balances) {
+        app.recon.balances = Some(path);
+        return;
+    }
     let f = FormatChoice::guess(&path);
     app.recon.files.push((path, f));
+}
+
+/// Whether a file's name says it is a custodian's balances file
+/// (`hfb-balances-2026-11-20.csv`, `存管余额.csv`).
+fn looks_like_balances(path: &std::path::Path) -> bool {
+    let n = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_lowercase())
+        .unwrap_or_default();
+    n.contains("balances") || n.contains("余额")
+}
+
+/// The rates in the console's words: `0.60%`, `微信 0.60%、支付宝 0.38%`.
+fn rates_text(r: &crate::recon::fees::FeeRates, l: Lang) -> String {
+    use crate::recon::fees::rate_text;
+    let mut parts: Vec<String> = Vec::new();
+    if let Some(d) = r.default {
+        parts.push(rate_text(d));
+    }
+    for (f, d) in &r.per_format {
+        let name = match l {
+            Lang::Zh => channel_zh(f).to_owned(),
+            Lang::En => f.clone(),
+        };
+        parts.push(format!("{name} {}", rate_text(*d)));
+    }
+    parts.join(l.t("、", ", "))
+}
+
+/// On the demo: the offer of its WeChat money files instead of the hfb
+/// statement (or the way back to it).
+fn demo_offer(
+    ui: &mut egui::Ui,
+    m: &DemoMoney,
+    files: &[(PathBuf, FormatChoice)],
+    l: Lang,
+    choice: &mut Option<bool>,
+) {
+    let same = l.t(
+        "汇付宝对账单和微信账单是同一批支付：一次对账只用其中一个，否则每笔都会出现两次",
+        "the hfb statement and the WeChat bill list the same payments: one run takes one of them, or every payment would be there twice",
+    );
+    ui.horizontal_wrapped(|ui| {
+        if files == m.files().as_slice() {
+            ui.weak(l.t(
+                "演示：微信交易账单 + 资金账单，手续费合同费率与存管余额已填好。",
+                "Demo: the WeChat trade bill + its fund flow, with the contract fee rate and the custodian's balances.",
+            ));
+            if ui
+                .small_button(l.t("改回汇付宝对账单", "Back to the hfb statement"))
+                .on_hover_text(same)
+                .clicked()
+            {
+                *choice = Some(false);
+            }
+        } else {
+            ui.weak(l.t(
+                "演示库还为这一天写了微信交易账单（含手续费）、资金账单和存管余额文件。",
+                "The demo also wrote this day's WeChat trade bill (with fees), its fund-flow bill and the custodian's balances.",
+            ));
+            if ui
+                .small_button(l.t(
+                    "改用微信账单、资金账单和存管余额",
+                    "Use the WeChat bill, fund flow and balances",
+                ))
+                .on_hover_text(same)
+                .clicked()
+            {
+                *choice = Some(true);
+            }
+        }
+    });
 }
 
 /// A kind's name in the chosen language (English: its words made readable).
@@ -1102,8 +1579,11 @@ fn sum_amounts<'a>(it: impl Iterator<Item = &'a str>) -> Option<rust_decimal::De
     any.then_some(total)
 }
 
-fn summary(ui: &mut egui::Ui, r: &LastRun, l: Lang) {
+/// The run's summary; returns the kind whose count was clicked (its
+/// findings are to be opened in the queue).
+fn summary(ui: &mut egui::Ui, r: &LastRun, l: Lang) -> Option<crate::recon::Kind> {
     use crate::money::format_amount;
+    let mut open = None;
     let s = &r.summary;
     let status = s.status();
     ui.horizontal(|ui| {
@@ -1238,7 +1718,8 @@ fn summary(ui: &mut egui::Ui, r: &LastRun, l: Lang) {
                     } else {
                         format!(" · {}", f.encoding)
                     };
-                    ui.label(format!("{}{enc}", f.layout.as_deref().unwrap_or(&f.format)));
+                    ui.label(format!("{}{enc}", layout_text(f, l)))
+                        .on_hover_text(f.layout.as_deref().unwrap_or(&f.format));
                     ui.label(f.entries.to_string());
                     ui.label(f.row_errors.len().to_string());
                     ui.monospace(f.amount.clone().unwrap_or_default());
@@ -1250,8 +1731,17 @@ fn summary(ui: &mut egui::Ui, r: &LastRun, l: Lang) {
                                 "neighbouring day's bill: only clears day-boundary items",
                             )
                             .to_owned(),
+                        "read_only" if s.settlement.is_some() && is_movements(&f.format) => l
+                            .t(
+                                "资金流水：核对到账（见下）",
+                                "money movements: settlement (below)",
+                            )
+                            .to_owned(),
                         "read_only" => l
-                            .t("只读取并核对合计", "read and footer-checked only")
+                            .t(
+                                "资金流水：已核对合计，用于结算核对",
+                                "movements: footer-checked, used for the settlement check",
+                            )
                             .to_owned(),
                         _ => format!(
                             "{}{}",
@@ -1300,6 +1790,12 @@ fn summary(ui: &mut egui::Ui, r: &LastRun, l: Lang) {
         );
     }
 
+    if status == Some(RunStatus::Ok) {
+        fees_section(ui, s, l, &mut open);
+        settlement_section(ui, s, l, &mut open);
+        custody_section(ui, s, l, &mut open);
+    }
+
     ui.add_space(6.0);
     if status != Some(RunStatus::Ok) {
         // What a stopped run found so far is not a result: not shown as one.
@@ -1345,7 +1841,12 @@ fn summary(ui: &mut egui::Ui, r: &LastRun, l: Lang) {
                             ui.label("");
                         }
                     }
-                    ui.label(n.to_string());
+                    match crate::recon::Kind::parse(k) {
+                        Some(kind) => count_cell(ui, *n, kind, l, &mut open),
+                        None => {
+                            ui.label(n.to_string());
+                        }
+                    }
                     ui.monospace(s.amount_by_kind.get(k).cloned().unwrap_or_default());
                     ui.end_row();
                 }
@@ -1438,6 +1939,7 @@ fn summary(ui: &mut egui::Ui, r: &LastRun, l: Lang) {
             }
         });
     }
+    open
 }
 
 /// Opens a file with the system's program for it (Excel, WPS, LibreOffice…),
@@ -1460,4 +1962,585 @@ fn open_file(path: &std::path::Path) -> std::io::Result<()> {
             // Reaped in the background, so that no finished opener lingers.
             std::thread::spawn(move || child.wait());
         })
+}
+
+/// Whether a statement format is a money-movement file (settlement).
+fn is_movements(format: &str) -> bool {
+    matches!(format, "wechat-fundflow" | "alipay-accountlog")
+}
+
+/// A statement file's layout in the console's language: the reader's words
+/// in English (without their Chinese names of the bills), the format's name
+/// and its column count in Chinese.
+fn layout_text(f: &SummaryFile, l: Lang) -> String {
+    let layout = f.layout.as_deref().unwrap_or(&f.format);
+    match l {
+        Lang::En => {
+            let kept: String = layout.chars().filter(|c| !is_cjk(*c)).collect();
+            kept.replace("(, ", "(").replace(" ()", "")
+        }
+        Lang::Zh => {
+            let mut t = match f.format.as_str() {
+                "hfb" => "汇付宝对账单".to_owned(),
+                "wechat" => "微信交易账单".to_owned(),
+                "alipay" => "支付宝业务明细".to_owned(),
+                "generic" => "通用 CSV".to_owned(),
+                "wechat-fundflow" => "微信资金账单".to_owned(),
+                "alipay-accountlog" => "支付宝账务明细".to_owned(),
+                other => other.to_owned(),
+            };
+            for (word, zh) in [
+                ("ALL", "（全部）"),
+                ("SUCCESS", "（成功）"),
+                ("REFUND", "（退款）"),
+                ("pre-2017", "（2017 年前的格式）"),
+            ] {
+                if layout.contains(word) {
+                    t.push_str(zh);
+                }
+            }
+            let columns = layout
+                .find(" columns")
+                .and_then(|i| layout[..i].rsplit([' ', ',']).next())
+                .and_then(|n| n.parse::<u32>().ok());
+            if let Some(n) = columns {
+                t.push_str(&format!("，{n} 列"));
+            }
+            t
+        }
+    }
+}
+
+/// Chinese characters and punctuation.
+fn is_cjk(c: char) -> bool {
+    matches!(c as u32,
+        0x3000..=0x303F | 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0xFF00..=0xFFEF)
+}
+
+/// What a count's link opens, in words (its hover text).
+fn opens_text(kind: crate::recon::Kind, l: Lang) -> String {
+    format!(
+        "{}{}",
+        l.t(
+            "打开差错队列（待办），类型：",
+            "opens the findings queue (to do) of kind "
+        ),
+        widgets::kind_name(kind, l)
+    )
+}
+
+/// Opens the findings queue on the findings of `kind` still to do.
+fn open_findings_of(app: &mut App, kind: crate::recon::Kind) {
+    let f = &mut app.findings;
+    f.kind = Some(kind);
+    f.severity = None;
+    f.status = super::findings_view::StatusChoice::ToDo;
+    f.min_age.clear();
+    f.bill.clear();
+    f.user.clear();
+    f.group = None;
+    f.order = crate::workspace::QueueOrder::default();
+    app.go(Screen::Findings);
+}
+
+/// A kind's name as a row's label (English: with a capital).
+fn row_name(kind: crate::recon::Kind, l: Lang) -> String {
+    let name = widgets::kind_name(kind, l);
+    let mut c = name.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
+}
+
+/// A count; a link to its findings when there are any.
+fn count_cell(
+    ui: &mut egui::Ui,
+    n: u64,
+    kind: crate::recon::Kind,
+    l: Lang,
+    open: &mut Option<crate::recon::Kind>,
+) {
+    if n == 0 {
+        ui.label("0");
+        return;
+    }
+    let text = egui::RichText::new(n.to_string())
+        .strong()
+        .color(widgets::severity_ink(ui, kind.severity()));
+    if ui.link(text).on_hover_text(opens_text(kind, l)).clicked() {
+        *open = Some(kind);
+    }
+}
+
+/// An exact amount of summary.json.
+fn dec(text: &str) -> Option<rust_decimal::Decimal> {
+    text.parse().ok()
+}
+
+/// A file's name out of its path.
+fn file_name(path: &str) -> String {
+    std::path::Path::new(path)
+        .file_name()
+        .map_or_else(|| path.to_owned(), |n| n.to_string_lossy().into_owned())
+}
+
+/// The fee difference (charged − expected) in words.
+pub(crate) fn fee_difference_words(difference: &str, l: Lang) -> String {
+    use crate::money::format_amount;
+    match dec(difference) {
+        Some(d) if d.is_sign_positive() && !d.is_zero() => match l {
+            Lang::Zh => format!("网关多收 {}", format_amount(d)),
+            Lang::En => format!("the gateway charged {} more", format_amount(d)),
+        },
+        Some(d) if !d.is_zero() => match l {
+            Lang::Zh => format!("网关少收 {}", format_amount(-d)),
+            Lang::En => format!("the gateway charged {} less", format_amount(-d)),
+        },
+        Some(_) => l.t("与合同一致", "as the contract says").to_owned(),
+        None => difference.to_owned(),
+    }
+}
+
+/// What arrived against what should have (arrived − expected), in words.
+fn arrival_words(expected: &str, arrived: &str, l: Lang) -> String {
+    use crate::money::format_amount;
+    match (dec(expected), dec(arrived)) {
+        (Some(e), Some(a)) if a < e => match l {
+            Lang::Zh => format!("到账比应到少 {}", format_amount(e - a)),
+            Lang::En => format!("{} less arrived than expected", format_amount(e - a)),
+        },
+        (Some(e), Some(a)) if a > e => match l {
+            Lang::Zh => format!("到账比应到多 {}", format_amount(a - e)),
+            Lang::En => format!("{} more arrived than expected", format_amount(a - e)),
+        },
+        (Some(_), Some(_)) => l
+            .t("全部按应到金额到账", "all arrived as expected")
+            .to_owned(),
+        _ => String::new(),
+    }
+}
+
+/// The fee check: per trade bill, the contract's fees against the charged.
+fn fees_section(ui: &mut egui::Ui, s: &Summary, l: Lang, open: &mut Option<crate::recon::Kind>) {
+    use crate::recon::Kind;
+    let Some(rates) = &s.fee_rates else {
+        return;
+    };
+    ui.add_space(6.0);
+    ui.strong(format!(
+        "{} · {} {rates}",
+        l.t("手续费", "Fees"),
+        l.t("合同费率", "contract rate"),
+    ));
+    if s.fees.is_empty() {
+        ui.weak(l.t(
+            "没有可核对手续费的交易账单。",
+            "No trade bill whose fees could be checked.",
+        ));
+        return;
+    }
+    egui::Grid::new("run-fees")
+        .striped(true)
+        .spacing([12.0, 4.0])
+        .show(ui, |ui| {
+            for head in [
+                l.t("账单", "Bill"),
+                l.t("费率", "Rate"),
+                l.t("支付笔数", "Payments"),
+                l.t("退款笔数", "Refunds"),
+                l.t("合同应收", "Expected"),
+                l.t("实收", "Charged"),
+                l.t("差额", "Difference"),
+                l.t("手续费不符", "Wrong fees"),
+            ] {
+                ui.strong(head);
+            }
+            ui.end_row();
+            for f in &s.fees {
+                ui.label(file_name(&f.file)).on_hover_text(&f.file);
+                ui.monospace(&f.rate);
+                ui.label(f.payments_checked.to_string());
+                ui.label(f.refunds_checked.to_string());
+                ui.monospace(&f.expected);
+                ui.monospace(&f.charged);
+                let words = fee_difference_words(&f.difference, l);
+                if dec(&f.difference).is_some_and(|d| !d.is_zero()) {
+                    ui.colored_label(
+                        widgets::severity_ink(ui, Kind::FeeMismatch.severity()),
+                        words,
+                    );
+                } else {
+                    ui.label(words);
+                }
+                count_cell(ui, f.mismatches, Kind::FeeMismatch, l, open);
+                ui.end_row();
+            }
+        });
+    for f in s.fees.iter().filter(|f| f.without_fee > 0) {
+        ui.weak(format!(
+            "{}: {} {}",
+            file_name(&f.file),
+            f.without_fee,
+            l.t(
+                "行没有手续费，未核对",
+                "rows have no fee and were not checked"
+            )
+        ));
+    }
+}
+
+/// The settlement check: did the money of the day's trades arrive.
+fn settlement_section(
+    ui: &mut egui::Ui,
+    s: &Summary,
+    l: Lang,
+    open: &mut Option<crate::recon::Kind>,
+) {
+    use crate::recon::{Kind, Severity};
+    let Some(st) = &s.settlement else {
+        return;
+    };
+    ui.add_space(6.0);
+    ui.strong(l.t("到账", "Settlement"));
+    if let Some((en, zh)) = &st.not_checked {
+        ui.colored_label(
+            widgets::severity_ink(ui, Severity::High),
+            format!(
+                "{}{}",
+                l.t("未核对到账：", "Settlement NOT checked: "),
+                super::console_words(l.t(zh, en))
+            ),
+        );
+        return;
+    }
+    egui::Grid::new("run-settlement")
+        .striped(true)
+        .spacing([16.0, 4.0])
+        .show(ui, |ui| {
+            ui.label(l.t("已到账的订单", "Orders settled"));
+            ui.label(format!("{} / {}", st.settled, st.orders));
+            ui.end_row();
+            ui.label(l.t(
+                "应到账（扣除手续费和退款后）",
+                "Expected to arrive (net of fees and refunds)",
+            ));
+            ui.monospace(&st.expected);
+            ui.end_row();
+            ui.label(l.t("实际到账", "Arrived"));
+            ui.horizontal(|ui| {
+                ui.monospace(&st.arrived);
+                let words = arrival_words(&st.expected, &st.arrived, l);
+                if st.expected == st.arrived {
+                    ui.weak(words);
+                } else {
+                    ui.colored_label(widgets::severity_ink(ui, Severity::Critical), words);
+                }
+            });
+            ui.end_row();
+            for (kind, n) in [
+                (Kind::SettlementMissing, st.missing),
+                (Kind::SettlementAmountMismatch, st.mismatched),
+                (Kind::SettlementUnexplained, st.unexplained),
+            ] {
+                ui.label(row_name(kind, l));
+                count_cell(ui, n, kind, l, open);
+                ui.end_row();
+            }
+            ui.label(l.t(
+                "日切待核（另一半在相邻日）",
+                "Pending at the day boundary (other half on the next day)",
+            ));
+            ui.label(st.pending.to_string());
+            ui.end_row();
+            if st.other_fees.0 > 0 {
+                ui.label(l.t(
+                    "不属于订单的手续费（月费等）",
+                    "Fees not tied to an order (monthly fees…)",
+                ));
+                ui.monospace(format!("{} · {}", st.other_fees.0, st.other_fees.1));
+                ui.end_row();
+            }
+            if st.transfers.0 > 0 {
+                ui.label(l.t(
+                    "商户自己的提现、充值和转账",
+                    "The merchant's own withdrawals, top-ups and transfers",
+                ));
+                ui.monospace(format!("{} · {}", st.transfers.0, st.transfers.1));
+                ui.end_row();
+            }
+        });
+    match st.fees_deducted {
+        Some(true) => {
+            ui.weak(l.t(
+                "手续费逐笔从到账中扣除。",
+                "Fees are deducted order by order.",
+            ));
+        }
+        Some(false) => {
+            ui.weak(l.t(
+                "手续费不逐笔扣除：订单全额到账。",
+                "Fees are not deducted per order: orders arrive in full.",
+            ));
+        }
+        None => {}
+    }
+    for f in &st.files {
+        let balance = match (&f.opening, &f.closing, f.balance_ok) {
+            (Some(o), Some(c), Some(true)) => match l {
+                Lang::Zh => format!("余额 {o} → {c}，与当天的收支相符"),
+                Lang::En => format!("balance {o} → {c}, equal to the day's movements"),
+            },
+            (Some(o), Some(c), _) => match l {
+                Lang::Zh => format!("余额 {o} → {c}，与当天的收支不符"),
+                Lang::En => format!("balance {o} → {c}, NOT equal to the day's movements"),
+            },
+            _ => l
+                .t("文件没有余额列", "the file has no balance column")
+                .to_owned(),
+        };
+        let line = match l {
+            Lang::Zh => format!(
+                "{}：{} 笔资金变动，收入 {}，支出 {}；{balance}",
+                file_name(&f.file),
+                f.movements,
+                f.income,
+                f.expense
+            ),
+            Lang::En => format!(
+                "{}: {} movements, in {}, out {}; {balance}",
+                file_name(&f.file),
+                f.movements,
+                f.income,
+                f.expense
+            ),
+        };
+        if f.balance_ok == Some(false) {
+            ui.colored_label(widgets::severity_ink(ui, Severity::Critical), line);
+        } else {
+            ui.label(line);
+        }
+    }
+}
+
+/// The custodian's balances against the ledger.
+fn custody_section(ui: &mut egui::Ui, s: &Summary, l: Lang, open: &mut Option<crate::recon::Kind>) {
+    use crate::recon::{Kind, Severity};
+    let Some(c) = &s.custody else {
+        return;
+    };
+    ui.add_space(6.0);
+    ui.horizontal(|ui| {
+        ui.strong(l.t("存管余额", "Custodian balances"));
+        let enc = if c.encoding.is_empty() {
+            String::new()
+        } else {
+            format!(" · {}", c.encoding)
+        };
+        ui.label(format!("{}{enc}", file_name(&c.file)))
+            .on_hover_text(&c.file);
+    });
+    if c.refused.is_some() || c.refused_zh.is_some() {
+        ui.colored_label(
+            widgets::severity_ink(ui, Severity::Critical),
+            format!(
+                "{}{}",
+                l.t("存管余额未核对：", "Custodian balances NOT compared: "),
+                l.t(
+                    c.refused_zh.as_deref().unwrap_or(""),
+                    c.refused.as_deref().unwrap_or("")
+                )
+            ),
+        );
+        return;
+    }
+    egui::Grid::new("run-custody")
+        .striped(true)
+        .spacing([16.0, 4.0])
+        .show(ui, |ui| {
+            ui.label(l.t("按绑定协议号比对的账户", "Accounts compared by bind code"));
+            ui.label(c.compared.to_string());
+            ui.end_row();
+            ui.label(l.t("一致", "Agree"));
+            ui.label(c.agree.to_string());
+            ui.end_row();
+            ui.label(row_name(Kind::CustodyBalanceMismatch, l));
+            count_cell(ui, c.mismatched, Kind::CustodyBalanceMismatch, l, open);
+            ui.end_row();
+            ui.label(row_name(Kind::CustodyUnknownAccount, l));
+            ui.horizontal(|ui| {
+                count_cell(ui, c.unknown, Kind::CustodyUnknownAccount, l, open);
+                if c.unknown > 0 {
+                    ui.label(l.t("合计", "total"));
+                    ui.monospace(&c.unknown_amount);
+                }
+            });
+            ui.end_row();
+            if c.ledger_only > 0 {
+                ui.label(l.t(
+                    "存管文件里没有的已绑定用户",
+                    "Bound users the file does not list",
+                ));
+                ui.label(match l {
+                    Lang::Zh => format!(
+                        "{}（其中 {} 个账上有钱）",
+                        c.ledger_only, c.ledger_only_nonzero
+                    ),
+                    Lang::En => format!(
+                        "{} ({} holding money)",
+                        c.ledger_only, c.ledger_only_nonzero
+                    ),
+                });
+                ui.end_row();
+            }
+            ui.label(l.t("存管文件合计", "Custodian file total"));
+            ui.monospace(&c.custodian_total);
+            ui.end_row();
+            ui.label(l.t("已比对用户的账上合计", "Ledger total of the compared users"));
+            ui.monospace(&c.ledger_total);
+            ui.end_row();
+        });
+    if !c.row_errors.is_empty() {
+        ui.colored_label(
+            widgets::severity_ink(ui, Severity::High),
+            match l {
+                Lang::Zh => format!(
+                    "{} 行无法读取，这些用户编码未比对（第 {} 行…）",
+                    c.row_errors.len(),
+                    c.row_errors
+                        .iter()
+                        .take(5)
+                        .map(|(n, _)| n.to_string())
+                        .collect::<Vec<_>>()
+                        .join("、")
+                ),
+                Lang::En => format!(
+                    "{} bad rows: their user codes were not compared ({})",
+                    c.row_errors.len(),
+                    c.row_errors
+                        .iter()
+                        .take(5)
+                        .map(|(n, why)| format!("line {n}: {why}"))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ),
+            },
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn the_fee_field_takes_rates_per_channel_in_either_language() {
+        assert_eq!(fee_args(" 0.6 % "), ["0.6%"]);
+        assert_eq!(
+            fee_args("wechat = 0.6%, alipay=0.38%"),
+            ["wechat=0.6%", "alipay=0.38%"]
+        );
+        assert_eq!(
+            fee_args("微信＝0.6%；支付宝=0.38%，"),
+            ["wechat=0.6%", "alipay=0.38%"]
+        );
+        assert!(parse_fee_field("").unwrap().is_empty());
+        let r = parse_fee_field("微信=0.6%，支付宝=0.38%").unwrap();
+        assert_eq!(rates_text(&r, Lang::Zh), "支付宝 0.38%、微信 0.60%");
+        assert_eq!(rates_text(&r, Lang::En), "alipay 0.38%, wechat 0.60%");
+        // Every refusal is one sentence in each language, the Chinese one
+        // without the flag or an English word of the engine's.
+        for bad in ["0.6", "six", "150%", "paypal=1%", "0.6%, 0.5%"] {
+            let e = parse_fee_field(bad).unwrap_err();
+            let en = fee_error_text(&e, Lang::En);
+            let zh = fee_error_text(&e, Lang::Zh);
+            assert!(en.starts_with("The fee rate"), "{en}");
+            assert!(!en.contains("--"), "{en}");
+            assert!(zh.starts_with("手续费合同费率"), "{zh}");
+            for word in ["rate", "fee", "write", "format"] {
+                assert!(!zh.contains(word), "{zh}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_demo_run_switches_between_its_hfb_statement_and_its_money_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
+        let hfb = dir.path().join(format!("hfb-{day}.csv"));
+        std::fs::write(&hfb, "x").unwrap();
+        assert_eq!(
+            DemoMoney::of_day(dir.path(), day, &hfb),
+            None,
+            "no money files"
+        );
+        for name in [
+            format!("wechat-{day}.csv"),
+            format!("wechat-fundflow-{day}.csv"),
+            format!("hfb-balances-{day}.csv"),
+        ] {
+            std::fs::write(dir.path().join(name), "x").unwrap();
+        }
+        // The balances file is not taken for the day's statement.
+        assert_eq!(newest_demo_statement(dir.path()), Some((day, hfb.clone())));
+        let mut st = State {
+            demo_money: DemoMoney::of_day(dir.path(), day, &hfb),
+            files: vec![(hfb.clone(), FormatChoice::Hfb)],
+            ..State::default()
+        };
+        use_demo_money(&mut st, true);
+        assert_eq!(
+            st.files,
+            [
+                (
+                    dir.path().join(format!("wechat-{day}.csv")),
+                    FormatChoice::Wechat
+                ),
+                (
+                    dir.path().join(format!("wechat-fundflow-{day}.csv")),
+                    FormatChoice::WechatFundflow
+                ),
+            ]
+        );
+        assert_eq!(st.fee_rate, "0.60%");
+        assert_eq!(
+            st.balances,
+            Some(dir.path().join(format!("hfb-balances-{day}.csv")))
+        );
+        assert!(looks_like_balances(st.balances.as_ref().unwrap()));
+        use_demo_money(&mut st, false);
+        assert_eq!(st.files, [(hfb, FormatChoice::Hfb)]);
+        assert!(st.fee_rate.is_empty() && st.balances.is_none());
+    }
+
+    #[test]
+    fn a_files_layout_is_said_in_the_consoles_language() {
+        let f = |format: &str, layout: &str| SummaryFile {
+            format: format.into(),
+            layout: Some(layout.into()),
+            ..SummaryFile::default()
+        };
+        let ff = f(
+            "wechat-fundflow",
+            "WeChat fund-flow bill (资金账单), 11 columns",
+        );
+        assert_eq!(
+            layout_text(&ff, Lang::En),
+            "WeChat fund-flow bill, 11 columns"
+        );
+        assert_eq!(layout_text(&ff, Lang::Zh), "微信资金账单，11 列");
+        let log = f("alipay-accountlog", "Alipay account log (账务明细, GBK)");
+        assert_eq!(layout_text(&log, Lang::En), "Alipay account log (GBK)");
+        let all = f("wechat", "WeChat ALL bill, 27 columns");
+        assert_eq!(layout_text(&all, Lang::Zh), "微信交易账单（全部），27 列");
+        assert_eq!(
+            fee_difference_words("0.01", Lang::En),
+            "the gateway charged 0.01 more"
+        );
+        assert_eq!(fee_difference_words("-0.02", Lang::Zh), "网关少收 0.02");
+        assert_eq!(
+            fee_difference_words("0.00", Lang::En),
+            "as the contract says"
+        );
+    }
 }

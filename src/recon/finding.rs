@@ -76,6 +76,12 @@ kinds! {
     StatementTotalMismatch => "statement_total_mismatch", Critical, "对账单合计不符", "statement total differs";
     StatementRefused => "statement_refused", Critical, "对账单未采用", "statement not used";
     FlowsUnverified => "flows_unverified", High, "流水未核对", "flows not verified";
+    FeeMismatch => "fee_mismatch", High, "手续费不符", "fee differs from the contract";
+    SettlementMissing => "settlement_missing", Critical, "款项未到账", "paid, money never arrived";
+    SettlementAmountMismatch => "settlement_amount_mismatch", Critical, "到账金额不符", "settled amount differs";
+    SettlementUnexplained => "settlement_unexplained", Critical, "资金变动无从解释", "movement no trade explains";
+    CustodyBalanceMismatch => "custody_balance_mismatch", Critical, "存管余额不符", "custodian balance differs";
+    CustodyUnknownAccount => "custody_unknown_account", High, "存管有、我方无的账户", "custodian account we don't know";
 }
 
 /// One finding.

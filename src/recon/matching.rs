@@ -169,6 +169,10 @@ pub struct MatchOutput {
     pub unverified_amount: Decimal,
     /// Refunds whose recharge is looked up after the merge.
     pub refund_lookups: Vec<RefundLookup>,
+    /// The fee check of each reconciled trade bill (with `--fee-rate`).
+    pub fees: Vec<super::fees::FileFees>,
+    /// The settlement check (with a fund-flow bill or account log).
+    pub settlement: Option<super::settlement::SettlementSummary>,
 }
 
 /// A business key in 24 bytes: up to 23 bytes of text inline (srb's bills
@@ -453,7 +457,13 @@ pub async fn match_statements(
     cancel: &std::sync::atomic::AtomicBool,
     progress: &mut dyn FnMut(&str, u64),
 ) -> Result<MatchOutput, MatchError> {
-    let read = read_statements(files, (from, to, window), Some(cancel), progress)?;
+    let read = read_statements(
+        files,
+        (from, to, window),
+        &super::fees::FeeRates::default(),
+        Some(cancel),
+        progress,
+    )?;
     match_read(db, read, from, to, window, cancel, progress).await
 }
 
@@ -488,11 +498,12 @@ impl ReadStatements {
 pub fn read_statements(
     files: &[StatementInput],
     (from, to, window): (NaiveDateTime, NaiveDateTime, Duration),
+    fees: &super::fees::FeeRates,
     cancel: Option<&std::sync::atomic::AtomicBool>,
     progress: &mut dyn FnMut(&str, u64),
 ) -> Result<ReadStatements, MatchError> {
     let keys = Keys::default();
-    let parsed = read_parsed(files, (from, to, window), cancel, progress, &keys)?;
+    let parsed = read_parsed(files, (from, to, window), cancel, progress, &keys, fees)?;
     Ok(ReadStatements { keys, parsed })
 }
 
@@ -536,6 +547,7 @@ pub(super) fn read_parsed(
     cancel: Option<&std::sync::atomic::AtomicBool>,
     progress: &mut dyn FnMut(&str, u64),
     keys: &Keys,
+    fees: &super::fees::FeeRates,
 ) -> Result<Parsed, MatchError> {
     use std::sync::atomic::Ordering;
     let mut out = MatchOutput::default();
@@ -544,53 +556,88 @@ pub(super) fn read_parsed(
     let period = (from.date(), (to - Duration::seconds(1)).date());
     let mut covered: Vec<(NaiveDate, NaiveDate)> = Vec::new();
     let t0 = std::time::Instant::now();
-    // Progress: the bytes read, counted across the files in order (each
-    // file's size as found now; the run splits the count per file).
+    // Progress: the bytes read, counted across the files in the order given
+    // (each file's size as found now; the run splits the count per file).
+    let mut spans = Vec::with_capacity(files.len());
     let mut offset = 0u64;
     for input in files {
+        let size = std::fs::metadata(&input.path).map_or(0, |m| m.len());
+        spans.push((offset, size));
+        offset = offset.saturating_add(size);
+    }
+    // The fund-flow bills and account logs are read first: the trade bills
+    // then stream past their movements (the settlement check).
+    let mut settle = files
+        .iter()
+        .any(|f| !f.format.has_trades())
+        .then(super::settlement::Settlement::new);
+    let order: Vec<usize> = (0..files.len())
+        .filter(|&i| !files[i].format.has_trades())
+        .chain((0..files.len()).filter(|&i| files[i].format.has_trades()))
+        .collect();
+    let mut summaries: Vec<Option<FileSummary>> = vec![None; files.len()];
+    for i in order {
+        let input = &files[i];
         if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
             return Err(MatchError::Cancelled);
         }
-        let size = std::fs::metadata(&input.path).map_or(0, |m| m.len());
-        let start = offset;
-        offset = offset.saturating_add(size);
+        let (start, size) = spans[i];
+        let end = start.saturating_add(size);
         progress("statement", start);
         let name = input
             .path
             .file_name()
             .map(|f| f.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let before = (stmt.len(), big.len());
         let on_bytes = &mut |b: u64| progress("statement", start + b.min(size));
-        let report = match read_file(input, keys, &mut stmt, &mut big, cancel, on_bytes) {
+        if !input.format.has_trades() {
+            let summary = read_movement_file(
+                input,
+                &name,
+                period,
+                on_bytes,
+                settle.as_mut(),
+                &mut out.findings,
+            );
+            progress("statement", end);
+            summaries[i] = Some(summary);
+            continue;
+        }
+        let before = (stmt.len(), big.len());
+        let mut fee = fees
+            .for_format(input.format.name())
+            .map(|r| super::fees::FeeCheck::new(&name, input.format.name(), r));
+        if let Some(s) = settle.as_mut() {
+            s.begin_trades(&name);
+        }
+        // A bill's rows just across the boundary (a payment after the
+        // gateway's cut-off, carried into the next day's bill) are its own.
+        let mut money = FileMoney {
+            fee: fee.as_mut(),
+            settle: settle.as_mut(),
+            from: from - window,
+            to: to + window,
+        };
+        let read = read_file(
+            input, keys, &mut stmt, &mut big, cancel, on_bytes, &mut money,
+        );
+        let report = match read {
             Ok(r) => r,
             Err(MatchError::Statement(e)) => {
-                progress("statement", offset);
+                progress("statement", end);
                 stmt.truncate(before.0);
                 big.truncate(before.1);
+                if let Some(s) = settle.as_mut() {
+                    s.abort_trades();
+                }
                 let (zh, why) = (unreadable_zh(&e), e.to_string());
                 out.findings.push(refused_finding(&name, &zh, &why));
-                out.files.push(FileSummary {
-                    path: input.path.display().to_string(),
-                    format: input.format.name(),
-                    encoding: String::new(),
-                    entries: 0,
-                    row_errors: Vec::new(),
-                    totals_ok: None,
-                    reconciled: false,
-                    role: FileRole::Refused,
-                    refused: Some(why),
-                    refused_zh: Some(zh),
-                    business_period: None,
-                    layout: None,
-                    amount: None,
-                    refund_amount: None,
-                });
+                summaries[i] = Some(unreadable_summary(input, why, zh));
                 continue;
             }
             Err(e) => return Err(e),
         };
-        progress("statement", offset);
+        progress("statement", end);
         let bill_period = report.business_period();
         let verdict = judge(&report, bill_period, period);
         match &verdict {
@@ -606,6 +653,14 @@ pub(super) fn read_parsed(
                         r.flags |= CLEAR_ONLY;
                     }
                 }
+                // The fee and settlement checks count the period's own bills only.
+                if let Some(mut f) = fee {
+                    out.fees.push(f.summary());
+                    out.findings.append(&mut f.findings);
+                }
+                if let Some(s) = settle.as_mut() {
+                    s.commit_trades();
+                }
             }
             Verdict::Neighbour => {
                 for r in &mut stmt[before.0..] {
@@ -617,15 +672,13 @@ pub(super) fn read_parsed(
                 big.truncate(before.1);
             }
         }
+        if !matches!(verdict, Verdict::Own(_))
+            && let Some(s) = settle.as_mut()
+        {
+            s.abort_trades();
+        }
         match &verdict {
-            Verdict::Totals(zh, why) => out.findings.push(
-                Finding::new(Kind::StatementTotalMismatch, name.clone())
-                    .amounts(Some(report.computed.amount), report.declared.as_ref().map(|d| d.amount))
-                    .explain(
-                        format!("对账单 {name} 自身合计与明细不符（{zh}）：文件可能下载不完整，本文件未参与对账，它应覆盖的流水记为未核对，请重新下载"),
-                        format!("statement {name}: its own totals disagree with its rows ({why}); it may be a truncated download and was NOT reconciled — the flows it would have covered count as unverified; download it again"),
-                    ),
-            ),
+            Verdict::Totals(zh, why) => out.findings.push(totals_finding(&name, &report, zh, why)),
             Verdict::Refused(zh, why) => out.findings.push(refused_finding(&name, zh, why)),
             _ => {}
         }
@@ -637,27 +690,21 @@ pub(super) fn read_parsed(
                 (FileRole::Refused, Some((zh, why)))
             }
         };
-        let (refused_zh, refused) = refused.unzip();
-        out.files.push(FileSummary {
-            path: input.path.display().to_string(),
-            format: report.format,
-            encoding: report.encoding.to_string(),
-            entries: report.entries,
-            row_errors: report
-                .errors
-                .iter()
-                .map(|e| (e.line, e.reason.clone()))
-                .collect(),
-            totals_ok: report.totals_match(),
-            reconciled: role == FileRole::Reconciled,
-            role,
-            refused,
-            refused_zh,
-            business_period: bill_period,
-            layout: report.layout.clone(),
-            amount: Some(format_amount(report.computed.amount)),
-            refund_amount: Some(format_amount(report.computed.refund_amount)),
-        });
+        summaries[i] = Some(file_summary(input, &report, role, refused, bill_period));
+    }
+    out.files = summaries.into_iter().flatten().collect();
+    match settle {
+        Some(s) if s.has_movements() => settle_up(s, (from, to, window), &mut out),
+        Some(_) => {
+            out.settlement = Some(super::settlement::SettlementSummary {
+                not_checked: Some((
+                    "no usable fund-flow bill or account log of the period (see the files)".into(),
+                    "本期没有可用的资金账单或账务明细（见文件列表）".into(),
+                )),
+                ..Default::default()
+            });
+        }
+        None => {}
     }
     out.coverage = coverage(period, &covered);
     super::checks::stage_time("statement parse", t0);
@@ -665,6 +712,191 @@ pub(super) fn read_parsed(
     stmt.sort_unstable_by_key(|r| r.key);
     super::checks::stage_time("statement sort", t0);
     Ok(Parsed { out, stmt, big })
+}
+
+/// The money checks fed while one trade bill is read: its fee check and the
+/// run's settlement check, for the rows booked in the period.
+pub(super) struct FileMoney<'a> {
+    fee: Option<&'a mut super::fees::FeeCheck>,
+    settle: Option<&'a mut super::settlement::Settlement>,
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+}
+
+impl FileMoney<'_> {
+    fn active(&self) -> bool {
+        self.fee.is_some() || self.settle.is_some()
+    }
+
+    fn entry(&mut self, e: &crate::statement::Entry) {
+        if e.booked_at().is_some_and(|t| t < self.from || t >= self.to) {
+            return;
+        }
+        if let Some(f) = self.fee.as_deref_mut() {
+            f.entry(e);
+        }
+        if let Some(s) = self.settle.as_deref_mut() {
+            s.trade(e);
+        }
+    }
+}
+
+/// The settlement check's end: the findings and summary, or, when the
+/// movements and the trades share no reference number, the movement files
+/// refused as another merchant's or day's.
+fn settle_up(
+    s: super::settlement::Settlement,
+    (from, to, window): (NaiveDateTime, NaiveDateTime, Duration),
+    out: &mut MatchOutput,
+) {
+    if s.unrelated() {
+        let why = "its movements share no reference number with the period's trade bills: another merchant's or day's file?";
+        let why_zh =
+            "它的资金流水与本期交易账单没有一个相同的单号：是否是其他商户或其他日期的文件？";
+        for f in out
+            .files
+            .iter_mut()
+            .filter(|f| f.role == FileRole::ReadOnly)
+        {
+            out.findings
+                .push(refused_finding(&f.file_name(), why_zh, why));
+            f.role = FileRole::Refused;
+            f.refused = Some(why.to_owned());
+            f.refused_zh = Some(why_zh.to_owned());
+        }
+        out.settlement = Some(super::settlement::SettlementSummary {
+            not_checked: Some((why.to_owned(), why_zh.to_owned())),
+            ..Default::default()
+        });
+        return;
+    }
+    let (mut findings, summary) = s.finish(from, to, window);
+    out.findings.append(&mut findings);
+    out.settlement = Some(summary);
+}
+
+/// Reads a fund-flow bill or account log for the settlement check. It is
+/// used only when whole and of the period: a file whose own totals disagree
+/// with its rows, that cannot be read, or that is another day's is refused
+/// in one finding, and none of its rows count.
+fn read_movement_file(
+    input: &StatementInput,
+    name: &str,
+    (first, last): (NaiveDate, NaiveDate),
+    on_bytes: &mut dyn FnMut(u64),
+    settle: Option<&mut super::settlement::Settlement>,
+    findings: &mut Vec<Finding>,
+) -> FileSummary {
+    let mut rows = Vec::new();
+    let report = match crate::statement::read_movements(
+        &input.path,
+        &input.format,
+        &mut |m| rows.push(m),
+        on_bytes,
+    ) {
+        Ok(r) => r,
+        Err(e) => {
+            let (zh, why) = (unreadable_zh(&e), e.to_string());
+            findings.push(refused_finding(name, &zh, &why));
+            return unreadable_summary(input, why, zh);
+        }
+    };
+    let bill_period = report.business_period();
+    let refused = if let Some(why) = report.totals_mismatch_reason() {
+        let zh = totals_zh(&report);
+        findings.push(totals_finding(name, &report, &zh, &why));
+        Some((zh, why))
+    } else {
+        match bill_period {
+            Some((a, b)) if a < first || b > last => {
+                let (zh, why) = (
+                    format!(
+                        "这是 {} 的资金账单，不是本次对账日 {} 的：文件或对账日选错了",
+                        day_range((a, b)),
+                        day_range((first, last))
+                    ),
+                    format!(
+                        "it is the fund-flow bill of {}, not of the reconciled {}: wrong file or wrong day (--day)",
+                        day_range((a, b)),
+                        day_range((first, last))
+                    ),
+                );
+                findings.push(refused_finding(name, &zh, &why));
+                Some((zh, why))
+            }
+            _ => None,
+        }
+    };
+    let role = if refused.is_some() {
+        FileRole::Refused
+    } else {
+        if let Some(s) = settle {
+            s.add_movement_file(name, report.format, rows);
+        }
+        FileRole::ReadOnly
+    };
+    file_summary(input, &report, role, refused, bill_period)
+}
+
+/// The `statement_total_mismatch` finding of a file whose footer disagrees with its rows.
+fn totals_finding(name: &str, report: &ImportReport, zh: &str, why: &str) -> Finding {
+    Finding::new(Kind::StatementTotalMismatch, name)
+        .amounts(Some(report.computed.amount), report.declared.as_ref().map(|d| d.amount))
+        .explain(
+            format!("对账单 {name} 自身合计与明细不符（{zh}）：文件可能下载不完整，本文件未参与对账，它应覆盖的流水记为未核对，请重新下载"),
+            format!("statement {name}: its own totals disagree with its rows ({why}); it may be a truncated download and was NOT reconciled — the flows it would have covered count as unverified; download it again"),
+        )
+}
+
+/// The summary of a file that could not be read at all.
+fn unreadable_summary(input: &StatementInput, why: String, zh: String) -> FileSummary {
+    FileSummary {
+        path: input.path.display().to_string(),
+        format: input.format.name(),
+        encoding: String::new(),
+        entries: 0,
+        row_errors: Vec::new(),
+        totals_ok: None,
+        reconciled: false,
+        role: FileRole::Refused,
+        refused: Some(why),
+        refused_zh: Some(zh),
+        business_period: None,
+        layout: None,
+        amount: None,
+        refund_amount: None,
+    }
+}
+
+/// The summary of a file that was read.
+fn file_summary(
+    input: &StatementInput,
+    report: &ImportReport,
+    role: FileRole,
+    refused: Option<(String, String)>,
+    bill_period: Option<(NaiveDate, NaiveDate)>,
+) -> FileSummary {
+    let (refused_zh, refused) = refused.unzip();
+    FileSummary {
+        path: input.path.display().to_string(),
+        format: report.format,
+        encoding: report.encoding.to_string(),
+        entries: report.entries,
+        row_errors: report
+            .errors
+            .iter()
+            .map(|e| (e.line, e.reason.clone()))
+            .collect(),
+        totals_ok: report.totals_match(),
+        reconciled: role == FileRole::Reconciled,
+        role,
+        refused,
+        refused_zh,
+        business_period: bill_period,
+        layout: report.layout.clone(),
+        amount: Some(format_amount(report.computed.amount)),
+        refund_amount: Some(format_amount(report.computed.refund_amount)),
+    }
 }
 
 /// Reads one file into `stmt`/`big` (hfb through its fast reader when the
@@ -676,10 +908,12 @@ fn read_file(
     big: &mut Vec<Decimal>,
     cancel: Option<&std::sync::atomic::AtomicBool>,
     on_bytes: &mut dyn FnMut(u64),
+    money: &mut FileMoney<'_>,
 ) -> Result<ImportReport, MatchError> {
     use crate::statement::read::read_statement_with_progress;
     let before = (stmt.len(), big.len());
-    if input.format == Format::Hfb {
+    // The fast hfb reader has no fees nor ids: the money checks take the general one.
+    if input.format == Format::Hfb && !money.active() {
         let fast = crate::statement::hfb::read_fast(
             &input.path,
             &mut |e| {
@@ -699,19 +933,13 @@ fn read_file(
             return Err(MatchError::Cancelled);
         }
     }
-    if !input.format.has_trades() {
-        // Read and footer-checked only: its rows are never matched.
-        return Ok(read_statement_with_progress(
-            &input.path,
-            &input.format,
-            |_| {},
-            on_bytes,
-        )?);
-    }
     Ok(read_statement_with_progress(
         &input.path,
         &input.format,
         |e| {
+            if money.active() {
+                money.entry(&e);
+            }
             let key = keys.key(&e.agent_bill_no);
             let refund = e.kind == EntryKind::Refund;
             // A refund line is placed by its refund time: the day it belongs to.

@@ -2,11 +2,14 @@
 //! run as one [`reconcile`] with progress and cancellation.
 
 pub mod checks;
+pub mod custody;
+pub mod fees;
 pub mod finding;
 pub mod matching;
 pub mod risk;
 pub mod run;
 mod scan;
+pub mod settlement;
 
 pub use checks::{Scope, Skipped};
 pub use finding::{Finding, Kind, Severity};

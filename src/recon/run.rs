@@ -1,7 +1,7 @@
 //! One reconciliation run: checks + matching, findings sorted, summary, outputs.
 
 use super::checks::{self, Scope, Skipped};
-use super::finding::{Finding, Severity};
+use super::finding::{Finding, Kind, Severity};
 use super::matching::{self, FileRole, FileSummary, MatchError, StatementInput};
 use crate::db::{Db, DbError, schema};
 use crate::export::CsvFile;
@@ -54,6 +54,11 @@ pub struct RunOptions {
     pub lock_ttl: Duration,
     /// "Now" for ageing.
     pub as_of: NaiveDateTime,
+    /// The contracted fee rates (`--fee-rate`): the fee check of the trade
+    /// bills runs when there is one.
+    pub fees: super::fees::FeeRates,
+    /// The custodian's per-user balance file (`--balances`).
+    pub balances: Option<std::path::PathBuf>,
 }
 
 impl RunOptions {
@@ -78,6 +83,8 @@ impl RunOptions {
             stuck_after: Duration::minutes(Self::DEFAULT_STUCK_MINUTES),
             lock_ttl: Duration::seconds(Self::DEFAULT_LOCK_TTL_SECONDS),
             as_of,
+            fees: super::fees::FeeRates::default(),
+            balances: None,
         }
     }
 }
@@ -138,6 +145,15 @@ pub struct RunOutput {
     /// Flows of the period that only a neighbouring day's bill lists (they
     /// are accounted for there, neither matched nor unverified here).
     pub cleared_by_neighbour: u64,
+    /// The contracted fee rates the fee check used (`0.60%`,
+    /// `wechat=0.60%, alipay=0.38%`); `None` without `--fee-rate`.
+    pub fee_rates: Option<String>,
+    /// The fee check per reconciled trade bill: fees expected and charged.
+    pub fees: Vec<super::fees::FileFees>,
+    /// The settlement check (with a fund-flow bill or account log).
+    pub settlement: Option<super::settlement::SettlementSummary>,
+    /// The custodian balances check (with `--balances`).
+    pub custody: Option<super::custody::CustodySummary>,
 }
 
 /// Flows a run could not check against any statement.
@@ -420,8 +436,17 @@ pub async fn reconcile_with_progress(
         flows_amount: None,
         unverified: None,
         cleared_by_neighbour: 0,
+        fee_rates: (!opts.fees.is_empty()).then(|| opts.fees.describe()),
+        fees: Vec::new(),
+        settlement: None,
+        custody: None,
     };
-    let r = run_inner(db, opts, cancel, &mut tracker, &mut out).await;
+    let mut r = run_inner(db, opts, cancel, &mut tracker, &mut out).await;
+    if r.is_ok()
+        && let Some(path) = &opts.balances
+    {
+        r = custody(db, path, cancel, &mut out).await;
+    }
     tracker.stage(Stage::Summary);
     if let Err(e) = r {
         out.status = if matches!(e, MatchError::Cancelled) {
@@ -456,6 +481,23 @@ pub async fn reconcile_with_progress(
     checks::stage_time("findings sort/summary", t0);
     out.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     out
+}
+
+/// The custodian's balances against the ledger (`--balances`).
+async fn custody(
+    db: &Db,
+    path: &Path,
+    cancel: &AtomicBool,
+    out: &mut RunOutput,
+) -> Result<(), MatchError> {
+    let schema = schema::discover(db).await?;
+    let (findings, summary) = super::custody::check_custody(db, &schema, path, cancel).await?;
+    if cancel.load(std::sync::atomic::Ordering::Relaxed) {
+        return Err(MatchError::Cancelled);
+    }
+    out.findings.extend(findings);
+    out.custody = Some(summary);
+    Ok(())
 }
 
 async fn run_inner(
@@ -525,6 +567,7 @@ async fn run_inner(
                 from: p.start(),
                 to: p.end(),
                 window: opts.cross_day_window,
+                fees: opts.fees.clone(),
             })
         }
         _ => None,
@@ -579,6 +622,7 @@ async fn run_inner(
                 let r = matching::read_statements(
                     &opts.statements,
                     (period.start(), period.end(), opts.cross_day_window),
+                    &opts.fees,
                     Some(cancel),
                     &mut |w, n| tracker.legacy(w, n),
                 )?;
@@ -622,6 +666,7 @@ async fn server_checks_and_matching(
     let mut check_progress = |s: &str, n: u64| progress.borrow_mut().legacy(s, n);
     let mut match_progress = |s: &str, n: u64| progress.borrow_mut().legacy(s, n);
     let files = opts.statements.clone();
+    let fees = opts.fees.clone();
     let (from, to, window) = (period.start(), period.end(), opts.cross_day_window);
     let matching = async {
         // The file is read on a blocking thread: its bytes are relayed from
@@ -629,7 +674,7 @@ async fn server_checks_and_matching(
         let bytes = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
         let b = std::sync::Arc::clone(&bytes);
         let mut h = tokio::task::spawn_blocking(move || {
-            matching::read_statements(&files, (from, to, window), None, &mut |_, n| {
+            matching::read_statements(&files, (from, to, window), &fees, None, &mut |_, n| {
                 b.store(n, std::sync::atomic::Ordering::Relaxed);
             })
         });
@@ -690,6 +735,29 @@ async fn take_matching(
     out: &mut RunOutput,
     mut m: matching::MatchOutput,
 ) -> Result<(), MatchError> {
+    if m.unrelated.is_some() {
+        // Another merchant's or day's trade bill: its fees and settlement are
+        // not this ledger's business either.
+        m.findings.retain(|f| {
+            !matches!(
+                f.kind,
+                Kind::FeeMismatch
+                    | Kind::SettlementMissing
+                    | Kind::SettlementAmountMismatch
+                    | Kind::SettlementUnexplained
+            )
+        });
+        m.fees.clear();
+        if let Some(s) = m.settlement.as_mut() {
+            *s = super::settlement::SettlementSummary {
+                not_checked: Some((
+                    "the trade bill was refused: it shares no order with the ledger".into(),
+                    "交易账单未采用：与账本没有一个相同的订单".into(),
+                )),
+                ..Default::default()
+            };
+        }
+    }
     if let Some((orders, flows)) = m.unrelated {
         let why = format!(
             "its {orders} paid orders share no order number with the period's {flows} recharge flows: \
@@ -746,6 +814,8 @@ async fn take_matching(
     }
     out.unverified = Some(unverified);
     out.cleared_by_neighbour = m.cleared_by_neighbour;
+    out.fees = std::mem::take(&mut m.fees);
+    out.settlement = m.settlement.take();
     out.matching = Some((m.statement_orders, m.flows_in_period, m.matched));
     out.flows_amount = Some(format_amount(m.flows_in_period_amount));
     out.findings.extend(m.findings);

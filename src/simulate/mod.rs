@@ -7,6 +7,7 @@
 //! a race in a flawed handler is a real race. Time is simulated (attempts are
 //! 1 s apart in `received_at`, not in wall-clock time), so a day runs fast.
 
+pub mod money;
 mod names;
 
 use crate::db::{Db, DbError, schema};
@@ -238,6 +239,8 @@ pub struct SimReport {
     pub next_day_statement: Vec<hfb::Line>,
     /// Users created.
     pub users: Vec<UserRef>,
+    /// What moved money: srb's credits, the gateway's charges, the other flows.
+    pub money: money::MoneyFacts,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -287,6 +290,8 @@ struct Tally {
     order_paid: bool,
     /// When the first flow was written.
     first_flow_at: Option<NaiveDateTime>,
+    /// The total the committed account credits added (each credits its notify's amount).
+    credited_amount: Decimal,
 }
 
 impl Tally {
@@ -297,6 +302,7 @@ impl Tally {
         self.credits += t.credits;
         self.flows += t.flows;
         self.order_paid |= t.order_paid;
+        self.credited_amount += t.credited_amount;
         self.first_flow_at = match (self.first_flow_at, t.first_flow_at) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -388,7 +394,8 @@ fn draws(f: &Faults, rng: &mut ChaCha8Rng) -> [AttemptDraw; MAX_ATTEMPTS] {
     })
 }
 
-fn record(t: &mut Tally, h: &payment::Handled, at: NaiveDateTime) {
+/// Counts one handled attempt of a notify for `amount`.
+fn record(t: &mut Tally, h: &payment::Handled, at: NaiveDateTime, amount: Decimal) {
     match h.outcome {
         Some(o) => {
             t.attempts += 1;
@@ -398,6 +405,9 @@ fn record(t: &mut Tally, h: &payment::Handled, at: NaiveDateTime) {
     }
     let c = h.committed;
     t.credits += u64::from(c.credited);
+    if c.credited {
+        t.credited_amount += amount;
+    }
     t.flows += u64::from(c.flow);
     t.order_paid |= c.order_paid;
     if c.flow {
@@ -413,6 +423,7 @@ async fn run_sender(
     first_at: NaiveDateTime,
     d: [AttemptDraw; MAX_ATTEMPTS],
     exhausted: bool,
+    amount: Decimal,
 ) -> Tally {
     let mut t = Tally::default();
     let mut background = tokio::task::JoinSet::new();
@@ -438,7 +449,7 @@ async fn run_sender(
             continue;
         }
         let h = payment::handle_notify(&db, handler, &params, at, fault).await;
-        record(&mut t, &h, at);
+        record(&mut t, &h, at, amount);
         if h.is_success() && !draw.lost {
             t.gateway_ok = true;
             break;
@@ -446,7 +457,7 @@ async fn run_sender(
     }
     while let Some(r) = background.join_next().await {
         if let Ok((h, at)) = r {
-            record(&mut t, &h, at);
+            record(&mut t, &h, at, amount);
         }
     }
     t
@@ -563,8 +574,13 @@ pub async fn run_with_users(
         let sender_draws: Vec<_> = (0..b.senders)
             .map(|_| draws(&cfg.faults, &mut brng))
             .collect();
-        let (db2, sem2, handler, exhausted) =
-            (db.clone(), Arc::clone(&sem), cfg.handler, b.exhausted);
+        let (db2, sem2, handler, exhausted, amount) = (
+            db.clone(),
+            Arc::clone(&sem),
+            cfg.handler,
+            b.exhausted,
+            b.amount,
+        );
         let first_at = b.paid_at + Duration::milliseconds(300);
         set.spawn(async move {
             let _permit = sem2.acquire_owned().await;
@@ -577,6 +593,7 @@ pub async fn run_with_users(
                     first_at,
                     d,
                     exhausted,
+                    amount,
                 ));
             }
             let mut total = Tally::default();
@@ -613,7 +630,7 @@ pub async fn run_with_users(
                 at,
             )
             .await;
-            record(tallies.entry(i).or_default(), &h, at);
+            record(tallies.entry(i).or_default(), &h, at, other);
             conflict_bills.insert(i);
         }
         let interior = b.created_at >= start + Duration::hours(1)
@@ -631,12 +648,13 @@ pub async fn run_with_users(
                 at,
             )
             .await;
-            record(tallies.entry(i).or_default(), &h, at);
+            record(tallies.entry(i).or_default(), &h, at, b.amount);
             if h.outcome == Some(NotifyOutcome::Credited) {
                 stray_credited.push((form.agent_bill_no.clone(), Some(i)));
             }
         }
     }
+    let mut facts = money::MoneyFacts::default();
     // Stray notifies for bill numbers srb never issued.
     let strays = (0..cfg.recharges)
         .filter(|_| stray_rng.random_bool(cfg.faults.stray_rate) && stray_rng.random_bool(0.1))
@@ -654,6 +672,9 @@ pub async fn run_with_users(
         );
         let h = payment::handle_notify(db, cfg.handler, &p, at, NotifyFault::None).await;
         truth.count("attempts", u64::from(h.outcome.is_some()));
+        if h.committed.credited {
+            facts.credits.push((user.id, amount));
+        }
         if h.outcome == Some(NotifyOutcome::Credited) {
             stray_credited.push((bill, None));
         }
@@ -664,6 +685,19 @@ pub async fn run_with_users(
     for (i, (b, form)) in bills.iter().zip(&forms).enumerate() {
         let bill = form.agent_bill_no.clone();
         let t = tallies.get(&i).cloned().unwrap_or_default();
+        if t.credited_amount != Decimal::ZERO {
+            facts.credits.push((users[b.user].id, t.credited_amount));
+        }
+        if b.kind == BillKind::Paid {
+            // The gateway (hfb, also the custodian) took the money, whatever srb did.
+            facts.charges.push(money::Charge {
+                user_id: users[b.user].id,
+                agent_bill_no: bill.clone(),
+                amount: b.drift.unwrap_or(b.amount),
+                status: b.refund.unwrap_or(GatewayStatus::Success),
+                paid_at: crate::db::truncate_ms(b.paid_at),
+            });
+        }
         let credited = t
             .outcomes
             .get(&NotifyOutcome::Credited)
@@ -760,13 +794,14 @@ pub async fn run_with_users(
     truth.count("users", users.len() as u64);
 
     if cfg.other_flows {
-        other_flows(db, cfg, &users, &mut rng, &mut truth).await?;
+        other_flows(db, cfg, &users, &mut rng, &mut truth, &mut facts.flows).await?;
     }
     Ok(SimReport {
         truth,
         statement,
         next_day_statement: next_day,
         users,
+        money: facts,
     })
 }
 
@@ -777,6 +812,7 @@ async fn other_flows(
     users: &[UserRef],
     rng: &mut ChaCha8Rng,
     truth: &mut Truth,
+    applied_flows: &mut Vec<(i64, TransType, Decimal)>,
 ) -> Result<(), SimError> {
     let start = day_start(cfg.day);
     let mut seq = 0u32;
@@ -838,6 +874,7 @@ async fn other_flows(
                 at,
             };
             if applied(payment::apply_flow(db, &req).await)? {
+                applied_flows.push((u.id, t, amount));
                 truth.count("other_flows", 1);
             } else {
                 truth.count("refused_insufficient", 1);
@@ -872,6 +909,9 @@ async fn other_flows(
                 at,
             };
             let ok = applied(payment::apply_flow(db, &req).await)?;
+            if ok {
+                applied_flows.push((u.id, TransType::Withdraw, amount));
+            }
             token::complete(
                 db,
                 claim,

@@ -6,8 +6,9 @@
 //! The reader locates its columns by header name: key 商户订单号, kind
 //! 业务类型, amount 订单金额（元） for `交易` rows and −商家实收（元） for `退款`
 //! rows (what actually went back), fee |服务费（元）|, time 完成时间 (else
-//! 创建时间; a `退款` row's time is also its `refunded_at`). A `退款` row whose
-//! 备注 says 撤销 is a revocation.
+//! 创建时间; a `退款` row's time is also its `refunded_at`), gateway id
+//! 支付宝交易号 and, on `退款` rows, refund id 退款批次号/请求号. A `退款` row
+//! whose 备注 says 撤销 is a revocation.
 //!
 //! The footer lines become the `declared` totals: `#交易合计：N笔，商家实收共X元…`
 //! (or the older `#交易合计：N笔，交易金额共X元，优惠金额共…`, which totals
@@ -286,6 +287,10 @@ struct Columns {
     finished: Option<usize>,
     created: Option<usize>,
     note: Option<usize>,
+    /// 支付宝交易号.
+    gateway_id: Option<usize>,
+    /// 退款批次号/请求号.
+    refund_id: Option<usize>,
 }
 
 /// A header name with either full-width or ASCII parentheses.
@@ -319,6 +324,8 @@ pub(crate) fn read(
         finished: t.column("完成时间"),
         created: t.column("创建时间"),
         note: t.column("备注"),
+        gateway_id: t.column("支付宝交易号"),
+        refund_id: t.column("退款批次号/请求号"),
     };
     let mut c = Collector::new(path, "alipay", on_entry);
     let mut sums = RowSums::default();
@@ -459,8 +466,21 @@ fn row(t: &Table, cols: &Columns, line: u64) -> Result<(Entry, Decimal), String>
         bind_code: None,
         paid_at,
         refunded_at: paid_at.filter(|_| kind == EntryKind::Refund),
+        gateway_id: nonempty(cols.gateway_id.and_then(|i| t.get(i))),
+        refund_id: nonempty(
+            cols.refund_id
+                .filter(|_| kind == EntryKind::Refund)
+                .and_then(|i| t.get(i)),
+        ),
+        gateway_refund_id: None,
+        rate: None,
     };
     Ok((entry, received))
+}
+
+/// An id field, owned, `None` when absent or empty.
+fn nonempty(s: Option<&str>) -> Option<String> {
+    s.filter(|s| !s.is_empty()).map(str::to_owned)
 }
 
 /// Reads `N笔` from a footer line after `label`; returns it and the rest.
@@ -768,6 +788,11 @@ mod tests {
             assert_eq!(got.len(), 3, "{layout}");
             // Trailing tabs dropped from the ids.
             assert_eq!(got[0].agent_bill_no, "CHARGE001");
+            assert_eq!(got[0].gateway_id.as_deref(), Some("2024030522001400000001"));
+            assert_eq!((&got[0].refund_id, got[0].rate), (&None, None));
+            assert_eq!(got[2].refund_id.as_deref(), Some("R1"));
+            assert_eq!(got[2].gateway_id.as_deref(), Some("2024030522001400000002"));
+            assert_eq!(got[2].gateway_refund_id, None);
             assert_eq!(
                 r.totals_match(),
                 Some(true),

@@ -3,10 +3,17 @@
 //! encoding is detected), `#` lines above and below the table.
 //!
 //! Its rows are not trades: the file is read and its footer checked
-//! (`trades` is false in the report). Each row is still handed on, as a
-//! [`Payment`](EntryKind::Payment) when 收入金额（+元） is filled and a
-//! [`Refund`](EntryKind::Refund) when 支出金额（-元） is, keyed by 商户订单号
-//! (else 业务流水号, else 账务流水号), with 发生时间 as its time. The footer
+//! (`trades` is false in the report). [`read_movements`](super::read_movements)
+//! hands each row on as a [`Movement`]: 发生时间, the reference numbers
+//! (商户订单号, 业务流水号, 账务流水号, the empty ones left out), 业务类型,
+//! 商品名称, 备注, the amount — positive from 收入金额（+元）, negative from
+//! 支出金额（-元） whichever sign the file wrote it with — and 账户余额（元）.
+//! [`read_statement`](super::read_statement) runs the same reader and hands
+//! each row on as an entry: a [`Payment`](EntryKind::Payment) when 收入金额 is
+//! filled and a [`Refund`](EntryKind::Refund) when 支出金额 is, keyed by
+//! 商户订单号 (else 业务流水号, else 账务流水号), with 发生时间 as its time.
+//! Amount columns may be written with `(`/`)` or without their unit, and with
+//! thousands separators. The footer
 //! lines `#收入合计：N笔，共X元` and `#支出合计：M笔，共-Y元` give the `declared`
 //! totals: count N+M, amount X, refunds |Y| and M refund rows; the rows'
 //! totals are computed the same way. `#起始日期：[…]   终止日期：[…]` gives the
@@ -14,8 +21,8 @@
 
 use super::alipay::{declared_period, footer_amount, footer_count};
 use super::read::{
-    self, Collector, Comments, Decode, Entry, EntryKind, ImportReport, StatementError, Table,
-    Totals,
+    self, Collector, Comments, Decode, Entry, EntryKind, ImportReport, Movement, MovementRow,
+    StatementError, Table, Totals,
 };
 use rust_decimal::Decimal;
 use std::path::Path;
@@ -40,9 +47,14 @@ const THIS: (&str, &str) = ("alipay-accountlog", "an Alipay account log (账务�
 
 /// Where the columns the reader uses are.
 struct Columns {
-    keys: Vec<usize>,
+    /// 商户订单号, 业务流水号, 账务流水号 (the [`Movement::ids`] order).
+    ids: [Option<usize>; 3],
     income: usize,
     expense: usize,
+    balance: Option<usize>,
+    business_name: Option<usize>,
+    business_type: Option<usize>,
+    note: Option<usize>,
     time: Option<usize>,
 }
 
@@ -53,11 +65,31 @@ fn col(t: &Table, name: &str) -> Option<usize> {
         .or_else(|| name.split_once('（').and_then(|(bare, _)| t.column(bare)))
 }
 
-/// Reads an Alipay account log (see [`read_statement`](super::read_statement)).
+/// Reads an Alipay account log as entries (see
+/// [`read_statement`](super::read_statement)).
 pub(crate) fn read(
     path: &Path,
     on_entry: &mut dyn FnMut(Entry),
     on_bytes: &mut dyn FnMut(u64),
+) -> Result<ImportReport, StatementError> {
+    read_rows(path, on_bytes, &mut |r| on_entry(r.to_entry()))
+}
+
+/// Reads an Alipay account log as movements (see
+/// [`read_movements`](super::read_movements)).
+pub(crate) fn movements(
+    path: &Path,
+    on_movement: &mut dyn FnMut(Movement),
+    on_bytes: &mut dyn FnMut(u64),
+) -> Result<ImportReport, StatementError> {
+    read_rows(path, on_bytes, &mut |r| on_movement(r.to_movement()))
+}
+
+/// The one reader of the format: each good row goes to `on_row`.
+fn read_rows(
+    path: &Path,
+    on_bytes: &mut dyn FnMut(u64),
+    on_row: &mut dyn FnMut(&MovementRow<'_>),
 ) -> Result<ImportReport, StatementError> {
     let mut t = Table::open(path, Decode::Auto, Comments::Capture, on_bytes)?;
     let Some(header_line) = t.next()? else {
@@ -68,11 +100,8 @@ pub(crate) fn read(
     else {
         return Err(t.header_error(header_line, THIS, &["收入金额（+元）", "支出金额（-元）"]));
     };
-    let keys: Vec<usize> = ["商户订单号", "业务流水号", "账务流水号"]
-        .into_iter()
-        .filter_map(|n| t.column(n))
-        .collect();
-    if keys.is_empty() {
+    let ids = ["商户订单号", "业务流水号", "账务流水号"].map(|n| t.column(n));
+    if ids.iter().all(Option::is_none) {
         return Err(t.header_error(
             header_line,
             THIS,
@@ -80,18 +109,25 @@ pub(crate) fn read(
         ));
     }
     let cols = Columns {
-        keys,
+        ids,
         income,
         expense,
+        balance: col(&t, "账户余额（元）"),
+        business_name: t.column("商品名称"),
+        business_type: t.column("业务类型"),
+        note: t.column("备注"),
         time: t.column("发生时间"),
     };
-    let mut c = Collector::new(path, "alipay-accountlog", on_entry);
+    // Rows are counted here and handed to `on_row`, not to an entry callback.
+    let mut no_entries = |_: Entry| {};
+    let mut c = Collector::new(path, "alipay-accountlog", &mut no_entries);
     c.report.computed.refund_count = Some(0);
     while let Some(line) = t.next()? {
         match row(&t, &cols, line) {
-            Ok(e) => {
-                super::wechat_fundflow::add(&mut c.report.computed, &e);
-                c.entry(e);
+            Ok(r) => {
+                super::wechat_fundflow::add(&mut c.report.computed, r.kind, r.amount);
+                c.count(r.at, r.at);
+                on_row(&r);
             }
             Err(reason) => c.error(line, reason),
         }
@@ -107,25 +143,29 @@ pub(crate) fn read(
     Ok(c.finish(encoding))
 }
 
-/// An amount column that may be empty (`None`) or carry a `+`.
+/// An amount column that may be empty (`None`) or carry a `+`; thousands
+/// separators are allowed.
 fn optional_amount(name: &str, text: &str) -> Result<Option<Decimal>, String> {
     let text = text.strip_prefix('+').unwrap_or(text).trim();
     if text.is_empty() {
         return Ok(None);
     }
-    read::amount(name, &text.replace(',', "")).map(Some)
+    if text.contains(',') {
+        return read::amount(name, &text.replace(',', "")).map(Some);
+    }
+    read::amount(name, text).map(Some)
 }
 
 /// One data row.
-fn row(t: &Table, cols: &Columns, line: u64) -> Result<Entry, String> {
+fn row<'t>(t: &'t Table, cols: &Columns, line: u64) -> Result<MovementRow<'t>, String> {
     t.check_width()?;
-    let key = cols
-        .keys
-        .iter()
-        .filter_map(|&i| t.get(i))
-        .find(|s| !s.is_empty())
-        .ok_or("商户订单号, 业务流水号 and 账务流水号 are empty")?;
+    let text = |col: Option<usize>| col.and_then(|i| t.get(i)).unwrap_or("");
+    let ids = cols.ids.map(text);
+    if ids.iter().all(|s| s.is_empty()) {
+        return Err("商户订单号, 业务流水号 and 账务流水号 are empty".to_owned());
+    }
     let income = optional_amount("收入金额（+元）", t.field(cols.income)?)?;
+    // An expense may be written negative or not: its column gives the sign.
     let expense = optional_amount("支出金额（-元）", t.field(cols.expense)?)?.map(|d| d.abs());
     if income.is_some_and(|d| d.is_sign_negative() && !d.is_zero()) {
         return Err(format!(
@@ -148,8 +188,22 @@ fn row(t: &Table, cols: &Columns, line: u64) -> Result<Entry, String> {
             }
         },
     };
-    let time = t.opt_time(cols.time, "发生时间")?;
-    Ok(read::movement(line, key, kind, amount, time))
+    let balance = match cols.balance {
+        Some(i) => optional_amount("账户余额（元）", t.field(i)?)?,
+        None => None,
+    };
+    let at = t.opt_time(cols.time, "发生时间")?;
+    Ok(MovementRow {
+        line,
+        kind,
+        amount,
+        at,
+        ids,
+        business_type: text(cols.business_type),
+        business_name: text(cols.business_name),
+        note: text(cols.note),
+        balance,
+    })
 }
 
 /// `#收入合计：N笔，共X元` and `#支出合计：M笔，共-Y元`, both needed.
@@ -273,6 +327,92 @@ mod tests {
             "{:?}",
             r.totals_mismatch_reason()
         );
+    }
+
+    fn movements_of(p: &Path) -> Result<(ImportReport, Vec<Movement>), StatementError> {
+        let mut got = Vec::new();
+        let r = read::read_movements(
+            p,
+            &Format::AlipayAccountlog,
+            &mut |m| got.push(m),
+            &mut |_| {},
+        )?;
+        Ok((r, got))
+    }
+
+    #[test]
+    fn gbk_movements_are_signed_by_their_column_with_balances() {
+        let dir = tempfile::tempdir().unwrap();
+        // A second expense written without its minus sign, with a thousands separator.
+        let text = LOG
+            .replace(
+                "#收入合计：2笔，共112.34元\r\n#支出合计：1笔，共-100.00元",
+                "#收入合计：2笔，共112.34元\r\n#支出合计：2笔，共-1,100.00元",
+            )
+            .replacen(
+                "#-----------------------------------------账务明细列表结束",
+                "20240305004\t,2024030522001400000009\t,\t,提现,2024-03-05 12:00:00,,,\"1,000.00\",\"-987.66\",支付宝,提现,到银行卡\r\n\
+                 #-----------------------------------------账务明细列表结束",
+                1,
+            );
+        let (bytes, _, unmappable) = encoding_rs::GBK.encode(&text);
+        assert!(!unmappable);
+        let p = write(&dir, &bytes);
+        let (r, got) = movements_of(&p).unwrap();
+        assert!(r.errors.is_empty(), "{:?}", r.errors);
+        assert_eq!(r.encoding, Encoding::Gbk);
+        let (same, _) = read_all(&p, &Format::AlipayAccountlog).unwrap();
+        assert_eq!(r, same);
+        assert_eq!(
+            r.totals_match(),
+            Some(true),
+            "{:?}",
+            r.totals_mismatch_reason()
+        );
+        let amounts: Vec<Decimal> = got.iter().map(|m| m.amount).collect();
+        assert_eq!(
+            amounts,
+            [
+                Decimal::new(10000, 2),
+                Decimal::new(1234, 2),
+                Decimal::new(-10000, 2),
+                Decimal::new(-100000, 2)
+            ]
+        );
+        let balances: Vec<Option<Decimal>> = got.iter().map(|m| m.balance).collect();
+        assert_eq!(
+            balances,
+            [
+                Some(Decimal::new(10000, 2)),
+                Some(Decimal::new(11234, 2)),
+                Some(Decimal::new(1234, 2)),
+                Some(Decimal::new(-98766, 2))
+            ]
+        );
+        let m = &got[0];
+        assert_eq!(m.line, 6);
+        assert_eq!(
+            m.ids,
+            ["CHARGE001", "2024030522001400000001", "20240305001"]
+        );
+        assert_eq!(
+            (
+                m.business_type.as_str(),
+                m.business_name.as_str(),
+                m.note.as_str()
+            ),
+            ("在线支付", "账户充值", "")
+        );
+        assert_eq!(
+            m.at,
+            NaiveDate::from_ymd_opt(2024, 3, 5)
+                .unwrap()
+                .and_hms_opt(10, 0, 7)
+        );
+        // No 商户订单号: the other two, in order.
+        assert_eq!(got[2].ids, ["2024030522001400000001", "20240305003"]);
+        assert_eq!(got[3].note, "到银行卡");
+        assert_eq!(got[3].business_type, "提现");
     }
 
     #[test]

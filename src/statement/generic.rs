@@ -155,6 +155,10 @@ fn row(
         bind_code: None,
         paid_at,
         refunded_at: None,
+        gateway_id: None,
+        refund_id: None,
+        gateway_refund_id: None,
+        rate: None,
     })
 }
 

@@ -165,6 +165,10 @@ impl EntryRef<'_> {
             bind_code: (!self.bind_code.is_empty()).then(|| self.bind_code.to_owned()),
             paid_at: Some(self.paid_at),
             refunded_at: None,
+            gateway_id: None,
+            refund_id: None,
+            gateway_refund_id: None,
+            rate: None,
         }
     }
 }

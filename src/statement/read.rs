@@ -34,11 +34,11 @@ pub enum Format {
     Alipay,
     /// Any CSV, read through the user's column mapping.
     Generic(GenericMapping),
-    /// WeChat Pay fund-flow bill (资金账单): read and footer-checked only,
-    /// its rows are not trades.
+    /// WeChat Pay fund-flow bill (资金账单): footer-checked, its rows are not
+    /// trades but account movements ([`read_movements`]).
     WechatFundflow,
-    /// Alipay account log (账务明细): read and footer-checked only, its rows
-    /// are not trades.
+    /// Alipay account log (账务明细): footer-checked, its rows are not trades
+    /// but account movements ([`read_movements`]).
     AlipayAccountlog,
 }
 
@@ -253,6 +253,18 @@ pub struct Entry {
     /// When a refund succeeded (WeChat 退款成功时间), if the file says; the
     /// refund belongs to that day's bill.
     pub refunded_at: Option<NaiveDateTime>,
+    /// The gateway's own number for the trade: WeChat 微信订单号, Alipay
+    /// 支付宝交易号; `None` where the format has none or the field is empty.
+    pub gateway_id: Option<String>,
+    /// A refund row's merchant refund number: WeChat 商户退款单号, Alipay
+    /// 退款批次号/请求号; `None` on payment rows and where the format lacks it.
+    pub refund_id: Option<String>,
+    /// A refund row's gateway refund number (WeChat 微信退款单号); `None`
+    /// on payment rows and in every other format.
+    pub gateway_refund_id: Option<String>,
+    /// The fee rate the row states, as a fraction (WeChat 费率 `0.60%` is
+    /// `0.006`); `None` where the format or the row has none.
+    pub rate: Option<Decimal>,
 }
 
 impl Entry {
@@ -260,6 +272,106 @@ impl Entry {
     /// refund row that has one, else the payment time.
     pub fn booked_at(&self) -> Option<NaiveDateTime> {
         self.refunded_at.or(self.paid_at)
+    }
+}
+
+/// One row of a WeChat fund-flow bill (资金账单) or an Alipay account log
+/// (账务明细): money into or out of the merchant account, as
+/// [`read_movements`] hands it on.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Movement {
+    /// The file's physical 1-based line the row starts on.
+    pub line: u64,
+    /// When it was booked: WeChat 记账时间, Alipay 发生时间.
+    pub at: Option<NaiveDateTime>,
+    /// Every non-empty reference number on the row, in this order — WeChat:
+    /// 业务凭证号, 微信支付业务单号, 资金流水单号; Alipay: 商户订单号,
+    /// 业务流水号, 账务流水号. Never empty: a WeChat row without either of
+    /// its first two, or an Alipay row without any, is a [`RowError`].
+    pub ids: Vec<String>,
+    /// 业务类型, `""` if the file has no such column.
+    pub business_type: String,
+    /// WeChat 业务名称 / Alipay 商品名称, `""` if absent.
+    pub business_name: String,
+    /// 备注, `""` if absent.
+    pub note: String,
+    /// The amount, signed: income (收入) positive, expense (支出) negative,
+    /// whatever sign the file wrote it with.
+    pub amount: Decimal,
+    /// The account's balance after this row (WeChat 账户结余(元), Alipay
+    /// 账户余额（元）), if the file has it.
+    pub balance: Option<Decimal>,
+}
+
+/// A movement row as read, borrowing its text from the current record: each
+/// movement reader makes one and maps it to an [`Entry`] (for
+/// [`read_statement`]) or a [`Movement`] (for [`read_movements`]), so a
+/// format has one reader and either path allocates only what it hands on.
+pub(crate) struct MovementRow<'a> {
+    pub(crate) line: u64,
+    /// `Payment` for income, `Refund` for expense.
+    pub(crate) kind: EntryKind,
+    /// The amount, ≥ 0.
+    pub(crate) amount: Decimal,
+    pub(crate) at: Option<NaiveDateTime>,
+    /// The reference numbers in [`Movement::ids`] order, `""` where absent;
+    /// the first non-empty one is the entry's key.
+    pub(crate) ids: [&'a str; 3],
+    pub(crate) business_type: &'a str,
+    pub(crate) business_name: &'a str,
+    pub(crate) note: &'a str,
+    pub(crate) balance: Option<Decimal>,
+}
+
+impl MovementRow<'_> {
+    /// Money in as a payment, money out as a refund booked at its own time,
+    /// keyed by the first reference number.
+    pub(crate) fn to_entry(&self) -> Entry {
+        let key = self.ids.iter().find(|s| !s.is_empty()).map_or("", |s| s);
+        let status = match self.kind {
+            EntryKind::Payment => GatewayStatus::Success,
+            EntryKind::Refund => GatewayStatus::Refund,
+        };
+        Entry {
+            line: self.line,
+            agent_bill_no: key.to_owned(),
+            kind: self.kind,
+            status,
+            amount: self.amount,
+            fee: None,
+            bind_code: None,
+            paid_at: self.at,
+            refunded_at: self.at.filter(|_| self.kind == EntryKind::Refund),
+            gateway_id: None,
+            refund_id: None,
+            gateway_refund_id: None,
+            rate: None,
+        }
+    }
+
+    /// The owned [`Movement`].
+    pub(crate) fn to_movement(&self) -> Movement {
+        // (A zero expense stays 0, not -0.)
+        let amount = if self.kind == EntryKind::Refund && !self.amount.is_zero() {
+            -self.amount
+        } else {
+            self.amount
+        };
+        Movement {
+            line: self.line,
+            at: self.at,
+            ids: self
+                .ids
+                .iter()
+                .filter(|s| !s.is_empty())
+                .map(|s| (*s).to_owned())
+                .collect(),
+            business_type: self.business_type.to_owned(),
+            business_name: self.business_name.to_owned(),
+            note: self.note.to_owned(),
+            amount,
+            balance: self.balance,
+        }
     }
 }
 
@@ -653,6 +765,39 @@ pub fn read_statement_with_progress(
         Format::Generic(m) => super::generic::read(path, m, e, on_bytes),
         Format::WechatFundflow => super::wechat_fundflow::read(path, e, on_bytes),
         Format::AlipayAccountlog => super::alipay_accountlog::read(path, e, on_bytes),
+    }
+}
+
+/// Reads a WeChat fund-flow bill or an Alipay account log at `path`,
+/// calling `on_movement` for each good row in file order and `on_bytes` with
+/// the bytes read so far (every 256 KiB and at the end). The file is
+/// streamed, never held in memory.
+///
+/// The report is the one [`read_statement`] gives for the same file (both
+/// run the same reader): the same totals, footer check, days, layout and row
+/// errors. Any other `format` is refused with a [`StatementError::Io`] of
+/// kind `InvalidInput` before the file is opened. On `Err` the movements
+/// already handed on must be discarded.
+pub fn read_movements(
+    path: &Path,
+    format: &Format,
+    on_movement: &mut dyn FnMut(Movement),
+    on_bytes: &mut dyn FnMut(u64),
+) -> Result<ImportReport, StatementError> {
+    match format {
+        Format::WechatFundflow => super::wechat_fundflow::movements(path, on_movement, on_bytes),
+        Format::AlipayAccountlog => {
+            super::alipay_accountlog::movements(path, on_movement, on_bytes)
+        }
+        other => Err(StatementError::Io {
+            path: path.to_owned(),
+            source: io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "a {other} file holds no account movements (only wechat-fundflow and alipay-accountlog files do)"
+                ),
+            ),
+        }),
     }
 }
 
@@ -1301,16 +1446,26 @@ impl<'a> Collector<'a> {
     /// A good row: counted (not added to the computed amounts, which each
     /// format adds as its footer does) and handed on.
     pub(crate) fn entry(&mut self, e: Entry) {
+        self.count(e.paid_at, e.booked_at());
+        (self.on_entry)(e);
+    }
+
+    /// Counts a good row (paid at `paid_at`, in the day of `booked_at`)
+    /// without handing anything on: for readers that hand on something else.
+    pub(crate) fn count(
+        &mut self,
+        paid_at: Option<NaiveDateTime>,
+        booked_at: Option<NaiveDateTime>,
+    ) {
         let r = &mut self.report;
         r.entries += 1;
-        if let Some(t) = e.paid_at {
+        if let Some(t) = paid_at {
             r.first_paid_at = Some(r.first_paid_at.map_or(t, |f| f.min(t)));
             r.last_paid_at = Some(r.last_paid_at.map_or(t, |l| l.max(t)));
         }
-        if let Some(t) = e.booked_at() {
+        if let Some(t) = booked_at {
             r.days.note(t);
         }
-        (self.on_entry)(e);
     }
 
     /// A bad row.
@@ -1326,32 +1481,6 @@ impl<'a> Collector<'a> {
     pub(crate) fn finish(mut self, encoding: Encoding) -> ImportReport {
         self.report.encoding = encoding;
         self.report
-    }
-}
-
-/// A row of a fund-flow bill or an account log: money in (a payment) or
-/// out (a refund, booked at its own time).
-pub(crate) fn movement(
-    line: u64,
-    key: &str,
-    kind: EntryKind,
-    amount: Decimal,
-    at: Option<NaiveDateTime>,
-) -> Entry {
-    let status = match kind {
-        EntryKind::Payment => GatewayStatus::Success,
-        EntryKind::Refund => GatewayStatus::Refund,
-    };
-    Entry {
-        line,
-        agent_bill_no: key.to_owned(),
-        kind,
-        status,
-        amount,
-        fee: None,
-        bind_code: None,
-        paid_at: at,
-        refunded_at: at.filter(|_| kind == EntryKind::Refund),
     }
 }
 
@@ -1375,6 +1504,24 @@ pub(crate) fn non_negative(col: &str, text: &str) -> Result<Decimal, String> {
 /// An exact decimal with any number of decimals (WeChat's 5-decimal fee).
 pub(crate) fn exact(col: &str, text: &str) -> Result<Decimal, String> {
     Decimal::from_str(text).map_err(|_| format!("{col}: '{text}' is not a number"))
+}
+
+/// A fee rate written as a percentage (`0.60%`, `1.00%`, also with a
+/// full-width `％`) from column `col`, as an exact fraction (`0.006`).
+pub(crate) fn rate(col: &str, text: &str) -> Result<Decimal, String> {
+    let bad = || format!("{col}: '{text}' is not a rate (expected a percentage like 0.60%)");
+    let percent = text
+        .strip_suffix('%')
+        .or_else(|| text.strip_suffix('％'))
+        .ok_or_else(bad)?
+        .trim_end();
+    if percent.is_empty() || !percent.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        return Err(bad());
+    }
+    let mut d = Decimal::from_str(percent).map_err(|_| bad())?;
+    // Per cent to a fraction: two more decimal places, exactly.
+    d.set_scale(d.scale() + 2).map_err(|_| bad())?;
+    Ok(d.normalize())
 }
 
 /// A time in one of the layouts statements use; full-width colons
@@ -1654,6 +1801,48 @@ mod tests {
             e,
             "交易时间: '2021-02-01 16：3x：45' is not a time (expected YYYY-MM-DD HH:MM:SS)"
         );
+    }
+
+    #[test]
+    fn rates_are_exact_fractions() {
+        let r = |t: &str| rate("费率", t);
+        assert_eq!(r("0.60%"), Ok(Decimal::new(6, 3)));
+        assert_eq!(r("0.60%").unwrap().to_string(), "0.006");
+        assert_eq!(r("1.00%"), Ok(Decimal::new(1, 2)));
+        assert_eq!(r("0.38%"), Ok(Decimal::new(38, 4)));
+        assert_eq!(r("0.2%"), Ok(Decimal::new(2, 3)));
+        assert_eq!(r("0.00%"), Ok(Decimal::ZERO));
+        assert_eq!(r("0.60％"), Ok(Decimal::new(6, 3)));
+        for bad in ["0.60", "%", "abc%", "-0.60%", "0.6.0%", "1e2%", " %"] {
+            let e = r(bad).unwrap_err();
+            assert_eq!(
+                e,
+                format!("费率: '{bad}' is not a rate (expected a percentage like 0.60%)")
+            );
+        }
+    }
+
+    #[test]
+    fn movements_of_a_trade_format_are_refused_before_opening() {
+        for f in [Format::Hfb, Format::Wechat, Format::Alipay] {
+            let e = read_movements(
+                Path::new("/nonexistent/bill.csv"),
+                &f,
+                &mut |_| panic!("no movement"),
+                &mut |_| {},
+            )
+            .unwrap_err();
+            let msg = e.to_string();
+            assert!(
+                matches!(&e, StatementError::Io { source, .. } if source.kind() == io::ErrorKind::InvalidInput),
+                "{msg}"
+            );
+            assert!(
+                msg.starts_with("cannot read /nonexistent/bill.csv: a "),
+                "{msg}"
+            );
+            assert!(msg.contains("holds no account movements"), "{msg}");
+        }
     }
 
     #[test]

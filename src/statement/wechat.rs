@@ -8,9 +8,12 @@
 //! pre-2017 24-column layout (子商户号, 总金额, 企业红包金额; summary
 //! 总交易单数,总交易额,总退款金额,…). The key is 商户订单号, the status
 //! 交易状态, the amount 应结订单金额 (else 订单金额, else 总金额), the refund
-//! 退款金额 (else 申请退款金额), the fee 手续费 (kept exact, five decimals), the
-//! time 交易时间 and, for a refund, 退款成功时间. The summary row becomes the
-//! report's `declared` totals (总交易单数, 应结订单总金额, 退款总金额).
+//! 退款金额 (else 申请退款金额), the fee 手续费 (kept exact, five decimals, with
+//! its sign: a refund row's fee is negative, the fee given back), the rate
+//! 费率 (`0.60%` read as the fraction `0.006`; an unreadable rate makes the
+//! row bad), the gateway's order number 微信订单号, the time 交易时间 and, for
+//! a refund, 退款成功时间, 商户退款单号 and 微信退款单号. The summary row
+//! becomes the report's `declared` totals (总交易单数, 应结订单总金额, 退款总金额).
 //!
 //! A file that holds WeChat's error answer instead of a bill (the XML
 //! `<return_msg>` or the v3 JSON `{"code":…,"message":…}`) is a
@@ -188,6 +191,14 @@ struct Columns {
     time: Option<usize>,
     /// 退款成功时间 (REFUND bills).
     refund_time: Option<usize>,
+    /// 微信订单号.
+    gateway_id: Option<usize>,
+    /// 商户退款单号.
+    refund_id: Option<usize>,
+    /// 微信退款单号.
+    gateway_refund_id: Option<usize>,
+    /// 费率.
+    rate: Option<usize>,
     /// The summary column that totals `amount`.
     amount_total: &'static str,
 }
@@ -219,6 +230,10 @@ pub(crate) fn read(
         fee: t.column("手续费"),
         time: t.column("交易时间"),
         refund_time: t.column("退款成功时间"),
+        gateway_id: t.column("微信订单号"),
+        refund_id: t.column("商户退款单号"),
+        gateway_refund_id: t.column("微信退款单号"),
+        rate: t.column("费率"),
         amount_total,
     };
     let mut c = Collector::new(path, "wechat", on_entry);
@@ -361,6 +376,15 @@ fn row(t: &Table, cols: &Columns, line: u64) -> Result<(Entry, Decimal, Decimal)
         },
         None => None,
     };
+    let rate = match cols.rate.map(|i| t.field(i)).transpose()? {
+        Some(r) if !r.is_empty() => Some(read::rate("费率", r)?),
+        _ => None,
+    };
+    // The refund numbers only on refund rows; payment rows carry `0` there.
+    let refund_col = |col: Option<usize>| match col.filter(|_| kind == EntryKind::Refund) {
+        Some(i) => t.field(i).map(|s| id(s, true)),
+        None => Ok(None),
+    };
     let entry = Entry {
         line,
         agent_bill_no: agent_bill_no.to_owned(),
@@ -371,8 +395,22 @@ fn row(t: &Table, cols: &Columns, line: u64) -> Result<(Entry, Decimal, Decimal)
         bind_code: None,
         paid_at,
         refunded_at,
+        gateway_id: match cols.gateway_id {
+            Some(i) => id(t.field(i)?, false),
+            None => None,
+        },
+        refund_id: refund_col(cols.refund_id)?,
+        gateway_refund_id: refund_col(cols.gateway_refund_id)?,
+        rate,
     };
     Ok((entry, settled, refunded))
+}
+
+/// An id field as an owned id: `None` when empty (or `0`, WeChat's "none"
+/// in the refund columns, when `zero_is_none`).
+fn id(s: &str, zero_is_none: bool) -> Option<String> {
+    let none = s.is_empty() || (zero_is_none && s == "0");
+    (!none).then(|| s.to_owned())
 }
 
 /// The summary header is the current record: reads the summary row after it.
@@ -582,6 +620,50 @@ mod tests {
     }
 
     #[test]
+    fn ids_and_rates_of_the_all_bill_and_a_bad_rate() {
+        let (r, got) = read_text(&all_bill()).unwrap();
+        assert!(r.errors.is_empty(), "{:?}", r.errors);
+        assert_eq!(
+            got[0].gateway_id.as_deref(),
+            Some("4200000925202101284997714292")
+        );
+        assert_eq!(got[0].rate, Some(Decimal::new(1, 2)));
+        assert_eq!(got[0].refund_id, None);
+        assert_eq!(got[0].gateway_refund_id, None);
+        // An empty 微信订单号 or 费率 is None, not an empty string or zero.
+        let blank = all_bill()
+            .replacen("`4200000925202101284997714292,", "`,", 1)
+            .replacen("`1.00%,", "`,", 1);
+        let (r, got) = read_text(&blank).unwrap();
+        assert!(r.errors.is_empty(), "{:?}", r.errors);
+        assert_eq!((&got[0].gateway_id, got[0].rate), (&None, None));
+        // An unreadable rate is a bad row naming the column; reading goes on.
+        let bad = all_bill().replacen("`1.00%,", "`1.00,", 1);
+        let (r, got) = read_text(&bad).unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!(r.errors.len(), 1);
+        assert_eq!(r.errors[0].line, 2);
+        assert_eq!(
+            r.errors[0].reason,
+            "费率: '1.00' is not a rate (expected a percentage like 0.60%)"
+        );
+        // The demo writer's refund rows carry their refund numbers.
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(&dir, &sample(), None);
+        let (_, got) = read_all(&p).unwrap();
+        assert_eq!(got[1].kind, EntryKind::Refund);
+        assert_eq!(
+            got[1].refund_id.as_deref(),
+            Some("RCHARGE20240305090100002")
+        );
+        assert_eq!(
+            got[1].gateway_refund_id.as_deref(),
+            Some("50000000000000000002")
+        );
+        assert_eq!(got[0].rate, Some(Decimal::new(6, 3)));
+    }
+
+    #[test]
     fn older_variant_header_is_read_by_column_name() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("old.csv");
@@ -699,6 +781,11 @@ mod tests {
         assert_eq!(r.layout.as_deref(), Some("WeChat SUCCESS bill, 20 columns"));
         assert_eq!((got.len(), got[0].kind), (1, EntryKind::Payment));
         assert_eq!(
+            got[0].gateway_id.as_deref(),
+            Some("4200000922202102014836880592")
+        );
+        assert_eq!(got[0].rate, Some(Decimal::new(1, 2)));
+        assert_eq!(
             r.totals_match(),
             Some(true),
             "{:?}",
@@ -736,6 +823,18 @@ mod tests {
             got[0].refunded_at,
             Some(day.and_hms_opt(14, 33, 24).unwrap())
         );
+        // The gateway's numbers of the trade and of the refund.
+        assert_eq!(
+            got[0].gateway_id.as_deref(),
+            Some("4200000844202101245866928772")
+        );
+        assert_eq!(got[0].refund_id.as_deref(), Some("S20210201143320649393"));
+        assert_eq!(
+            got[0].gateway_refund_id.as_deref(),
+            Some("50300807172021020106006664916")
+        );
+        assert_eq!(got[0].rate, Some(Decimal::new(1, 2)));
+        assert_eq!(got[1].refund_id.as_deref(), Some("S20210201140044552846"));
         assert_eq!(r.days.period(), Some((day, day)));
         assert_eq!(r.business_period(), Some((day, day)));
         assert_eq!(
@@ -784,6 +883,17 @@ mod tests {
         );
         assert_eq!(got[0].amount, Decimal::new(88, 2));
         assert_eq!(got[0].fee, Some(Decimal::new(1000, 5)));
+        assert_eq!(got[0].rate, Some(Decimal::new(6, 3)));
+        assert_eq!(
+            got[0].gateway_id.as_deref(),
+            Some("1005680240201510281363742443")
+        );
+        // A payment row's refund columns hold `0`: no refund numbers.
+        assert_eq!(
+            (&got[0].refund_id, &got[0].gateway_refund_id),
+            (&None, &None)
+        );
+        assert_eq!(got[1].fee, Some(Decimal::ZERO));
         assert_eq!(
             r.totals_match(),
             Some(true),

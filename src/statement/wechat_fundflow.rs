@@ -4,18 +4,26 @@
 //! and one summary row after the data.
 //!
 //! Its rows are not trades: the file is read and its summary checked
-//! (`trades` is false in the report). Each row is still handed on, as a
-//! [`Payment`](EntryKind::Payment) for 收入 and a [`Refund`](EntryKind::Refund)
-//! for 支出, keyed by 业务凭证号 (else 微信支付业务单号), with 收支金额 as its
-//! amount and 记账时间 as its time. The summary gives the `declared` totals:
+//! (`trades` is false in the report). [`read_movements`](super::read_movements)
+//! hands each row on as a [`Movement`]: 记账时间, the reference numbers
+//! (业务凭证号, 微信支付业务单号, 资金流水单号, the empty ones left out),
+//! 业务类型, 业务名称, 备注, 收支金额 signed by 收支类型 (收入 +, 支出 −) and
+//! 账户结余. [`read_statement`](super::read_statement) runs the same reader and
+//! hands each row on as an entry: a [`Payment`](EntryKind::Payment) for 收入
+//! and a [`Refund`](EntryKind::Refund) for 支出, keyed by 业务凭证号 (else
+//! 微信支付业务单号), with |收支金额| as its amount and 记账时间 as its time. The summary gives the `declared` totals:
 //! count 资金流水总笔数, amount 收入金额, refunds 支出金额 and 支出笔数 refund
 //! rows; the rows' totals are computed the same way from 收支类型. Columns are
-//! found by name; `收支金额(元)` may have ASCII or full-width parentheses.
+//! found by name; `收支金额(元)` and `账户结余(元)` may have ASCII or
+//! full-width parentheses. A row without 业务凭证号 and 微信支付业务单号, with
+//! another 收支类型, or with an unreadable amount, time or balance is a bad
+//! row on both paths.
 
 use super::read::{
-    self, Collector, Comments, Decode, Entry, EntryKind, ImportReport, StatementError, Table,
-    Totals,
+    self, Collector, Comments, Decode, Entry, EntryKind, ImportReport, Movement, MovementRow,
+    StatementError, Table, Totals,
 };
+use rust_decimal::Decimal;
 use std::path::Path;
 
 /// The 11-column header (v3 API spelling, ASCII parentheses).
@@ -48,8 +56,13 @@ const THIS: (&str, &str) = ("wechat-fundflow", "a WeChat fund-flow bill (资金�
 struct Columns {
     direction: usize,
     amount: usize,
+    balance: Option<usize>,
     voucher: Option<usize>,
     business_no: Option<usize>,
+    flow_no: Option<usize>,
+    business_name: Option<usize>,
+    business_type: Option<usize>,
+    note: Option<usize>,
     time: Option<usize>,
 }
 
@@ -59,11 +72,31 @@ fn col(t: &Table, name: &str) -> Option<usize> {
         .or_else(|| t.column(&name.replace('(', "（").replace(')', "）")))
 }
 
-/// Reads a WeChat fund-flow bill (see [`read_statement`](super::read_statement)).
+/// Reads a WeChat fund-flow bill as entries (see
+/// [`read_statement`](super::read_statement)).
 pub(crate) fn read(
     path: &Path,
     on_entry: &mut dyn FnMut(Entry),
     on_bytes: &mut dyn FnMut(u64),
+) -> Result<ImportReport, StatementError> {
+    read_rows(path, on_bytes, &mut |r| on_entry(r.to_entry()))
+}
+
+/// Reads a WeChat fund-flow bill as movements (see
+/// [`read_movements`](super::read_movements)).
+pub(crate) fn movements(
+    path: &Path,
+    on_movement: &mut dyn FnMut(Movement),
+    on_bytes: &mut dyn FnMut(u64),
+) -> Result<ImportReport, StatementError> {
+    read_rows(path, on_bytes, &mut |r| on_movement(r.to_movement()))
+}
+
+/// The one reader of the format: each good row goes to `on_row`.
+fn read_rows(
+    path: &Path,
+    on_bytes: &mut dyn FnMut(u64),
+    on_row: &mut dyn FnMut(&MovementRow<'_>),
 ) -> Result<ImportReport, StatementError> {
     super::wechat::check_gateway_reply(path)?;
     let mut t = Table::open(path, Decode::Auto, Comments::Keep, on_bytes)?;
@@ -78,14 +111,21 @@ pub(crate) fn read(
     let cols = Columns {
         direction,
         amount,
+        balance: col(&t, "账户结余(元)"),
         voucher: t.column("业务凭证号"),
         business_no: t.column("微信支付业务单号"),
+        flow_no: t.column("资金流水单号"),
+        business_name: t.column("业务名称"),
+        business_type: t.column("业务类型"),
+        note: t.column("备注"),
         time: t.column("记账时间"),
     };
     if cols.voucher.is_none() && cols.business_no.is_none() {
         return Err(t.header_error(header_line, THIS, &["业务凭证号 (or 微信支付业务单号)"]));
     }
-    let mut c = Collector::new(path, "wechat-fundflow", on_entry);
+    // Rows are counted here and handed to `on_row`, not to an entry callback.
+    let mut no_entries = |_: Entry| {};
+    let mut c = Collector::new(path, "wechat-fundflow", &mut no_entries);
     c.report.layout = Some(format!(
         "WeChat fund-flow bill (资金账单), {} columns",
         t.header.len()
@@ -97,9 +137,10 @@ pub(crate) fn read(
             break;
         }
         match row(&t, &cols, line) {
-            Ok(e) => {
-                add(&mut c.report.computed, &e);
-                c.entry(e);
+            Ok(r) => {
+                add(&mut c.report.computed, r.kind, r.amount);
+                c.count(r.at, r.at);
+                on_row(&r);
             }
             Err(reason) => c.error(line, reason),
         }
@@ -110,27 +151,31 @@ pub(crate) fn read(
     Ok(c.finish(t.encoding()))
 }
 
-/// Adds a row to totals kept as the summary keeps them.
-pub(crate) fn add(totals: &mut Totals, e: &Entry) {
+/// Adds a row (income as a payment, expense as a refund, `amount` ≥ 0) to
+/// totals kept as the summary keeps them.
+pub(crate) fn add(totals: &mut Totals, kind: EntryKind, amount: Decimal) {
     totals.count += 1;
-    match e.kind {
-        EntryKind::Payment => totals.amount += e.amount,
+    match kind {
+        EntryKind::Payment => totals.amount += amount,
         EntryKind::Refund => {
-            totals.refund_amount += e.amount;
+            totals.refund_amount += amount;
             totals.refund_count = Some(totals.refund_count.unwrap_or(0) + 1);
         }
     }
 }
 
 /// One data row.
-fn row(t: &Table, cols: &Columns, line: u64) -> Result<Entry, String> {
+fn row<'t>(t: &'t Table, cols: &Columns, line: u64) -> Result<MovementRow<'t>, String> {
     t.check_width()?;
-    let key = [cols.voucher, cols.business_no]
-        .into_iter()
-        .flatten()
-        .filter_map(|i| t.get(i))
-        .find(|s| !s.is_empty())
-        .ok_or("业务凭证号 and 微信支付业务单号 are empty")?;
+    let text = |col: Option<usize>| col.and_then(|i| t.get(i)).unwrap_or("");
+    let ids = [
+        text(cols.voucher),
+        text(cols.business_no),
+        text(cols.flow_no),
+    ];
+    if ids[0].is_empty() && ids[1].is_empty() {
+        return Err("业务凭证号 and 微信支付业务单号 are empty".to_owned());
+    }
     let direction = t.field(cols.direction)?;
     let kind = match direction {
         "收入" => EntryKind::Payment,
@@ -139,8 +184,28 @@ fn row(t: &Table, cols: &Columns, line: u64) -> Result<Entry, String> {
     };
     let amount_name = t.header.get(cols.amount).map_or("收支金额", String::as_str);
     let amount = read::amount(amount_name, t.field(cols.amount)?)?.abs();
-    let time = t.opt_time(cols.time, "记账时间")?;
-    Ok(read::movement(line, key, kind, amount, time))
+    let balance = match cols.balance {
+        Some(i) => match t.field(i)? {
+            "" => None,
+            s => Some(read::amount(
+                t.header.get(i).map_or("账户结余(元)", String::as_str),
+                s,
+            )?),
+        },
+        None => None,
+    };
+    let at = t.opt_time(cols.time, "记账时间")?;
+    Ok(MovementRow {
+        line,
+        kind,
+        amount,
+        at,
+        ids,
+        business_type: text(cols.business_type),
+        business_name: text(cols.business_name),
+        note: text(cols.note),
+        balance,
+    })
 }
 
 /// The summary header is the current record: reads the summary row after it.
@@ -256,6 +321,100 @@ mod tests {
             "footer says 3 records (1 income totalling 0.01, 2 expenses totalling 0.02), \
              rows give 2 records (0 income totalling 0.00, 2 expenses totalling 0.02)"
         );
+    }
+
+    fn movements_of(p: &Path) -> Result<(ImportReport, Vec<Movement>), StatementError> {
+        let mut got = Vec::new();
+        let r = read::read_movements(
+            p,
+            &Format::WechatFundflow,
+            &mut |m| got.push(m),
+            &mut |_| {},
+        )?;
+        Ok((r, got))
+    }
+
+    #[test]
+    fn movements_carry_ids_sign_and_balance_and_the_same_report() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(&dir, BILL);
+        let (r, got) = movements_of(&p).unwrap();
+        let (same, _) = read_all(&p, &Format::WechatFundflow).unwrap();
+        assert_eq!(r, same);
+        assert_eq!(got.len(), 2);
+        let m = &got[0];
+        assert_eq!(m.line, 2);
+        assert_eq!(
+            m.at,
+            NaiveDate::from_ymd_opt(2021, 2, 1)
+                .unwrap()
+                .and_hms_opt(13, 54, 1)
+        );
+        assert_eq!(
+            m.ids,
+            [
+                "S20210201135356381941",
+                "50300806962021020105978994968",
+                "4200000920202101197964319284"
+            ]
+        );
+        assert_eq!(
+            (m.business_type.as_str(), m.business_name.as_str()),
+            ("退款", "退款")
+        );
+        assert_eq!(m.note, "退款总金额0.01元;含手续费0.00元");
+        assert_eq!(m.amount, Decimal::new(-1, 2));
+        assert_eq!(m.balance, Some(Decimal::new(22, 2)));
+        assert_eq!(got[1].balance, Some(Decimal::new(21, 2)));
+    }
+
+    #[test]
+    fn income_is_positive_empty_ids_are_skipped_and_full_width_balance_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let income = "`2021-02-01 10:00:00,`4200000920202102010000000001,`,`交易,`交易,`收入,`1.50,`1.73,`1601959334API,`,`\n";
+        let text = BILL.replace("(元)", "（元）").replacen(
+            "\n`2021-02-01 13:54",
+            &format!("\n{income}`2021-02-01 13:54"),
+            1,
+        );
+        let p = write(&dir, &text);
+        let (r, got) = movements_of(&p).unwrap();
+        assert!(r.errors.is_empty(), "{:?}", r.errors);
+        assert_eq!(got.len(), 3);
+        assert_eq!(got[0].ids, ["4200000920202102010000000001"]);
+        assert_eq!(got[0].amount, Decimal::new(150, 2));
+        assert_eq!(got[0].balance, Some(Decimal::new(173, 2)));
+        assert_eq!(
+            (got[0].note.as_str(), got[0].business_name.as_str()),
+            ("", "交易")
+        );
+        assert_eq!(got[1].amount, Decimal::new(-1, 2));
+        assert_eq!(got[1].balance, Some(Decimal::new(22, 2)));
+        // Without a balance column there is no balance, and no error.
+        let lean = "记账时间,微信支付业务单号,收支类型,收支金额(元)\n\
+            `2021-02-01 10:00:00,`4200000920202102010000000001,`收入,`1.50\n";
+        let p = write(&dir, lean);
+        let (r, got) = movements_of(&p).unwrap();
+        assert!(r.errors.is_empty(), "{:?}", r.errors);
+        assert_eq!(got[0].balance, None);
+        assert_eq!(
+            (got[0].business_type.as_str(), got[0].note.as_str()),
+            ("", "")
+        );
+        // A bad balance is a bad row on both paths, naming the column.
+        let bad = BILL.replacen("`0.22,", "`0.2x,", 1);
+        let p = write(&dir, &bad);
+        let (r, got) = movements_of(&p).unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!(r.errors.len(), 1);
+        assert_eq!(r.errors[0].line, 2);
+        assert!(
+            r.errors[0].reason.starts_with("账户结余(元): '0.2x'"),
+            "{:?}",
+            r.errors
+        );
+        let (same, entries) = read_all(&p, &Format::WechatFundflow).unwrap();
+        assert_eq!((same, entries.len()), (r, 1));
     }
 
     #[test]

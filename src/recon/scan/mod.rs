@@ -115,6 +115,8 @@ pub(super) struct MatchJob {
     pub to: NaiveDateTime,
     /// Cross-day window.
     pub window: Duration,
+    /// The contracted fee rates (the fee check runs as the bills are read).
+    pub fees: super::fees::FeeRates,
 }
 
 /// What became of the matching.

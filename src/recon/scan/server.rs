@@ -407,6 +407,7 @@ pub(in crate::recon) async fn run(
                 Some(&*stop),
                 &mut |_, _| {},
                 &keys,
+                &j.fees,
             );
             checks::stage_time("  statements", t0);
             r

@@ -154,6 +154,7 @@ fn shared_scan(
                     Some(&ctl.cancel),
                     &mut |_, n| ctl.lines.store(n, AtomicOrdering::Relaxed),
                     keys,
+                    &j.fees,
                 );
                 checks::stage_time("  statements", t0);
                 r
