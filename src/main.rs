@@ -305,9 +305,10 @@ struct ReconcileArgs {
     /// Write a UTF-8 BOM so that Excel opens findings.csv correctly.
     #[arg(long)]
     bom: bool,
-    /// The contracted fee rate of the trade bills, e.g. 0.6%: every successful
-    /// payment's fee is checked (amount × rate, half-up to the cent). Per
-    /// channel when several are given: --fee-rate wechat=0.6% --fee-rate alipay=0.38%.
+    /// The contracted fee rate of the WeChat and Alipay bills, e.g. 0.6%: every
+    /// successful payment's fee is checked (amount × rate, half-up to the cent).
+    /// Per channel: --fee-rate wechat=0.6% --fee-rate alipay=0.38% (hfb=0% checks
+    /// that our own gateway charged nothing).
     #[arg(long = "fee-rate", value_name = "RATE|FORMAT=RATE")]
     fee_rates: Vec<String>,
     /// The custodian's per-user balance file (CSV with user_code or bind_code,

@@ -551,3 +551,54 @@ fn a_fee_rate_that_is_not_a_rate_is_one_sentence_and_no_run() {
     assert!(stderr.contains("--fee-rate '0.6' would be 60%"), "{stderr}");
     assert!(!out.join("summary.json").exists());
 }
+
+/// A fund-flow bill sharing not one reference number with the trade bill
+/// (another merchant's, or an account credited in one sum per day) settles
+/// nothing: one refusal, no `settlement_*` for any order.
+#[test]
+fn a_fund_flow_bill_of_another_merchant_is_refused_not_a_flood_of_missing_money() {
+    let home = tempfile::tempdir().unwrap();
+    let bill = trade_bill(home.path());
+    let ff = fundflow(home.path(), "2026-11-28");
+    let text = std::fs::read_to_string(&ff)
+        .unwrap()
+        .replace("`wx", "`zz")
+        .replace("`WR1", "`ZR1");
+    let other: Vec<String> = text
+        .lines()
+        .map(|l| match l.rsplit_once(",`") {
+            Some((head, voucher)) if !l.starts_with("`11") => format!("{head},`Q{voucher}"),
+            _ => l.to_owned(),
+        })
+        .collect();
+    std::fs::write(&ff, other.join("\n") + "\n").unwrap();
+    let run = reconcile(
+        home.path(),
+        &[
+            "--statement",
+            bill.to_str().unwrap(),
+            "--format",
+            "wechat",
+            "--statement",
+            ff.to_str().unwrap(),
+            "--format",
+            "wechat-fundflow",
+            "--day",
+            "2026-11-28",
+        ],
+    );
+    for k in [
+        "settlement_missing",
+        "settlement_amount_mismatch",
+        "settlement_unexplained",
+    ] {
+        assert!(run.of(k).is_empty(), "{k}: {}", run.log);
+    }
+    let refused: Vec<_> = run
+        .of("statement_refused")
+        .into_iter()
+        .filter(|r| r["detail"].contains("share no reference number"))
+        .collect();
+    assert_eq!(refused.len(), 1, "{}", run.log);
+    assert!(run.summary["settlement"]["not_checked"].is_array());
+}

@@ -124,9 +124,14 @@ impl FeeRates {
         self.default.is_none() && self.per_format.is_empty()
     }
 
-    /// The rate for a format's bills, if any.
+    /// The rate for a format's bills, if any. A rate given for every format
+    /// applies to the channels that bill fees (WeChat, Alipay); payrecon's own
+    /// hfb statement carries `fee_amt = 0` by the gateway's contract, so it is
+    /// checked only against a rate named for it (`hfb=0%`).
     pub fn for_format(&self, format: &str) -> Option<Decimal> {
-        self.per_format.get(format).copied().or(self.default)
+        self.per_format.get(format).copied().or(self
+            .default
+            .filter(|_| matches!(format, "wechat" | "alipay")))
     }
 
     /// The rates as the user wrote them, for the summary: `wechat=0.60%`.
@@ -419,6 +424,13 @@ mod tests {
         let r = FeeRates::parse_args(&["wechat=0.6%", "alipay=0.38%"]).unwrap();
         assert_eq!(r.for_format("wechat"), Some(d("0.006")));
         assert_eq!(r.for_format("hfb"), None);
+        let all = FeeRates::parse_args(&["0.6%"]).unwrap();
+        assert_eq!(all.for_format("alipay"), Some(d("0.006")));
+        assert_eq!(
+            all.for_format("hfb"),
+            None,
+            "hfb bills no fee: only a rate named for it"
+        );
         assert_eq!(r.describe(), "alipay=0.38%, wechat=0.60%");
         assert!(FeeRates::parse_args(&["paypal=1%"]).is_err());
         assert!(FeeRates::parse_args(&["1%", "2%"]).is_err());

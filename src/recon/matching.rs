@@ -750,9 +750,8 @@ fn settle_up(
     out: &mut MatchOutput,
 ) {
     if s.unrelated() {
-        let why = "its movements share no reference number with the period's trade bills: another merchant's or day's file?";
-        let why_zh =
-            "它的资金流水与本期交易账单没有一个相同的单号：是否是其他商户或其他日期的文件？";
+        let why = "its movements share no reference number with the period's trade bills (another merchant's or day's file, or an account credited in one sum per day): no order could be settled against it";
+        let why_zh = "它的资金流水与本期交易账单没有一个相同的单号（其他商户或其他日期的文件，或按日汇总入账的账户）：无法逐笔核对到账";
         for f in out
             .files
             .iter_mut()
