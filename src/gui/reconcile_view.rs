@@ -1056,8 +1056,8 @@ fn body(app: &mut App, ui: &mut egui::Ui) {
                         }
                     });
                     ui.weak(l.t(
-                        "所有交易账单一个费率，或按渠道：微信=0.6%，支付宝=0.38%",
-                        "one rate for every trade bill, or per channel: wechat=0.6%, alipay=0.38%",
+                        "微信和支付宝账单一个费率，或按渠道：微信=0.6%，支付宝=0.38%",
+                        "one rate for the WeChat and Alipay bills, or per channel: wechat=0.6%, alipay=0.38%",
                     ));
                 });
                 ui.end_row();

@@ -786,15 +786,24 @@ fn read_movement_file(
     settle: Option<&mut super::settlement::Settlement>,
     findings: &mut Vec<Finding>,
 ) -> FileSummary {
-    let mut rows = Vec::new();
+    // The movements go straight into the check, kept apart until the file
+    // is judged whole and of the period.
+    let mut settle = settle;
     let report = match crate::statement::read_movements(
         &input.path,
         &input.format,
-        &mut |m| rows.push(m),
+        &mut |m| {
+            if let Some(s) = settle.as_deref_mut() {
+                s.movement(m);
+            }
+        },
         on_bytes,
     ) {
         Ok(r) => r,
         Err(e) => {
+            if let Some(s) = settle.as_deref_mut() {
+                s.abort_movements();
+            }
             let (zh, why) = (unreadable_zh(&e), e.to_string());
             findings.push(refused_finding(name, &zh, &why));
             return unreadable_summary(input, why, zh);
@@ -827,10 +836,13 @@ fn read_movement_file(
         }
     };
     let role = if refused.is_some() {
+        if let Some(s) = settle {
+            s.abort_movements();
+        }
         FileRole::Refused
     } else {
         if let Some(s) = settle {
-            s.add_movement_file(name, report.format, rows);
+            s.commit_movements(name, report.format);
         }
         FileRole::ReadOnly
     };

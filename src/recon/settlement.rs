@@ -63,21 +63,47 @@ fn class_of(m: &Movement) -> Class {
     }
 }
 
-/// One movement, kept until the trades are read.
+/// The fast hasher of reference numbers (multiply-rotate; a collision costs a
+/// comparison, never a wrong match: every hit is checked against the text).
+type Fast = std::hash::BuildHasherDefault<crate::statement::balances::CodeHasher>;
+
+/// No order / end of a chain.
+const NONE: u32 = u32::MAX;
+
+/// Separates a movement's reference numbers in [`Mov::ids`] (never in a field).
+const SEP: char = '\u{1f}';
+
+fn hash_of(id: &str) -> u64 {
+    use std::hash::BuildHasher;
+    Fast::default().hash_one(id)
+}
+
+/// One movement, kept compactly until the trades are read: its reference
+/// numbers in one string, its business type as a number in `types`.
 #[derive(Debug)]
 struct Mov {
-    file: usize,
+    file: u32,
     line: u64,
     at: Option<NaiveDateTime>,
-    ids: Vec<String>,
-    business_type: String,
+    ids: Box<str>,
+    business_type: u16,
     class: Class,
     amount: Decimal,
     balance: Option<Decimal>,
-    order: Option<usize>,
+    order: u32,
 }
 
-/// What one order's trades say should arrive, and what did.
+impl Mov {
+    fn ids(&self) -> impl Iterator<Item = &str> {
+        self.ids.split(SEP).filter(|s| !s.is_empty())
+    }
+
+    fn has_id(&self, id: &str) -> bool {
+        self.ids().any(|i| i == id)
+    }
+}
+
+/// What one order's trades say should arrive.
 #[derive(Debug, Default)]
 struct Order {
     bill: String,
@@ -87,12 +113,13 @@ struct Order {
     refunds: Decimal,
     fee_returned: Decimal,
     payments: u32,
-    lines: Vec<u64>,
+    line: u64,
+    more_lines: Vec<u64>,
     trade_file: usize,
     first: Option<NaiveDateTime>,
-    movs: Vec<usize>,
-    /// The rows counted: (kind, amount, gateway id, refund number).
-    rows: Vec<(EntryKind, Decimal, Option<String>, Option<String>)>,
+    /// The rows counted: (refund?, amount, hash of gateway id and refund number).
+    row: Option<(bool, Decimal, u64)>,
+    more_rows: Vec<(bool, Decimal, u64)>,
 }
 
 impl Order {
@@ -101,6 +128,25 @@ impl Order {
             self.gross - self.fee - self.refunds + self.fee_returned
         } else {
             self.gross - self.refunds
+        }
+    }
+
+    fn lines(&self) -> impl Iterator<Item = u64> + '_ {
+        std::iter::once(self.line).chain(self.more_lines.iter().copied())
+    }
+
+    /// Counts a row once: false when the order already has it.
+    fn first_time(&mut self, row: (bool, Decimal, u64)) -> bool {
+        match self.row {
+            None => {
+                self.row = Some(row);
+                true
+            }
+            Some(r) if r == row || self.more_rows.contains(&row) => false,
+            Some(_) => {
+                self.more_rows.push(row);
+                true
+            }
         }
     }
 }
@@ -125,13 +171,14 @@ enum Staged {
     Hit {
         bill: String,
         gateway_id: Option<String>,
-        refund_id: Option<String>,
+        row: (bool, Decimal, u64),
         kind: EntryKind,
         amount: Decimal,
         fee: Decimal,
         line: u64,
         at: Option<NaiveDateTime>,
-        movs: Vec<usize>,
+        /// Its movements: `hits[start..start + len]`.
+        movs: (u32, u32),
     },
     Miss(Miss),
 }
@@ -192,18 +239,27 @@ pub struct SettlementSummary {
 
 /// The settlement check of one run: fed the movement files first, then the
 /// trade bills, then [`finish`](Settlement::finish)ed.
+///
+/// Memory is about 100 bytes per movement and per order; reference numbers
+/// are indexed by a 64-bit hash chained through `links`, not copied.
 #[derive(Debug, Default)]
 pub struct Settlement {
     movs: Vec<Mov>,
-    index: HashMap<String, Vec<usize>>,
+    /// Movements of the file being read, until it is judged usable.
+    pending: Vec<Mov>,
+    types: Vec<String>,
+    /// Reference number's hash → first link.
+    heads: HashMap<u64, u32, Fast>,
+    /// (movement, next link).
+    links: Vec<(u32, u32)>,
     files: Vec<MovementFile>,
     trade_files: Vec<String>,
     staged: Vec<Staged>,
+    hits_arena: Vec<u32>,
     orders: Vec<Order>,
-    by_bill: HashMap<String, usize>,
     misses: Vec<Miss>,
     /// The misses' rows (bill, refund?, amount, refund number): a row listed twice counts once.
-    missed: std::collections::HashSet<(String, bool, Decimal, Option<String>)>,
+    missed: std::collections::HashSet<(String, bool, Decimal, Option<String>), Fast>,
     misses_dropped: u64,
     hits: u64,
     current: usize,
@@ -220,35 +276,60 @@ impl Settlement {
         !self.files.is_empty()
     }
 
-    /// Adds a usable movement file's rows (read with
-    /// [`crate::statement::read_movements`]).
-    pub fn add_movement_file(&mut self, file: &str, format: &'static str, rows: Vec<Movement>) {
-        let f = self.files.len();
+    /// One movement of the file being read (kept apart until
+    /// [`commit_movements`](Self::commit_movements)).
+    pub fn movement(&mut self, m: Movement) {
+        let class = class_of(&m);
+        let business_type = match self.types.iter().position(|t| *t == m.business_type) {
+            Some(i) => i,
+            None => {
+                self.types.push(m.business_type);
+                self.types.len() - 1
+            }
+        };
+        let mut ids = String::with_capacity(m.ids.iter().map(|i| i.len() + 1).sum());
+        for id in m.ids.iter().filter(|i| !i.contains(SEP)) {
+            if !ids.is_empty() {
+                ids.push(SEP);
+            }
+            ids.push_str(id);
+        }
+        self.pending.push(Mov {
+            file: u32::try_from(self.files.len()).unwrap_or(u32::MAX),
+            line: m.line,
+            at: m.at,
+            ids: ids.into_boxed_str(),
+            business_type: u16::try_from(business_type).unwrap_or(u16::MAX),
+            class,
+            amount: m.amount,
+            balance: m.balance,
+            order: NONE,
+        });
+    }
+
+    /// The file whose movements were given is usable: they count.
+    pub fn commit_movements(&mut self, file: &str, format: &'static str) {
         let (mut income, mut expense) = (Decimal::ZERO, Decimal::ZERO);
-        for m in rows {
+        let n = self.pending.len() as u64;
+        // About three reference numbers a movement: no rehashing on the way.
+        self.heads.reserve(self.pending.len() * 3);
+        self.links.reserve(self.pending.len() * 3);
+        self.movs.reserve(self.pending.len());
+        for m in std::mem::take(&mut self.pending) {
             if m.amount.is_sign_negative() {
                 expense -= m.amount;
             } else {
                 income += m.amount;
             }
-            let i = self.movs.len();
-            for id in &m.ids {
-                self.index.entry(id.clone()).or_default().push(i);
+            let i = u32::try_from(self.movs.len()).unwrap_or(NONE);
+            for id in m.ids() {
+                let link = u32::try_from(self.links.len()).unwrap_or(NONE);
+                let head = self.heads.entry(hash_of(id)).or_insert(NONE);
+                self.links.push((i, *head));
+                *head = link;
             }
-            let class = class_of(&m);
-            self.movs.push(Mov {
-                file: f,
-                line: m.line,
-                at: m.at,
-                ids: m.ids,
-                business_type: m.business_type,
-                class,
-                amount: m.amount,
-                balance: m.balance,
-                order: None,
-            });
+            self.movs.push(m);
         }
-        let n = self.movs.iter().filter(|m| m.file == f).count() as u64;
         self.files.push(MovementFile {
             file: file.to_owned(),
             format,
@@ -259,9 +340,38 @@ impl Settlement {
         });
     }
 
+    /// The file whose movements were given is not usable: they are dropped.
+    pub fn abort_movements(&mut self) {
+        self.pending.clear();
+    }
+
+    /// Adds a usable movement file's rows at once.
+    pub fn add_movement_file(&mut self, file: &str, format: &'static str, rows: Vec<Movement>) {
+        for m in rows {
+            self.movement(m);
+        }
+        self.commit_movements(file, format);
+    }
+
+    /// The movements carrying `id`, appended to `out` once each.
+    fn find(&self, id: &str, out: &mut Vec<u32>, from: usize) {
+        let Some(&head) = self.heads.get(&hash_of(id)) else {
+            return;
+        };
+        let mut link = head;
+        while link != NONE {
+            let (m, next) = self.links[link as usize];
+            if self.movs[m as usize].has_id(id) && !out[from..].contains(&m) {
+                out.push(m);
+            }
+            link = next;
+        }
+    }
+
     /// Starts a trade bill: its rows are staged until [`commit_trades`](Self::commit_trades).
     pub fn begin_trades(&mut self, file: &str) {
         self.staged.clear();
+        self.hits_arena.clear();
         self.current = self.trade_files.len();
         self.trade_files.push(file.to_owned());
     }
@@ -272,7 +382,8 @@ impl Settlement {
             return;
         }
         let fee = e.fee.map(|f| to_cent(f.abs())).unwrap_or_default();
-        let mut movs: Vec<usize> = Vec::new();
+        let start = self.hits_arena.len();
+        let mut arena = std::mem::take(&mut self.hits_arena);
         let ids = [
             Some(e.agent_bill_no.as_str()),
             e.gateway_id.as_deref(),
@@ -280,15 +391,11 @@ impl Settlement {
             e.gateway_refund_id.as_deref(),
         ];
         for id in ids.into_iter().flatten().filter(|s| !s.is_empty()) {
-            if let Some(v) = self.index.get(id) {
-                for &m in v {
-                    if !movs.contains(&m) {
-                        movs.push(m);
-                    }
-                }
-            }
+            self.find(id, &mut arena, start);
         }
-        if movs.is_empty() {
+        let found = arena.len() - start;
+        self.hits_arena = arena;
+        if found == 0 {
             if self.hits == 0 && self.misses.len() >= MISSES_KEPT_UNRELATED {
                 self.misses_dropped += 1;
                 return;
@@ -305,16 +412,23 @@ impl Settlement {
                 at: e.booked_at(),
             }));
         } else {
+            let row_ids = {
+                use std::hash::BuildHasher;
+                Fast::default().hash_one((e.gateway_id.as_deref(), e.refund_id.as_deref()))
+            };
             self.staged.push(Staged::Hit {
                 bill: e.agent_bill_no.clone(),
                 gateway_id: e.gateway_id.clone(),
-                refund_id: e.refund_id.clone(),
+                row: (e.kind == EntryKind::Refund, e.amount, row_ids),
                 kind: e.kind,
                 amount: e.amount,
                 fee,
                 line: e.line,
                 at: e.booked_at(),
-                movs,
+                movs: (
+                    u32::try_from(start).unwrap_or(NONE),
+                    u32::try_from(found).unwrap_or(0),
+                ),
             });
         }
     }
@@ -324,6 +438,7 @@ impl Settlement {
     /// `duplicate_in_statement`) is money the gateway settles once, so it
     /// counts once.
     pub fn commit_trades(&mut self) {
+        let arena = std::mem::take(&mut self.hits_arena);
         for s in std::mem::take(&mut self.staged) {
             match s {
                 Staged::Miss(m) => {
@@ -340,7 +455,7 @@ impl Settlement {
                 Staged::Hit {
                     bill,
                     gateway_id,
-                    refund_id,
+                    row,
                     kind,
                     amount,
                     fee,
@@ -349,26 +464,34 @@ impl Settlement {
                     movs,
                 } => {
                     self.hits += 1;
-                    let o = match self.by_bill.get(&bill) {
-                        Some(&o) => o,
+                    let (start, len) = (movs.0 as usize, movs.1 as usize);
+                    let hit = arena.get(start..start + len).unwrap_or_default();
+                    // An order's rows share its movements (its payment's are
+                    // found by the merchant order number every row carries):
+                    // the order is the one a movement already belongs to.
+                    let known = hit
+                        .iter()
+                        .map(|&m| self.movs[m as usize].order)
+                        .find(|&o| o != NONE);
+                    let o = match known {
+                        Some(o) => o as usize,
                         None => {
-                            let o = self.orders.len();
                             self.orders.push(Order {
-                                bill: bill.clone(),
+                                bill,
                                 trade_file: self.current,
+                                line,
                                 ..Order::default()
                             });
-                            self.by_bill.insert(bill, o);
-                            o
+                            self.orders.len() - 1
                         }
                     };
                     let order = &mut self.orders[o];
-                    let row = (kind, amount, gateway_id.clone(), refund_id);
-                    if order.rows.contains(&row) {
-                        order.lines.push(line);
+                    if order.row.is_some() && order.line != line {
+                        order.more_lines.push(line);
+                    }
+                    if !order.first_time(row) {
                         continue;
                     }
-                    order.rows.push(row);
                     if order.gateway_id.is_none() {
                         order.gateway_id = gateway_id;
                     }
@@ -383,25 +506,27 @@ impl Settlement {
                             order.fee_returned += fee;
                         }
                     }
-                    order.lines.push(line);
                     order.first = match (order.first, at) {
                         (Some(a), Some(b)) => Some(a.min(b)),
                         (a, b) => a.or(b),
                     };
-                    for m in movs {
-                        if self.movs[m].order.is_none() {
-                            self.movs[m].order = Some(o);
-                            self.orders[o].movs.push(m);
+                    for &m in hit {
+                        let mov = &mut self.movs[m as usize];
+                        if mov.order == NONE {
+                            mov.order = u32::try_from(o).unwrap_or(NONE);
                         }
                     }
                 }
             }
         }
+        self.hits_arena = arena;
+        self.hits_arena.clear();
     }
 
     /// The trade bill read is not usable: its rows are dropped.
     pub fn abort_trades(&mut self) {
         self.staged.clear();
+        self.hits_arena.clear();
         self.trade_files.pop();
     }
 
@@ -437,23 +562,32 @@ impl Settlement {
             s.files = self.files;
             return (findings, s);
         }
+        // What arrived per order: one pass over the movements.
+        let mut arrived = vec![Decimal::ZERO; self.orders.len()];
+        let mut fee_rows = false;
+        for m in self.movs.iter().filter(|m| m.order != NONE) {
+            if let Some(a) = arrived.get_mut(m.order as usize) {
+                *a += m.amount;
+            }
+            fee_rows |= m.class == Class::Fee;
+        }
         // Fees per order or apart: per order when a fee movement belongs to an
         // order or an order's movements come to its amount less its fee.
-        let with_fee: Vec<&Order> = self
-            .orders
-            .iter()
-            .filter(|o| !o.fee.is_zero() || !o.fee_returned.is_zero())
+        let with_fee: Vec<usize> = (0..self.orders.len())
+            .filter(|&o| !self.orders[o].fee.is_zero() || !self.orders[o].fee_returned.is_zero())
             .collect();
-        let fee_rows = self
-            .movs
-            .iter()
-            .any(|m| m.class == Class::Fee && m.order.is_some());
-        let sum = |o: &Order| -> Decimal { o.movs.iter().map(|&m| self.movs[m].amount).sum() };
         let deducted = if with_fee.is_empty() {
             None
-        } else if fee_rows || with_fee.iter().any(|o| sum(o) == o.expected(true)) {
+        } else if fee_rows
+            || with_fee
+                .iter()
+                .any(|&o| arrived[o] == self.orders[o].expected(true))
+        {
             Some(true)
-        } else if with_fee.iter().all(|o| sum(o) == o.expected(false)) {
+        } else if with_fee
+            .iter()
+            .all(|&o| arrived[o] == self.orders[o].expected(false))
+        {
             Some(false)
         } else {
             Some(true)
@@ -461,18 +595,37 @@ impl Settlement {
         s.fees_deducted = deducted;
         let per_order = deducted.unwrap_or(true);
         let (mut expected_total, mut arrived_total) = (Decimal::ZERO, Decimal::ZERO);
-        for o in &self.orders {
-            let expected = o.expected(per_order);
-            let arrived = sum(o);
+        let mut wrong: Vec<(usize, Decimal)> = Vec::new();
+        for (o, order) in self.orders.iter().enumerate() {
+            let expected = order.expected(per_order);
             expected_total += expected;
-            arrived_total += arrived;
+            arrived_total += arrived[o];
             s.orders += 1;
-            if arrived == expected {
+            if arrived[o] == expected {
                 s.settled += 1;
-                continue;
+            } else {
+                wrong.push((o, expected));
             }
+        }
+        // The movements of the orders that differ, for their explanations.
+        let mut of_wrong: HashMap<u32, Vec<usize>, Fast> = HashMap::default();
+        for &(o, _) in &wrong {
+            of_wrong.insert(u32::try_from(o).unwrap_or(NONE), Vec::new());
+        }
+        if !of_wrong.is_empty() {
+            for (i, m) in self.movs.iter().enumerate() {
+                if let Some(v) = of_wrong.get_mut(&m.order) {
+                    v.push(i);
+                }
+            }
+        }
+        for (o, expected) in wrong {
             s.mismatched += 1;
-            findings.push(self.mismatch(o, expected, arrived, per_order));
+            let movs = of_wrong
+                .get(&u32::try_from(o).unwrap_or(NONE))
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            findings.push(self.mismatch(&self.orders[o], movs, expected, arrived[o], per_order));
         }
         for m in std::mem::take(&mut self.misses) {
             let near_end = m.at.is_some_and(|t| t >= to - window);
@@ -480,9 +633,10 @@ impl Settlement {
                 s.pending += 1;
                 continue;
             }
+            let net = m.amount - if per_order { m.fee } else { Decimal::ZERO };
             let expected = match m.kind {
-                EntryKind::Payment => m.amount - if per_order { m.fee } else { Decimal::ZERO },
-                EntryKind::Refund => -(m.amount - if per_order { m.fee } else { Decimal::ZERO }),
+                EntryKind::Payment => net,
+                EntryKind::Refund => -net,
             };
             s.orders += 1;
             expected_total += expected;
@@ -492,7 +646,8 @@ impl Settlement {
         let (mut fees_n, mut fees_amt, mut tr_n, mut tr_amt) =
             (0u64, Decimal::ZERO, 0u64, Decimal::ZERO);
         let mut groups: Vec<(String, Vec<&Mov>)> = Vec::new();
-        for m in self.movs.iter().filter(|m| m.order.is_none()) {
+        let mut group_of: HashMap<String, usize, Fast> = HashMap::default();
+        for m in self.movs.iter().filter(|m| m.order == NONE) {
             match m.class {
                 Class::Fee => {
                     fees_n += 1;
@@ -508,9 +663,12 @@ impl Settlement {
                         continue;
                     }
                     let key = self.unexplained_key(m);
-                    match groups.iter_mut().find(|(k, _)| *k == key) {
-                        Some((_, v)) => v.push(m),
-                        None => groups.push((key, vec![m])),
+                    match group_of.get(&key) {
+                        Some(&g) => groups[g].1.push(m),
+                        None => {
+                            group_of.insert(key.clone(), groups.len());
+                            groups.push((key, vec![m]));
+                        }
                     }
                 }
             }
@@ -524,14 +682,14 @@ impl Settlement {
         s.transfers = (tr_n, format_amount(tr_amt));
         s.expected = format_amount(expected_total);
         s.arrived = format_amount(arrived_total);
-        s.files = self.files;
+        s.files = std::mem::take(&mut self.files);
         (findings, s)
     }
 
     /// The day's movements against the change of the account's balance, per file.
     fn balance_checks(&mut self, findings: &mut Vec<Finding>, s: &mut SettlementSummary) {
         for f in 0..self.files.len() {
-            let mut rows: Vec<&Mov> = self.movs.iter().filter(|m| m.file == f).collect();
+            let mut rows: Vec<&Mov> = self.movs.iter().filter(|m| m.file as usize == f).collect();
             if rows.is_empty() || rows.iter().any(|m| m.balance.is_none()) {
                 continue;
             }
@@ -584,37 +742,53 @@ impl Settlement {
         }
     }
 
+    fn type_of(&self, m: &Mov) -> &str {
+        self.types
+            .get(usize::from(m.business_type))
+            .map_or("", String::as_str)
+    }
+
+    fn file_of(&self, m: &Mov) -> &str {
+        self.files
+            .get(m.file as usize)
+            .map_or("", |f| f.file.as_str())
+    }
+
     fn mov_refs(&self, movs: &[usize]) -> (String, String) {
         let mut zh = Vec::new();
         let mut en = Vec::new();
         for &m in movs {
             let m = &self.movs[m];
-            let file = &self.files[m.file].file;
-            let ids = m.ids.join("/");
+            let (file, bt) = (self.file_of(m), self.type_of(m));
+            let ids = m.ids().collect::<Vec<_>>().join("/");
             zh.push(format!(
-                "{file} 第 {} 行 {} {}（{ids}）",
+                "{file} 第 {} 行 {bt} {}（{ids}）",
                 m.line,
-                m.business_type,
                 format_amount(m.amount)
             ));
             en.push(format!(
-                "{file} line {} {} {} ({ids})",
+                "{file} line {} {bt} {} ({ids})",
                 m.line,
-                m.business_type,
                 format_amount(m.amount)
             ));
         }
         (zh.join("；"), en.join("; "))
     }
 
-    fn mismatch(&self, o: &Order, expected: Decimal, arrived: Decimal, per_order: bool) -> Finding {
-        let (refs_zh, refs_en) = self.mov_refs(&o.movs);
+    fn mismatch(
+        &self,
+        o: &Order,
+        movs: &[usize],
+        expected: Decimal,
+        arrived: Decimal,
+        per_order: bool,
+    ) -> Finding {
+        let (refs_zh, refs_en) = self.mov_refs(movs);
         let trade_file =
             &self.trade_files[o.trade_file.min(self.trade_files.len().saturating_sub(1))];
         let lines = o
-            .lines
-            .iter()
-            .map(u64::to_string)
+            .lines()
+            .map(|l| l.to_string())
             .collect::<Vec<_>>()
             .join(", ");
         let gw = o
@@ -715,13 +889,10 @@ impl Settlement {
     }
 
     fn unexplained_key(&self, m: &Mov) -> String {
-        let file = &self.files[m.file].file;
-        let key = m
-            .ids
-            .first()
-            .cloned()
-            .unwrap_or_else(|| format!("{file}:{}", m.line));
-        format!("movement:{key}")
+        match m.ids().next() {
+            Some(id) => format!("movement:{id}"),
+            None => format!("movement:{}:{}", self.file_of(m), m.line),
+        }
     }
 
     fn unexplained(&self, key: &str, movs: &[&Mov]) -> Finding {
@@ -732,10 +903,9 @@ impl Settlement {
         let mut zh = Vec::new();
         let mut en = Vec::new();
         for m in movs {
-            let file = &self.files[m.file].file;
-            let ids = m.ids.join("/");
+            let (file, bt) = (self.file_of(m), self.type_of(m));
+            let ids = m.ids().collect::<Vec<_>>().join("/");
             let a = format_amount(m.amount.abs());
-            let bt = &m.business_type;
             if m.amount.is_sign_negative() {
                 zh.push(format!("{file} 第 {} 行：{bt} 支出 {a}（{ids}）", m.line));
                 en.push(format!(
