@@ -296,16 +296,7 @@ impl FeeCheck {
         }
         let (amount, contract) = (format_amount(e.amount), rate_text(self.rate));
         let (exp, ret) = (format_amount(expected), fee_text(returned));
-        let refund = e.refund_id.as_deref().unwrap_or("");
-        let key = format!(
-            "{}#refund{}",
-            e.agent_bill_no,
-            if refund.is_empty() {
-                String::new()
-            } else {
-                format!(":{refund}")
-            }
-        );
+        let key = refund_key(&e.agent_bill_no, e.refund_id.as_deref());
         if !self.keys.insert(key.clone()) {
             return;
         }
@@ -358,6 +349,16 @@ impl FeeCheck {
             difference: format_amount(self.charged - self.expected),
             mismatches: self.findings.len() as u64,
         }
+    }
+}
+
+/// The key of a finding on a refund of `bill`: `BILL#refund:REFUNDNO`, or
+/// `BILL#refund` when the bill names no refund number (the fee and the
+/// settlement checks key refunds alike).
+pub fn refund_key(bill: &str, refund: Option<&str>) -> String {
+    match refund.filter(|r| !r.is_empty()) {
+        Some(r) => format!("{bill}#refund:{r}"),
+        None => format!("{bill}#refund"),
     }
 }
 

@@ -851,8 +851,7 @@ impl Settlement {
         let exp = format_amount(expected.abs());
         let amount = format_amount(m.amount);
         let key = match (m.kind, m.refund_id.as_deref()) {
-            (EntryKind::Refund, Some(r)) if !r.is_empty() => format!("{}#refund:{r}", m.bill),
-            (EntryKind::Refund, _) => format!("{}#refund", m.bill),
+            (EntryKind::Refund, r) => super::fees::refund_key(&m.bill, r),
             (EntryKind::Payment, _) => m.bill.clone(),
         };
         let (zh, en) = match m.kind {

@@ -54,7 +54,7 @@ const TERMINALS: [&str; 3] = ["", "APP-01", "WEB-01"];
 
 /// Rounds to the cent, half-up (a half cent goes up), as the contract says.
 pub fn to_cent_half_up(d: Decimal) -> Decimal {
-    d.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero)
+    crate::recon::fees::to_cent(d)
 }
 
 /// The fee for `amount` at `rate`: amount × rate, half-up to the cent.
@@ -606,29 +606,10 @@ pub fn write_trade_bill(path: &Path, rows: &[TradeRow]) -> std::io::Result<()> {
     })
 }
 
-/// The fund-flow header (SPEC §5 `wechat-fundflow`).
-pub const FUNDFLOW_HEADER: [&str; 11] = [
-    "记账时间",
-    "微信支付业务单号",
-    "资金流水单号",
-    "业务名称",
-    "业务类型",
-    "收支类型",
-    "收支金额(元)",
-    "账户结余(元)",
-    "资金变更提交申请人",
-    "备注",
-    "业务凭证号",
-];
-
-/// The fund-flow summary header.
-pub const FUNDFLOW_SUMMARY_HEADER: [&str; 5] = [
-    "资金流水总笔数",
-    "收入笔数",
-    "收入金额",
-    "支出笔数",
-    "支出金额",
-];
+/// The fund-flow header and summary header: the reader's (SPEC §5 `wechat-fundflow`).
+pub use crate::statement::wechat_fundflow::{
+    HEADER as FUNDFLOW_HEADER, SUMMARY_HEADER as FUNDFLOW_SUMMARY_HEADER,
+};
 
 /// Writes a WeChat fund-flow bill (资金账单) of `rows`: backticked fields,
 /// then the summary header and its row. Written to `.partial`, then renamed.
